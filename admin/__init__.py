@@ -1,0 +1,39 @@
+"""The staff area at /admin. Login is required before every view except an allow-list."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, url_for
+from flask_login import current_user
+
+from portal.extensions import login_manager
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+# Views reachable without a staff login; everything else is denied by default.
+PUBLIC_ENDPOINTS = {"admin.auth.login"}
+
+
+@bp.before_request
+def require_staff():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("admin.proposals.index"))
+
+
+def _register() -> None:
+    from admin.auth.views import bp as auth_bp
+    from admin.outbox.views import bp as outbox_bp
+    from admin.proposals.views import bp as proposals_bp
+
+    bp.register_blueprint(auth_bp)
+    bp.register_blueprint(proposals_bp)
+    bp.register_blueprint(outbox_bp)
+
+
+_register()

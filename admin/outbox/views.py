@@ -1,0 +1,56 @@
+"""The Outbox: every queued, sent and dead message, with retry for dead letters.
+
+With no SMTP server configured (the embedded default) mail stays here, and the portal
+links inside it can be clicked, so the whole story can be walked on one laptop.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.htmx import redirect_after_post, render_page
+from portal.models import OutboxMessage, OutboxStatus
+from portal.services import mail
+
+bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+PAGE_SIZE = 30
+
+
+@bp.get("/")
+def index():
+    status = request.args.get("status") or None
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in (OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.DEAD):
+        stmt = stmt.where(OutboxMessage.status == status)
+    messages = db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    return render_page("admin/outbox/index.html", messages=messages[:PAGE_SIZE], has_next=len(messages) > PAGE_SIZE,
+                       page=page, status=status, smtp=mail.smtp_configured())
+
+
+@bp.post("/<int:message_id>/retry")
+def retry(message_id: int):
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        abort(404)
+    if message.status != OutboxStatus.DEAD:
+        flash(_("Only a failed message can be retried."), "error")
+    else:
+        mail.retry_message(message)
+        db.session.commit()
+        flash(_("Queued again."), "success")
+    return redirect_after_post(url_for(".index"))
+
+
+@bp.post("/send")
+def send_now():
+    """One delivery pass, for staff who do not want to wait for the worker."""
+    if not mail.smtp_configured():
+        flash(_("No SMTP server is configured: mail is kept here."), "error")
+    else:
+        report = mail.deliver_due(limit=100)
+        flash(_("Sent %(sent)s, will retry %(retried)s, failed %(dead)s.", sent=report.sent,
+                retried=report.retried, dead=report.dead), "success")
+    return redirect_after_post(url_for(".index"))

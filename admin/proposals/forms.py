@@ -1,0 +1,54 @@
+"""Staff proposal forms: shape and format only; the proposal service holds the rules."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from portal.models import LOST_REASONS
+
+CURRENCIES = ("USD", "EUR", "GBP", "RON", "CAD")
+
+LOST_REASON_LABELS = {
+    "price": _l("Price"), "competitor": _l("Went with a competitor"), "timing": _l("Timing"),
+    "scope": _l("Scope did not fit"), "no_decision": _l("No decision"), "other": _l("Other"),
+}
+
+
+class ProposalCreateForm(FlaskForm):
+    contact_id = SelectField(_l("Addressed to"), coerce=int, validators=[DataRequired(_l("Choose a contact."))])
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the proposal a title.")), Length(max=200)])
+    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="USD")
+    terms = TextAreaField(_l("Terms"), validators=[Length(max=20000)])
+
+
+class ProposalHeaderForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the proposal a title.")), Length(max=200)])
+    terms = TextAreaField(_l("Terms shown to the customer"), validators=[Length(max=20000)])
+    internal_notes = TextAreaField(_l("Internal notes (staff only)"), validators=[Length(max=20000)])
+
+
+class LineForm(FlaskForm):
+    catalog_item_id = SelectField(_l("Service"), coerce=int, default=0)
+    description = StringField(_l("Description"), validators=[Length(max=500)])
+    quantity = DecimalField(_l("Quantity"), places=3, default=1, validators=[
+        DataRequired(_l("Enter a quantity.")),
+        NumberRange(min=0.001, max=1_000_000, message=_l("Quantity must be greater than zero.")),
+    ])
+    unit_price = DecimalField(_l("Unit price"), places=2, validators=[
+        Optional(), NumberRange(min=0, max=99_999_999, message=_l("Unit price must be zero or more.")),
+    ])
+    position = IntegerField(_l("Position"), validators=[Optional(), NumberRange(min=0, max=10_000)])
+    is_optional = BooleanField(_l("Optional service"))
+
+
+class DeliverForm(FlaskForm):
+    contact_id = SelectField(_l("Send to"), coerce=int, validators=[DataRequired(_l("Choose a contact."))])
+
+
+class LostForm(FlaskForm):
+    reason = SelectField(_l("Reason"), choices=[(r, LOST_REASON_LABELS[r]) for r in LOST_REASONS],
+                         validators=[DataRequired()])
+    competitor = StringField(_l("Competitor"), validators=[Length(max=200)])
+    detail = TextAreaField(_l("Detail"), validators=[Length(max=5000)])

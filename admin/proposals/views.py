@@ -1,0 +1,323 @@
+"""Staff proposal pages: list, build, deliver, decide, revise, inspect the signature."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, abort, flash, make_response, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
+from portal.access import staff_proposal, staff_proposals_query
+from portal.extensions import db
+from portal.htmx import redirect_after_post, render_page
+from portal.models import CatalogItem, Contact, PortalLink, Proposal, ProposalEvent, ProposalStatus
+from portal.services import links as link_service
+from portal.services import proposals as service
+from portal.services.errors import DomainError, InvalidInput, NotAllowed
+
+bp = Blueprint("proposals", __name__, url_prefix="/proposals")
+
+EDITOR = "admin/proposals/show.html"
+
+
+@bp.get("/")
+def index():
+    status = request.args.get("status") or None
+    if status not in (None, *ProposalStatus.ALL):
+        status = None
+    page = request.args.get("page", 1, type=int) or 1
+    rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
+    return render_page("admin/proposals/index.html", block="results", rows=rows, status=status,
+                       page=max(page, 1), has_next=has_next, statuses=ProposalStatus.ALL)
+
+
+def _contact_choices(organization_id: int | None = None) -> list[tuple[int, str]]:
+    stmt = (select(Contact).options(joinedload(Contact.organization))
+            .where(Contact.is_active.is_(True), Contact.portal_enabled.is_(True)))
+    if organization_id is not None:
+        stmt = stmt.where(Contact.organization_id == organization_id)
+    contacts = db.session.scalars(stmt.order_by(Contact.last_name, Contact.first_name)).all()
+    return [(c.id, f"{c.full_name} <{c.email}> · {c.organization.name}") for c in contacts]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = ProposalCreateForm()
+    form.contact_id.choices = [(0, "—")] + _contact_choices()
+    if form.validate_on_submit():
+        contact = db.session.get(Contact, form.contact_id.data)
+        if contact is None or not contact.is_active:
+            form.contact_id.errors.append(_("Choose a contact."))
+        else:
+            try:
+                proposal = service.create_proposal(current_user, contact, form.title.data, form.currency.data,
+                                                   form.terms.data or "")
+            except InvalidInput as error:
+                _attach_errors(form, error)
+            else:
+                db.session.commit()
+                return redirect_after_post(url_for(".show", proposal_id=proposal.id))
+    status = 422 if request.method == "POST" else 200
+    return render_page("admin/proposals/new.html", status=status, form=form)
+
+
+def _attach_errors(form, error: InvalidInput) -> None:
+    for name, message in error.errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)
+
+
+def _catalog_choices() -> list[tuple[int, str]]:
+    items = db.session.scalars(select(CatalogItem).where(CatalogItem.is_active.is_(True)).order_by(CatalogItem.name))
+    return [(0, _("Free text"))] + [(i.id, f"{i.name} ({i.unit_price} {i.currency})") for i in items]
+
+
+def _line_form(line=None, formdata=None, catalog=None) -> LineForm:
+    form = LineForm(formdata=formdata, obj=line) if formdata is not None else LineForm(formdata=None, obj=line)
+    form.catalog_item_id.choices = catalog
+    if line is not None and formdata is None:
+        form.catalog_item_id.data = line.catalog_item_id or 0
+    return form
+
+
+def _editor(proposal: Proposal, status: int = 200, block: str | None = None, line_errors: dict | None = None,
+            **forms):
+    catalog = _catalog_choices()
+    line_forms = {line.id: _line_form(line, catalog=catalog) for line in proposal.lines}
+    line_forms.update(forms.pop("line_forms", {}))
+    for form in line_forms.values():
+        form.catalog_item_id.choices = catalog
+    new_line = forms.pop("new_line", None) or _line_form(catalog=catalog)
+    new_line.catalog_item_id.choices = catalog
+    header = forms.pop("header", None) or ProposalHeaderForm(formdata=None, obj=proposal)
+    deliver = forms.pop("deliver", None) or DeliverForm(formdata=None, contact_id=proposal.contact_id)
+    deliver.contact_id.choices = _contact_choices(proposal.organization_id)
+    lost = forms.pop("lost", None) or LostForm(formdata=None)
+    events = db.session.scalars(
+        select(ProposalEvent).options(joinedload(ProposalEvent.staff), joinedload(ProposalEvent.contact))
+        .where(ProposalEvent.proposal_id == proposal.id).order_by(ProposalEvent.id.desc())
+    ).all()
+    revisions = db.session.execute(
+        select(Proposal.id, Proposal.revision, Proposal.status, Proposal.signed_at)
+        .where(Proposal.number == proposal.number).order_by(Proposal.revision)
+    ).all()
+    return render_page(
+        EDITOR, block=block, status=status, proposal=proposal, totals=service.totals_of(proposal),
+        line_forms=line_forms, new_line=new_line, header=header, deliver=deliver, lost=lost,
+        links=link_service.links_for_target("proposal", proposal.id), events=events, revisions=revisions,
+        line_errors=line_errors or {},
+    )
+
+
+@bp.get("/<int:proposal_id>")
+def show(proposal_id: int):
+    return _editor(staff_proposal(current_user, proposal_id))
+
+
+def _line_input(form: LineForm) -> service.LineInput:
+    return service.LineInput(
+        description=form.description.data or "",
+        quantity=form.quantity.data,
+        unit_price=form.unit_price.data,
+        is_optional=bool(form.is_optional.data),
+        position=form.position.data,
+        catalog_item_id=form.catalog_item_id.data or None,
+    )
+
+
+def _save_line(proposal: Proposal, line=None):
+    catalog = _catalog_choices()
+    form = _line_form(formdata=request.form, catalog=catalog)
+    key = line.id if line else "new"
+    if form.validate():
+        try:
+            if line is None:
+                service.add_line(proposal, _line_input(form))
+            else:
+                service.update_line(proposal, line, _line_input(form))
+        except InvalidInput as error:
+            db.session.rollback()
+            _attach_errors(form, error)
+        except NotAllowed as error:
+            db.session.rollback()
+            return _refused(proposal.id, error)
+        else:
+            db.session.commit()
+            if request.htmx:
+                return _editor(staff_proposal(current_user, proposal.id), block="lines")
+            return redirect_after_post(url_for(".show", proposal_id=proposal.id, _anchor="lines"))
+    proposal = staff_proposal(current_user, proposal.id)
+    forms = {"new_line": form} if line is None else {"line_forms": {line.id: form}}
+    return _editor(proposal, status=422, block="lines", line_errors={key: True}, **forms)
+
+
+def _refused(proposal_id: int, error: DomainError, status: int = 409):
+    proposal = staff_proposal(current_user, proposal_id)
+    flash(str(error), "error")
+    return _editor(proposal, status=status)
+
+
+@bp.post("/<int:proposal_id>/lines")
+def add_line(proposal_id: int):
+    return _save_line(staff_proposal(current_user, proposal_id))
+
+
+def _line_of(proposal: Proposal, line_id: int):
+    line = next((line for line in proposal.lines if line.id == line_id), None)
+    if line is None:
+        abort(404)
+    return line
+
+
+@bp.post("/<int:proposal_id>/lines/<int:line_id>")
+def update_line(proposal_id: int, line_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    return _save_line(proposal, _line_of(proposal, line_id))
+
+
+@bp.post("/<int:proposal_id>/lines/<int:line_id>/delete")
+def delete_line(proposal_id: int, line_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    try:
+        service.remove_line(proposal, _line_of(proposal, line_id))
+    except NotAllowed as error:
+        db.session.rollback()
+        return _refused(proposal_id, error)
+    db.session.commit()
+    if request.htmx:
+        return _editor(staff_proposal(current_user, proposal_id), block="lines")
+    return redirect_after_post(url_for(".show", proposal_id=proposal_id, _anchor="lines"))
+
+
+@bp.post("/<int:proposal_id>/header")
+def update_header(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    form = ProposalHeaderForm()
+    if form.validate():
+        try:
+            service.update_header(proposal, form.title.data, form.terms.data or "", form.internal_notes.data or "")
+        except InvalidInput as error:
+            db.session.rollback()
+            _attach_errors(form, error)
+        except NotAllowed as error:
+            db.session.rollback()
+            return _refused(proposal_id, error)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect_after_post(url_for(".show", proposal_id=proposal_id))
+    return _editor(staff_proposal(current_user, proposal_id), status=422, header=form)
+
+
+@bp.post("/<int:proposal_id>/deliver")
+def deliver(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    form = DeliverForm()
+    form.contact_id.choices = _contact_choices(proposal.organization_id)
+    if not form.validate():
+        return _editor(proposal, status=422, deliver=form)
+    contact = db.session.get(Contact, form.contact_id.data)
+    try:
+        service.deliver_proposal(proposal, current_user, contact)
+    except InvalidInput as error:
+        db.session.rollback()
+        _attach_errors(form, error)
+        return _editor(staff_proposal(current_user, proposal_id), status=422, deliver=form)
+    except NotAllowed as error:
+        db.session.rollback()
+        return _refused(proposal_id, error)
+    db.session.commit()
+    flash(_("Delivered to %(email)s. The email is in the outbox.", email=contact.email), "success")
+    return redirect_after_post(url_for(".show", proposal_id=proposal_id))
+
+
+@bp.post("/<int:proposal_id>/won")
+def mark_won(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    try:
+        service.mark_won(proposal, current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        return _refused(proposal_id, error)
+    db.session.commit()
+    flash(_("Marked won."), "success")
+    return redirect_after_post(url_for(".show", proposal_id=proposal_id))
+
+
+@bp.post("/<int:proposal_id>/lost")
+def mark_lost(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    form = LostForm()
+    if not form.validate():
+        return _editor(proposal, status=422, lost=form)
+    try:
+        service.mark_lost(proposal, current_user, form.reason.data, form.competitor.data, form.detail.data)
+    except InvalidInput as error:
+        db.session.rollback()
+        _attach_errors(form, error)
+        return _editor(staff_proposal(current_user, proposal_id), status=422, lost=form)
+    except NotAllowed as error:
+        db.session.rollback()
+        return _refused(proposal_id, error)
+    db.session.commit()
+    flash(_("Marked lost."), "success")
+    return redirect_after_post(url_for(".show", proposal_id=proposal_id))
+
+
+@bp.post("/<int:proposal_id>/revise")
+def revise(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    try:
+        revision = service.create_revision(proposal, current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        return _refused(proposal_id, error)
+    db.session.commit()
+    flash(_("Revision %(n)s created as a draft. Edit it, then deliver it for signature.", n=revision.revision),
+          "success")
+    return redirect_after_post(url_for(".show", proposal_id=revision.id))
+
+
+@bp.post("/<int:proposal_id>/links/<int:link_id>/revoke")
+def revoke_link(proposal_id: int, link_id: int):
+    staff_proposal(current_user, proposal_id)
+    link = db.session.get(PortalLink, link_id)
+    if link is None or link.target_type != "proposal" or link.target_id != proposal_id:
+        abort(404)
+    link_service.revoke_link(link)
+    db.session.commit()
+    flash(_("Link revoked. It no longer opens the proposal."), "success")
+    return redirect_after_post(url_for(".show", proposal_id=proposal_id, _anchor="links"))
+
+
+@bp.get("/<int:proposal_id>/signature")
+def signature(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    if proposal.signature is None:
+        abort(404)
+    sig = proposal.signature
+    selected = set(service.signed_selection(sig))
+    link = db.session.get(PortalLink, sig.portal_link_id) if sig.portal_link_id else None
+    return render_page(
+        "admin/proposals/signature.html", proposal=proposal, signature=sig, link=link,
+        selected_lines=[line for line in proposal.lines if line.id in selected],
+        intact=service.signature_intact(sig, proposal),
+        included=service.totals_of(proposal).included or Decimal("0"),
+    )
+
+
+@bp.get("/<int:proposal_id>/signature.png")
+def signature_image(proposal_id: int):
+    proposal = staff_proposal(current_user, proposal_id)
+    if proposal.signature is None:
+        abort(404)
+    response = make_response(proposal.signature.image_png)
+    response.mimetype = "image/png"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

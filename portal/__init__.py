@@ -1,0 +1,111 @@
+"""Porchlight: a customer portal and back office for service businesses."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, request, session
+from flask_login import current_user
+from sqlalchemy import event
+
+from portal.config import Config, engine_options
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; ``config`` overrides the environment (tests use it)."""
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    app.config.from_object(Config(app.instance_path))
+    if config:
+        app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config["SQLALCHEMY_DATABASE_URI"])
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal import errors, security, templating
+    from portal.cli import init_cli
+
+    security.init_security(app)
+    errors.init_errors(app)
+    templating.init_templating(app)
+    init_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (register the tables with the metadata)
+    from portal.assets import BUNDLES
+    from portal.extensions import assets, babel, compress, csrf, db, htmx, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    compress.init_app(app)
+    assets.init_app(app)
+    for name, bundle in BUNDLES.items():
+        if name not in assets:
+            assets.register(name, bundle)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # the server-side session record does this job
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from portal.services.accounts import load_session_user
+
+        return load_session_user(session.get("staff_sid"), user_id)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from portal.links.views import bp as links_bp
+    from portal.proposals.views import bp as proposals_bp
+
+    app.register_blueprint(links_bp)
+    app.register_blueprint(proposals_bp)
+    app.register_blueprint(admin_bp)
+
+    @app.get("/")
+    def index():
+        from flask import render_template
+
+        return render_template("home.html")
+
+    @app.get("/healthz")
+    def healthz():
+        return {"ok": True}
+
+
+def _select_locale() -> str | None:
+    from flask import current_app
+
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) if request else None
+
+
+def _select_timezone() -> str | None:
+    from flask import g
+
+    if getattr(g, "timezone", None):
+        return g.timezone
+    if request and request.blueprint and request.blueprint.startswith("admin") and current_user.is_authenticated:
+        return current_user.timezone
+    return None

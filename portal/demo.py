@@ -1,0 +1,126 @@
+"""Demo data: enough to walk the whole story on a laptop."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import CatalogItem, Contact, Organization, Proposal, StaffUser
+from portal.services import accounts, links, proposals
+from portal.services.proposals import LineInput, SignInput
+from portal.services.urls import external_url
+
+DEMO_PASSWORD = "porchlight-demo"
+TERMS = (
+    "1. Prices are valid for 30 days from delivery.\n"
+    "2. Work is scheduled within 10 business days of signature.\n"
+    "3. Optional services you tick become part of the signed scope.\n"
+    "4. Invoices are due 15 days after the work is completed."
+)
+CATALOG = [
+    ("MOW", "Weekly mowing (per visit)", "45.00"),
+    ("EDGE", "Edging and trimming", "30.00"),
+    ("MULCH", "Mulch installation (per yard)", "65.00"),
+    ("AERATE", "Core aeration", "120.00"),
+    ("HEDGE", "Hedge trimming", "85.00"),
+    ("IRRIG", "Irrigation check-up", "95.00"),
+    ("LEAF", "Fall leaf clean-up", "180.00"),
+    ("SNOW", "Snow removal (per event)", "150.00"),
+]
+
+
+def seed_demo() -> dict:
+    """Create the demo world once; on later runs only issue a fresh portal link."""
+    existing = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
+    if existing is None:
+        _create_world()
+    rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
+    delivered = db.session.scalar(
+        select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)
+    )
+    info = {
+        "login_url": external_url("admin.auth.login"),
+        "staff": [("admin@demo.porchlight", DEMO_PASSWORD), ("sales@demo.porchlight", DEMO_PASSWORD)],
+        "portal_url": None,
+    }
+    if delivered is not None:
+        contact = db.session.get(Contact, delivered.contact_id)
+        issued = links.issue_link(contact, "proposal", delivered.id, created_by=rep)
+        info["portal_url"] = external_url("links.open", token=issued.token)
+        info["portal_contact"] = contact.email
+    db.session.commit()
+    return info
+
+
+def _create_world() -> None:
+    admin = accounts.create_staff("admin@demo.porchlight", "Ada Admin", DEMO_PASSWORD, role="admin")
+    rep = accounts.create_staff("sales@demo.porchlight", "Sam Sales", DEMO_PASSWORD, role="sales",
+                                timezone=current_app.config["DEFAULT_TIMEZONE"])
+    accounts.create_staff("tech@demo.porchlight", "Theo Tech", DEMO_PASSWORD, role="technician")
+    catalog = {}
+    for code, name, price in CATALOG:
+        item = CatalogItem(code=code, name=name, unit_price=Decimal(price), currency="USD")
+        db.session.add(item)
+        catalog[code] = item
+    greenleaf = Organization(name="Greenleaf Property Management")
+    harbor = Organization(name="Harbor Dental Group")
+    db.session.add_all([greenleaf, harbor])
+    db.session.flush()
+    jane = Contact(organization_id=greenleaf.id, first_name="Jane", last_name="Park",
+                   email="jane.park@greenleaf.example", timezone="America/New_York")
+    omar = Contact(organization_id=greenleaf.id, first_name="Omar", last_name="Diaz",
+                   email="omar.diaz@greenleaf.example", timezone="America/New_York")
+    lucia = Contact(organization_id=harbor.id, first_name="Lucia", last_name="Rossi",
+                    email="lucia.rossi@harbor.example", timezone="Europe/Rome")
+    db.session.add_all([jane, omar, lucia])
+    db.session.flush()
+
+    def build(contact, title, included, optional):
+        proposal = proposals.create_proposal(rep, contact, title, "USD", TERMS)
+        db.session.refresh(proposal, ["lines"])
+        for code, qty in included:
+            proposals.add_line(proposal, LineInput("", Decimal(qty), None, False, None, catalog[code].id))
+        for code, qty in optional:
+            proposals.add_line(proposal, LineInput("", Decimal(qty), None, True, None, catalog[code].id))
+        return proposal
+
+    build(jane, "Spring clean-up, north campus", [("MOW", "4"), ("EDGE", "4")], [("MULCH", "3")])
+    delivered = build(jane, "Grounds maintenance 2027", [("MOW", "26"), ("EDGE", "26"), ("HEDGE", "2")],
+                      [("AERATE", "1"), ("MULCH", "6"), ("IRRIG", "2"), ("LEAF", "1"), ("SNOW", "8")])
+    proposals.deliver_proposal(delivered, rep)
+    signed = build(lucia, "Clinic entrance care", [("MOW", "12"), ("HEDGE", "1")], [("MULCH", "2"), ("LEAF", "1")])
+    issued = proposals.deliver_proposal(signed, rep)
+    proposals.sign_proposal(signed, lucia, issued.link, SignInput(
+        option_ids=[str(signed.lines[-1].id)], signer_name="Lucia Rossi", consent=True,
+        signature_png=demo_signature_png(), strokes=DEMO_STROKES, seen_hash=proposals.content_hash(signed),
+        ip="127.0.0.1", user_agent="demo seed",
+    ))
+    won = build(omar, "Irrigation repair", [("IRRIG", "3")], [("AERATE", "1")])
+    proposals.deliver_proposal(won, rep)
+    proposals.mark_won(won, admin)
+    db.session.flush()
+
+
+DEMO_STROKES = (
+    '[{"penColor":"#10204a","dotSize":0,"minWidth":0.8,"maxWidth":2.6,"velocityFilterWeight":0.7,'
+    '"compositeOperation":"source-over","points":[{"x":20,"y":60,"pressure":0.5,"time":1},'
+    '{"x":60,"y":20,"pressure":0.5,"time":2},{"x":100,"y":70,"pressure":0.5,"time":3},'
+    '{"x":140,"y":25,"pressure":0.5,"time":4},{"x":180,"y":65,"pressure":0.5,"time":5}]}]'
+)
+
+
+def demo_signature_png(width: int = 300, height: int = 100) -> str:
+    """A drawn-looking signature as a PNG data URL (demo data and tests use it)."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(20, 60), (60, 20), (100, 70), (140, 25), (180, 65), (240, 40)], fill=(16, 32, 74, 255), width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -1,0 +1,75 @@
+"""Portal link landing: a GET that changes nothing, then a clean URL.
+
+``/l/<token>`` puts the link in the portal session and answers 303 to the object's
+own URL, so the token leaves the address bar and history; ``no-referrer`` keeps it
+out of any Referer header.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from portal.access import remember_link
+from portal.extensions import db, limiter
+from portal.htmx import render_page
+from portal.models import PortalLink
+from portal.services import links as link_service
+from portal.services.errors import NotAllowed
+
+bp = Blueprint("links", __name__, url_prefix="/l")
+
+TARGET_ENDPOINTS = {"proposal": ("proposals.show", "proposal_id")}
+
+
+@bp.after_request
+def no_referrer(response):
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _renew_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="portal-link-renew")
+
+
+def renew_reference(link: PortalLink) -> str:
+    """An opaque, signed reference to a link, for the 'email me a new link' button."""
+    return _renew_serializer().dumps(link.id)
+
+
+def link_unusable_page(link: PortalLink):
+    return render_page("links/expired.html", status=410, link=link, ref=renew_reference(link))
+
+
+@bp.get("/<token>")
+def open(token: str):
+    link = link_service.find_link(token)
+    if link is None or link.target_type not in TARGET_ENDPOINTS:
+        return render_page("links/invalid.html", status=404)
+    if not link.contact.is_active or not link.contact.portal_enabled:
+        return render_page("links/no_access.html", status=403)
+    if not link.is_usable:
+        return link_unusable_page(link)
+    remember_link(link)
+    endpoint, arg = TARGET_ENDPOINTS[link.target_type]
+    return redirect(url_for(endpoint, **{arg: link.target_id}), code=303)
+
+
+@bp.post("/renew")
+@limiter.limit("5 per hour", key_func=lambda: request.form.get("ref", "")[:100])
+@limiter.limit("30 per hour")
+def renew():
+    try:
+        link_id = _renew_serializer().loads(request.form.get("ref", ""))
+    except BadSignature:
+        return render_page("links/invalid.html", status=404)
+    link = db.session.get(PortalLink, link_id)
+    if link is None:
+        return render_page("links/invalid.html", status=404)
+    try:
+        link_service.renew_link(link)
+    except NotAllowed:
+        return render_page("links/no_access.html", status=403)
+    db.session.commit()
+    return render_page("links/renewed.html", masked=link_service.mask_email(link.contact.email),
+                       message=_("We sent a new link."))

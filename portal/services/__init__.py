@@ -1,0 +1,1 @@
+"""Operations: the rules of the product. They flush, never commit; views commit once."""

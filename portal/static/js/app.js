@@ -1,0 +1,67 @@
+/* Porchlight's own script: progressive enhancement and the signature pad. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function setupPad(root) {
+    if (root.dataset.ready) return;
+    root.dataset.ready = "1";
+    var canvas = root.querySelector("canvas");
+    var pngInput = root.querySelector("input[name=signature_png]");
+    var strokesInput = root.querySelector("input[name=strokes]");
+    var pad = new SignaturePad(canvas, { minWidth: 0.8, maxWidth: 2.6, penColor: "#10204a" });
+
+    function save() {
+      if (pad.isEmpty()) {
+        pngInput.value = "";
+        strokesInput.value = "";
+      } else {
+        strokesInput.value = JSON.stringify(pad.toData());
+        pngInput.value = pad.toDataURL("image/png");
+      }
+    }
+
+    // Size the canvas to its box and the screen's pixel ratio, then redraw from the
+    // stroke data: rotating the phone or resizing the window keeps the signature.
+    function fit() {
+      var ratio = Math.max(window.devicePixelRatio || 1, 1);
+      var data = pad.toData();
+      if (!data.length && strokesInput.value) {
+        try { data = JSON.parse(strokesInput.value); } catch (e) { data = []; }
+      }
+      var width = canvas.offsetWidth, height = canvas.offsetHeight;
+      if (!width || !height) return;
+      var oldWidth = parseFloat(canvas.dataset.cssWidth || width);
+      var scale = width / oldWidth;
+      if (scale !== 1) {
+        data.forEach(function (stroke) {
+          stroke.points.forEach(function (p) { p.x *= scale; p.y *= scale; });
+        });
+      }
+      canvas.dataset.cssWidth = width;
+      canvas.width = width * ratio;
+      canvas.height = height * ratio;
+      canvas.getContext("2d").scale(ratio, ratio);
+      pad.clear();
+      if (data.length) pad.fromData(data);
+      save();
+    }
+
+    pad.addEventListener("endStroke", save);
+    root.querySelector("[data-pad-clear]").addEventListener("click", function () {
+      pad.clear();
+      save();
+    });
+    var timer;
+    window.addEventListener("resize", function () {
+      clearTimeout(timer);
+      timer = setTimeout(fit, 100);
+    });
+    fit();
+  }
+
+  htmx.onLoad(function (element) {
+    var pads = element.querySelectorAll ? element.querySelectorAll("[data-signature-pad]") : [];
+    Array.prototype.forEach.call(pads, setupPad);
+  });
+})();

@@ -1,0 +1,37 @@
+"""Jinja filters and globals: money and times formatted by Babel for the viewer."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from markupsafe import Markup, escape
+
+from flask import Flask
+from flask_babel import format_currency, format_datetime, format_decimal
+from flask_babel import gettext as _
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def init_templating(app: Flask) -> None:
+    @app.template_filter("money")
+    def money(amount: Decimal | None, currency: str) -> str:
+        return format_currency(amount or Decimal("0"), currency)
+
+    @app.template_filter("qty")
+    def qty(value: Decimal) -> str:
+        return format_decimal(value.normalize() if value is not None else 0)
+
+    @app.template_filter("when")
+    def when(value, format: str = "medium") -> str:
+        return format_datetime(value, format) if value else ""
+
+    @app.template_filter("linkify")
+    def linkify(text: str) -> Markup:
+        """Escape, then make http(s) URLs clickable (the outbox shows mail bodies)."""
+        escaped = str(escape(text))
+        return Markup(URL.sub(lambda m: f'<a href="{m.group(0)}" rel="noreferrer">{m.group(0)}</a>', escaped))
+
+    @app.context_processor
+    def globals_():
+        return {"app_name": _("Porchlight")}

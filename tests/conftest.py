@@ -1,0 +1,228 @@
+"""Fixtures: the app on SQLite (default) or PostgreSQL (``TEST_DATABASE_URL``).
+
+The schema comes from ``flask db upgrade``, so every run also exercises the
+migrations. Each test starts from empty tables (rows are deleted after each test;
+tests that need real concurrency commit for real, so no wrapping transaction).
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, text
+
+from portal import create_app
+from portal.extensions import db
+from tests import factories
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def _reset_schema(app) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+
+
+def make_app(tmp_path_factory, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "BASE_URL": "https://portal.example.test",
+        "SESSION_COOKIE_SECURE": False,
+        "MAIL_SERVER": None,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The app under test, with CSRF and rate limits off (tests of those turn them on)."""
+    application = make_app(tmp_path_factory)
+    _reset_schema(application)
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    """Empty every table after each test that used the database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app) -> Iterator[None]:
+    """An app context for service tests (HTTP tests open their own around setup)."""
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def make(app):
+    """The factories of ``tests/factories.py``, each committing its objects."""
+    return factories.Factories(app)
+
+
+@pytest.fixture
+def login(app):
+    """``login(client, user)``: sign a staff user in through the real form."""
+
+    def do_login(test_client, user, password=factories.PASSWORD):
+        response = test_client.post("/admin/login", data={"email": user.email, "password": password})
+        assert response.status_code == 303, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login
+
+
+@pytest.fixture
+def open_link():
+    """``open_link(client, token)``: open a portal link; returns the page it leads to."""
+
+    def do_open(test_client, token):
+        response = test_client.get(f"/l/{token}")
+        assert response.status_code == 303, response.status_code
+        return test_client.get(response.headers["Location"])
+
+    return do_open
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as counter:`` counts SQL statements run inside."""
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        with app.app_context():
+            engine = db.engine
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("PRAGMA", "SAVEPOINT", "RELEASE")):
+                counter.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
+
+
+# --- a real SMTP server on loopback ---------------------------------------------
+
+class RecordingHandler:
+    """aiosmtpd handler that keeps messages, or refuses them with a chosen reply."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.reject_with: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reject_with:
+            return self.reject_with
+        from email import message_from_bytes
+
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+class MailServer:
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.handler = RecordingHandler()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=0)
+        self.port: int | None = None
+
+    def start(self):
+        # port 0 is not supported by every aiosmtpd version: pick a free port ourselves
+        import socket
+
+        if self.port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+        self.controller.port = self.port
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+
+@pytest.fixture
+def mail_server(app):
+    """A real SMTP server (aiosmtpd) on loopback; the app is pointed at it."""
+    server = MailServer()
+    server.start()
+    old = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5)
+    yield server
+    app.config.update(old)
+    try:
+        server.stop()
+    except Exception:  # already stopped by the test
+        pass
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)

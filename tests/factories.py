@@ -1,0 +1,131 @@
+"""Test data builders. Each call commits and returns detached objects whose columns
+stay readable (ids, emails), plus plain tokens for portal links."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+
+from portal.demo import DEMO_STROKES, demo_signature_png
+from portal.extensions import db
+from portal.models import CatalogItem, Contact, Organization, Proposal, StaffUser
+from portal.services import accounts, links, proposals
+from portal.services.proposals import LineInput, SignInput
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def _detach(*objects):
+    db.session.commit()
+    for obj in objects:
+        db.session.refresh(obj)
+        db.session.expunge(obj)
+    return objects[0] if len(objects) == 1 else objects
+
+
+@dataclass
+class Delivered:
+    proposal: Proposal
+    contact: Contact
+    token: str
+    link_id: int
+
+
+class Factories:
+    def __init__(self, app):
+        self.app = app
+
+    def staff(self, role: str = "sales", email: str | None = None, name: str | None = None,
+              password: str = PASSWORD) -> StaffUser:
+        with self.app.app_context():
+            n = next(_seq)
+            user = accounts.create_staff(email or f"staff{n}@example.test", name or f"Staff {n}", password, role=role)
+            return _detach(user)
+
+    def organization(self, name: str | None = None) -> Organization:
+        with self.app.app_context():
+            org = Organization(name=name or f"Org {next(_seq)}")
+            db.session.add(org)
+            return _detach(org)
+
+    def contact(self, organization: Organization | None = None, email: str | None = None, **kw) -> Contact:
+        organization = organization or self.organization()
+        with self.app.app_context():
+            n = next(_seq)
+            contact = Contact(organization_id=organization.id, first_name=kw.pop("first_name", "Cora"),
+                              last_name=kw.pop("last_name", f"Contact{n}"), email=email or f"contact{n}@example.test",
+                              **kw)
+            db.session.add(contact)
+            return _detach(contact)
+
+    def catalog_item(self, name: str = "Mowing", price: str = "40.00") -> CatalogItem:
+        with self.app.app_context():
+            item = CatalogItem(code=f"C{next(_seq)}", name=name, unit_price=Decimal(price))
+            db.session.add(item)
+            return _detach(item)
+
+    def proposal(self, contact: Contact | None = None, rep: StaffUser | None = None,
+                 included=(("Weekly mowing", "4", "45.00"),), optional=(("Mulch", "2", "65.00"),),
+                 title: str = "Grounds care", terms: str = "Pay within 15 days.") -> Proposal:
+        contact = contact or self.contact()
+        rep = rep or self.staff()
+        with self.app.app_context():
+            proposal = proposals.create_proposal(db.session.get(StaffUser, rep.id), db.session.get(Contact, contact.id),
+                                                 title, "USD", terms)
+            proposal = proposals.load_proposal(proposal.id)
+            for desc, qty, price in included:
+                proposals.add_line(proposal, LineInput(desc, Decimal(qty), Decimal(price), False))
+            for desc, qty, price in optional:
+                proposals.add_line(proposal, LineInput(desc, Decimal(qty), Decimal(price), True))
+            db.session.commit()
+            return _detach(proposals.load_proposal(proposal.id))
+
+    def delivered(self, proposal: Proposal | None = None, contact: Contact | None = None, **kw) -> Delivered:
+        """A delivered proposal and the token of the portal link that was mailed."""
+        proposal = proposal or self.proposal(contact=contact, **kw)
+        with self.app.app_context():
+            loaded = proposals.load_proposal(proposal.id)
+            rep = db.session.get(StaffUser, loaded.sales_rep_id)
+            target = db.session.get(Contact, contact.id) if contact else None
+            issued = proposals.deliver_proposal(loaded, rep, target)
+            db.session.commit()
+            link_id, contact_id = issued.link.id, issued.link.contact_id
+            loaded = proposals.load_proposal(proposal.id)
+            the_contact = db.session.get(Contact, contact_id)
+            _detach(loaded, the_contact)
+            return Delivered(loaded, the_contact, issued.token, link_id)
+
+    def link(self, contact: Contact, proposal: Proposal, days: int | None = None) -> str:
+        with self.app.app_context():
+            issued = links.issue_link(db.session.get(Contact, contact.id), "proposal", proposal.id, days=days)
+            db.session.commit()
+            return issued.token
+
+    def signed(self, delivered: Delivered | None = None, option_count: int = 1) -> Delivered:
+        delivered = delivered or self.delivered()
+        with self.app.app_context():
+            proposal = proposals.load_proposal(delivered.proposal.id)
+            options = [str(line.id) for line in proposal.lines if line.is_optional][:option_count]
+            proposals.sign_proposal(proposal, db.session.get(Contact, delivered.contact.id), None,
+                                    sign_input(proposal, options))
+            db.session.commit()
+            delivered.proposal = _detach(proposals.load_proposal(proposal.id))
+            return delivered
+
+
+def sign_input(proposal: Proposal, option_ids=(), **overrides) -> SignInput:
+    values = dict(option_ids=list(option_ids), signer_name="Cora Contact", consent=True,
+                  signature_png=demo_signature_png(), strokes=DEMO_STROKES,
+                  seen_hash=proposals.content_hash(proposal), ip="203.0.113.9", user_agent="pytest")
+    values.update(overrides)
+    return SignInput(**values)
+
+
+def sign_form(proposal: Proposal, option_ids=(), **overrides) -> dict:
+    """The form a browser would post to the sign endpoint."""
+    data = {"option": [str(i) for i in option_ids], "signer_name": "Cora Contact", "consent": "y",
+            "signature_png": demo_signature_png(), "strokes": DEMO_STROKES,
+            "seen_hash": overrides.pop("seen_hash", None)}
+    data.update(overrides)
+    return data
