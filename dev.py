@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The README's two commands, needing nothing but Python 3.11+.
+
+    python3 dev.py run     install into .venv, migrate, seed demo data, start the app
+    python3 dev.py test    install into .venv (with test extras) and run the whole suite
+
+Anything after ``test`` goes to pytest (``python3 dev.py test -k signing``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("PORCHLIGHT_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def sh(*args: str, env: dict | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], check=True, cwd=ROOT, env=env)
+
+
+def install(extras: str = "") -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("Porchlight needs Python 3.11 or newer.")
+    if not PY.exists():
+        print(f"Creating a virtual environment in {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed{extras}"
+    project = ROOT / "pyproject.toml"
+    if not stamp.exists() or stamp.stat().st_mtime < project.stat().st_mtime:
+        sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        sh(PY, "-m", "pip", "install", "--quiet", "-e", f".{extras}")
+        stamp.touch()
+
+
+def flask(*args: str, env: dict | None = None) -> None:
+    sh(BIN / "flask", "--app", "portal", *args, env=env)
+
+
+def run() -> None:
+    install()
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "5000")
+    env = dict(os.environ)
+    env.setdefault("BASE_URL", f"http://{host}:{port}")
+    flask("db", "upgrade", env=env)
+    flask("seed-demo", env=env)
+    print("Starting Porchlight; press Ctrl+C to stop.", flush=True)
+    try:
+        flask("run", "--host", host, "--port", port, env=env)
+    except KeyboardInterrupt:
+        pass
+
+
+def find_chromium() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def ensure_chromium() -> None:
+    """Browser tests use Debian's Chromium; install it when we can (root with apt)."""
+    if find_chromium():
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("Installing Debian's chromium for the browser tests", flush=True)
+        result = subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+                                shell=True)
+        if result.returncode == 0:
+            return
+    print("No Chromium found: browser tests will be skipped (set REQUIRE_BROWSER=1 to make that an error).",
+          flush=True)
+
+
+def test(args: list[str]) -> None:
+    install("[test]")
+    ensure_chromium()
+    env = dict(os.environ)
+    if find_chromium():
+        env.setdefault("CHROMIUM_PATH", find_chromium())
+    result = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env)
+    sys.exit(result.returncode)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench"}:
+        sys.exit(__doc__)
+    command, rest = sys.argv[1], sys.argv[2:]
+    if command == "run":
+        run()
+    elif command == "test":
+        test(rest)
+    else:
+        install("[test]")
+        sys.exit(subprocess.run([str(PY), "scripts/bench.py", *rest], cwd=ROOT).returncode)
+
+
+if __name__ == "__main__":
+    main()
