@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db
 from portal.htmx import render_page
@@ -37,7 +38,10 @@ def init_errors(app: Flask) -> None:
         # A contact who spent longer than the token's lifetime on the sign form keeps
         # their name and drawing: the form comes back filled in with a fresh token.
         if request.endpoint in CSRF_RERENDER:
-            return CSRF_RERENDER[request.endpoint]()
+            try:
+                return CSRF_RERENDER[request.endpoint]()
+            except HTTPException as exc:  # e.g. the object is gone: answer as the view would
+                return error_page(exc.code or 400, exc.name, exc.description or "")
         return error_page(400, _("Please try again"),
                           _("This form expired or was sent from another page. Go back, reload, and send it again."))
 

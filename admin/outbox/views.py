@@ -27,7 +27,7 @@ def index():
         stmt = stmt.where(OutboxMessage.status == status)
     messages = db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
     return render_page("admin/outbox/index.html", messages=messages[:PAGE_SIZE], has_next=len(messages) > PAGE_SIZE,
-                       page=page, status=status, smtp=mail.smtp_configured())
+                       page=page, status_filter=status, smtp=mail.smtp_configured())
 
 
 @bp.post("/<int:message_id>/retry")

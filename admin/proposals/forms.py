@@ -9,6 +9,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from portal.models import LOST_REASONS
 
 CURRENCIES = ("USD", "EUR", "GBP", "RON", "CAD")
+# Fixed choices are given as callables: WTForms 3.3 deprecates (and 3.4 removes) tuple
+# choices passed to the field's constructor; a callable works from WTForms 3.0 on.
 
 LOST_REASON_LABELS = {
     "price": _l("Price"), "competitor": _l("Went with a competitor"), "timing": _l("Timing"),
@@ -19,7 +21,7 @@ LOST_REASON_LABELS = {
 class ProposalCreateForm(FlaskForm):
     contact_id = SelectField(_l("Addressed to"), coerce=int, validators=[DataRequired(_l("Choose a contact."))])
     title = StringField(_l("Title"), validators=[DataRequired(_l("Give the proposal a title.")), Length(max=200)])
-    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="USD")
+    currency = SelectField(_l("Currency"), choices=lambda: [(c, c) for c in CURRENCIES], default="USD")
     terms = TextAreaField(_l("Terms"), validators=[Length(max=20000)])
 
 
@@ -48,7 +50,7 @@ class DeliverForm(FlaskForm):
 
 
 class LostForm(FlaskForm):
-    reason = SelectField(_l("Reason"), choices=[(r, LOST_REASON_LABELS[r]) for r in LOST_REASONS],
+    reason = SelectField(_l("Reason"), choices=lambda: [(r, LOST_REASON_LABELS[r]) for r in LOST_REASONS],
                          validators=[DataRequired()])
     competitor = StringField(_l("Competitor"), validators=[Length(max=200)])
     detail = TextAreaField(_l("Detail"), validators=[Length(max=5000)])

@@ -30,7 +30,8 @@ def index():
         status = None
     page = request.args.get("page", 1, type=int) or 1
     rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
-    return render_page("admin/proposals/index.html", block="results", rows=rows, status=status,
+    # the filter is ``status_filter``: ``status`` is render_page's HTTP status
+    return render_page("admin/proposals/index.html", block="results", rows=rows, status_filter=status,
                        page=max(page, 1), has_next=has_next, statuses=ProposalStatus.ALL)
 
 

@@ -97,6 +97,9 @@ def sign(proposal_id: int):
             "then sign again."))
     except InvalidInput as error:
         db.session.rollback()
+        proposal, access = contact_proposal(proposal_id)  # the rollback expired what was loaded
+        if "signature" in error.errors:
+            form.signature_png.data = ""  # not echoed back (it can be megabytes); the pad redraws the strokes
         return _page(proposal, access, status=422, form=form, selected=selected, errors=error.errors)
     except NotAllowed as error:
         db.session.rollback()
@@ -109,7 +112,10 @@ def sign(proposal_id: int):
 def _sign_after_csrf_expired():
     """Re-show the filled-in sign form with a fresh token instead of losing the drawing."""
     proposal_id = request.view_args.get("proposal_id")
-    proposal, access = contact_proposal(proposal_id)
+    try:
+        proposal, access = contact_proposal(proposal_id)
+    except LinkUnusable as error:
+        return link_unusable_page(error.link)
     if proposal.signed_at:
         return redirect_after_post(url_for(".show", proposal_id=proposal_id))
     selected, _unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
