@@ -63,7 +63,9 @@ def app(tmp_path_factory):
     """The app under test, with CSRF and rate limits off (tests of those turn them on)."""
     application = make_app(tmp_path_factory)
     _reset_schema(application)
-    return application
+    yield application
+    with application.app_context():  # close pooled connections (psycopg warns about unclosed ones)
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

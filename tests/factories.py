@@ -129,3 +129,99 @@ def sign_form(proposal: Proposal, option_ids=(), **overrides) -> dict:
             "seen_hash": overrides.pop("seen_hash", None)}
     data.update(overrides)
     return data
+
+
+# --- helpers for service and portal tests ----------------------------------------
+
+def snapshot(app) -> dict:
+    """Every row of every table, in primary-key order: compare two to prove nothing changed."""
+    from sqlalchemy import select
+
+    with app.app_context():
+        state = {}
+        for table in db.metadata.sorted_tables:
+            rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
+            state[table.name] = [tuple(row) for row in rows]
+        db.session.remove()
+        return state
+
+
+def outbox(app) -> list[dict]:
+    """The outbox rows, oldest first, as plain dicts."""
+    from sqlalchemy import select
+
+    from portal.models import OutboxMessage
+
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        result = [{"to_addr": m.to_addr, "subject": m.subject, "body_text": m.body_text, "kind": m.kind}
+                  for m in rows]
+        db.session.remove()
+        return result
+
+
+def signature_rows(app, proposal_id: int | None = None) -> list:
+    """The stored signatures (detached), optionally of one proposal."""
+    from sqlalchemy import select
+
+    from portal.models import Signature
+
+    with app.app_context():
+        stmt = select(Signature).order_by(Signature.id)
+        if proposal_id is not None:
+            stmt = stmt.where(Signature.proposal_id == proposal_id)
+        rows = list(db.session.scalars(stmt))
+        for row in rows:
+            db.session.expunge(row)
+        db.session.remove()
+        return rows
+
+
+def staff_add_line(app, proposal_id: int, description: str = "Extra visit", qty: str = "1",
+                   price: str = "50.00", optional: bool = False) -> None:
+    """Staff add a line through the service, committed (the proposal's content changes)."""
+    with app.app_context():
+        proposal = proposals.load_proposal(proposal_id)
+        proposals.add_line(proposal, LineInput(description, Decimal(qty), Decimal(price), optional))
+        db.session.commit()
+        db.session.remove()
+
+
+def page_form(html: str) -> dict:
+    """What a browser would read off the proposal page: the content hash and option ids."""
+    import re
+
+    seen = re.search(r'name="seen_hash" value="([0-9a-f]{64})"', html)
+    return {"seen_hash": seen.group(1) if seen else None,
+            "options": re.findall(r'name="option" value="(\d+)"', html)}
+
+
+def png_data_url(width: int = 300, height: int = 100, ink: bool = True, fmt: str = "PNG") -> str:
+    """A data URL of an image: inked or blank, any size, PNG or another format."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    mode = "RGBA" if fmt == "PNG" else "RGB"
+    image = Image.new(mode, (width, height), (0, 0, 0, 0) if mode == "RGBA" else (255, 255, 255))
+    if ink:
+        ImageDraw.Draw(image).line([(10, 10), (min(width, 290) - 10, min(height, 90) - 10)],
+                                   fill=(16, 32, 74, 255) if mode == "RGBA" else (16, 32, 74), width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def queued_mail(app, to_addr: str = "cora@example.test", subject: str = "Your new link",
+                url: str = "https://portal.example.test/l/example-token"):
+    """A committed, pending outbox message (the link-renewed email), detached."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from portal.services.mail import queue_mail
+
+    with app.app_context():
+        message = queue_mail(to_addr, subject, "link_renewed", kind="link_renewed",
+                             contact=SimpleNamespace(first_name="Cora"), url=url, expires_at=datetime(2030, 1, 1))
+        return _detach(message)

@@ -1,0 +1,141 @@
+"""The admin Outbox page: mail kept without SMTP, dead letters and their Retry button."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import OutboxMessage, OutboxStatus, utcnow
+from portal.services.mail import deliver_due
+from tests.factories import queued_mail
+
+
+def _message(app, message_id: int) -> OutboxMessage:
+    with app.app_context():
+        message = db.session.get(OutboxMessage, message_id)
+        db.session.expunge(message)
+        return message
+
+
+def _kill(app, message_id: int, error: str = "SMTPDataError(550, b'5.1.1 no such user')") -> None:
+    with app.app_context():
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                           .values(status=OutboxStatus.DEAD, attempts=1, last_error=error))
+        db.session.commit()
+
+
+def test_without_smtp_the_outbox_shows_the_mail_body_with_a_clickable_portal_link(app, staff_client, staff, make,
+                                                                               monkeypatch, open_link):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    proposal = make.proposal(rep=staff, title="Grounds care 2027")
+    staff_client.post(f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(proposal.contact_id)})
+    response = staff_client.get("/admin/outbox/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "No SMTP server is configured" in html
+    assert "Send due mail now" not in html
+    link = re.search(r'<a href="(https://portal\.example\.test/l/([A-Za-z0-9_\-]+))" rel="noreferrer">\1</a>', html)
+    assert link, html
+    assert "Grounds care 2027" in html
+    # the link works: the whole story can be walked without a mail server
+    page = open_link(app.test_client(), link.group(2))
+    assert page.status_code == 200 and "Grounds care 2027" in page.get_data(as_text=True)
+
+
+def test_outbox_escapes_mail_bodies_while_linking_urls(app, staff_client):
+    queued_mail(app, url='https://portal.example.test/l/x"><img src=x>')
+    html = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert "<img src=x>" not in html
+    assert '"><img' not in html
+
+
+def test_outbox_lists_dead_letters_with_a_retry_button(app, staff_client):
+    dead = queued_mail(app, to_addr="nobody@example.test", subject="Bounced letter")
+    waiting = queued_mail(app, to_addr="cora@example.test", subject="Pending letter")
+    _kill(app, dead.id)
+    response = staff_client.get("/admin/outbox/?status=dead")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Bounced letter" in html and "Pending letter" not in html
+    assert "550" in html  # the reason is shown
+    assert f'action="/admin/outbox/{dead.id}/retry"' in html
+    everything = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert f'action="/admin/outbox/{waiting.id}/retry"' not in everything  # only dead letters can be retried
+
+
+def test_retry_puts_a_dead_letter_back_in_the_queue_and_it_is_delivered(app, staff_client, mail_server):
+    dead = queued_mail(app, to_addr="nobody@example.test")
+    _kill(app, dead.id)
+    response = staff_client.post(f"/admin/outbox/{dead.id}/retry")
+    assert response.status_code == 303
+    assert "Queued again." in staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    stored = _message(app, dead.id)
+    assert stored.status == OutboxStatus.PENDING
+    assert stored.next_attempt_at <= utcnow() and stored.claimed_until is None
+    with app.app_context():
+        assert deliver_due().sent == 1
+    assert [m["Message-ID"] for m in mail_server.messages] == [dead.message_id]
+    assert _message(app, dead.id).status == OutboxStatus.SENT
+
+
+def test_retrying_a_message_that_is_not_dead_changes_nothing(app, staff_client):
+    waiting = queued_mail(app)
+    before = _message(app, waiting.id)
+    response = staff_client.post(f"/admin/outbox/{waiting.id}/retry")
+    assert response.status_code == 303
+    assert "Only a failed message can be retried." in staff_client.get("/admin/outbox/").get_data(as_text=True)
+    after = _message(app, waiting.id)
+    assert (after.status, after.next_attempt_at, after.attempts) == (before.status, before.next_attempt_at,
+                                                                     before.attempts)
+
+
+def test_send_now_runs_one_delivery_pass(app, staff_client, mail_server):
+    queued_mail(app)
+    page = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert "Send due mail now" in page
+    response = staff_client.post("/admin/outbox/send")
+    assert response.status_code == 303
+    assert "Sent 1, will retry 0, failed 0." in staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert len(mail_server.messages) == 1
+
+
+def test_send_now_without_smtp_keeps_the_mail(app, staff_client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    waiting = queued_mail(app)
+    staff_client.post("/admin/outbox/send")
+    assert "No SMTP server is configured: mail is kept here." in staff_client.get("/admin/outbox/").get_data(
+        as_text=True)
+    assert _message(app, waiting.id).attempts == 0
+
+
+def test_outbox_page_query_count_does_not_grow_with_the_number_of_messages(app, staff_client, count_queries):
+    for n in range(3):
+        queued_mail(app, to_addr=f"r{n}@example.test")
+    with count_queries() as few:
+        assert staff_client.get("/admin/outbox/").status_code == 200
+    for n in range(27):
+        queued_mail(app, to_addr=f"s{n}@example.test")
+    with count_queries() as many:
+        response = staff_client.get("/admin/outbox/")
+    assert response.status_code == 200
+    assert many.count == few.count
+
+
+def test_outbox_pages_keep_the_status_filter(app, staff_client):
+    for n in range(31):
+        queued_mail(app, to_addr=f"r{n}@example.test")
+    response = staff_client.get("/admin/outbox/?status=pending")
+    assert response.status_code == 200
+    assert 'href="/admin/outbox/?status=pending&amp;page=2"' in response.get_data(as_text=True)
+
+
+def test_outbox_pages_newest_first(app, staff_client):
+    ids = [queued_mail(app, to_addr=f"r{n}@example.test").id for n in range(31)]
+    first = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert f'id="message-{ids[-1]}"' in first and f'id="message-{ids[0]}"' not in first
+    second = staff_client.get("/admin/outbox/?page=2").get_data(as_text=True)
+    assert f'id="message-{ids[0]}"' in second
+    assert 'href="/admin/outbox/?page=1"' in second
+    with app.app_context():
+        assert len(db.session.scalars(select(OutboxMessage.id)).all()) == 31
