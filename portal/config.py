@@ -77,6 +77,9 @@ class Config:
             "application/json", "image/svg+xml",
         ]
         self.COMPRESS_ALGORITHM = ["gzip"]
+        # Static files are streamed responses, compressed with this list; the
+        # Flask-Compress default leaves gzip out, so a gzip-only client got the JS raw.
+        self.COMPRESS_ALGORITHM_STREAMING = ["zstd", "br", "gzip"]
         self.COMPRESS_MIN_SIZE = 500
 
 
