@@ -35,8 +35,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal import models  # noqa: F401  (register the tables with the metadata)
-    from portal.assets import BUNDLES
-    from portal.extensions import assets, babel, compress, csrf, db, htmx, limiter, login_manager, migrate
+    from portal.assets import init_assets
+    from portal.extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
@@ -45,10 +45,16 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     limiter.init_app(app)
     compress.init_app(app)
-    assets.init_app(app)
-    for name, bundle in BUNDLES.items():
-        if name not in assets:
-            assets.register(name, bundle)
+
+    @app.after_request  # registered after Compress, so it runs before Compress's hook
+    def _close_streamed_body(response):
+        # Flask-Compress swaps a streamed body (a static file's wrapper) for a compressing
+        # generator and never closes the original file: close it with the response.
+        body = response.response
+        if response.is_streamed and hasattr(body, "close"):
+            response.call_on_close(body.close)
+        return response
+    init_assets(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
 
     login_manager.init_app(app)

@@ -2,13 +2,22 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import Decimal
 
 from markupsafe import Markup, escape
 
 from flask import Flask
-from flask_babel import format_currency, format_datetime, format_decimal
+from babel.numbers import format_currency
+from flask_babel import format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
+
+@lru_cache(maxsize=16384)
+def _money(amount: Decimal, currency: str, locale: str) -> str:
+    # Formatting is pure and a page repeats the same few amounts on every view:
+    # memoising it takes Babel's pattern work off the hot path.
+    return format_currency(amount, currency, locale=locale)
+
 
 URL = re.compile(r"https?://[^\s<>\"']+")
 
@@ -16,7 +25,7 @@ URL = re.compile(r"https?://[^\s<>\"']+")
 def init_templating(app: Flask) -> None:
     @app.template_filter("money")
     def money(amount: Decimal | None, currency: str) -> str:
-        return format_currency(amount or Decimal("0"), currency)
+        return _money(amount or Decimal("0"), currency, str(get_locale()))
 
     @app.template_filter("qty")
     def qty(value: Decimal) -> str:
