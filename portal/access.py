@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.models import Contact, PortalLink, Proposal, StaffUser
-from portal.services.proposals import load_proposal
+from portal.services.proposals import ProposalStamp, load_proposal, proposal_stamp
 
 PORTAL_KEY = "portal"
 MAX_LINKS_IN_SESSION = 20
@@ -91,6 +91,16 @@ def contact_proposal(proposal_id: int) -> tuple[Proposal, PortalAccess]:
     if proposal is None or proposal.organization_id != access.contact.organization_id:
         abort(404)
     return proposal, access
+
+
+def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAccess]:
+    """Like ``contact_proposal`` but only the version stamp: the cheap first step of
+    pages that are served from the render cache."""
+    access = contact_access("proposal", proposal_id)
+    stamp = proposal_stamp(proposal_id)
+    if stamp is None or stamp.organization_id != access.contact.organization_id:
+        abort(404)
+    return stamp, access
 
 
 def staff_proposal(user: StaffUser, proposal_id: int) -> Proposal:

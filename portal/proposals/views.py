@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 
-from portal.access import LinkUnusable, contact_proposal
+from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
 from portal.errors import CSRF_RERENDER
 from portal.extensions import db, limiter
-from portal.htmx import redirect_after_post, render_page
+from portal.htmx import redirect_after_post, render_page, wants_partial
+from portal.pagecache import cached_page
 from portal.links.views import link_unusable_page
 from portal.models import Proposal, ProposalStatus
 from portal.proposals.forms import ProposalSignForm
 from portal.services import proposals as service
 from portal.services.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
-from portal.services.totals import parse_option_ids
+from portal.services.totals import compute_totals, parse_option_ids
 
 bp = Blueprint("proposals", __name__, url_prefix="/p/proposals")
 
@@ -25,16 +27,12 @@ def link_unusable(error: LinkUnusable):
     return link_unusable_page(error.link)
 
 
-def _page(proposal: Proposal, access, status: int = 200, block: str | None = "proposal", form=None,
-          selected=(), errors=None, notice: str | None = None):
+def _context(proposal: Proposal, access, form=None, selected=(), errors=None, notice: str | None = None) -> dict:
     totals = service.totals_of(proposal, selected)
     signature = proposal.signature if proposal.signed_at else None
     if signature is not None:
         totals = service.totals_of(proposal, service.signed_selection(signature))
-    return render_page(
-        TEMPLATE,
-        block=block,
-        status=status,
+    return dict(
         proposal=proposal,
         contact=access.contact,
         totals=totals,
@@ -50,15 +48,36 @@ def _page(proposal: Proposal, access, status: int = 200, block: str | None = "pr
     )
 
 
+def _page(proposal: Proposal, access, status: int = 200, block: str | None = "proposal", **context):
+    return render_page(TEMPLATE, block=block, status=status, **_context(proposal, access, **context))
+
+
 @bp.get("/<int:proposal_id>")
 def show(proposal_id: int):
-    proposal, access = contact_proposal(proposal_id)
-    return _page(proposal, access, block=None)
+    """The proposal as the contact sees it, from the render cache when unchanged."""
+    stamp, access = contact_proposal_stamp(proposal_id)
+    contact = access.contact
+    key = ("proposal", stamp, contact.id, contact.full_name, contact.organization.name,
+           str(get_locale()), str(get_timezone()), bool(request.args.get("signed")))
+
+    def render():
+        proposal, _access = contact_proposal(proposal_id)
+        return _context(proposal, access)
+
+    return cached_page(key, TEMPLATE, context=render)
 
 
 @bp.post("/<int:proposal_id>/options")
 def options(proposal_id: int):
     """Totals for a selection. htmx gets the totals block; a plain post the whole page."""
+    stamp, _access = contact_proposal_stamp(proposal_id)
+    if wants_partial() and stamp.status == ProposalStatus.DELIVERED and stamp.signed_at is None:
+        # The hot path of ticking boxes: amounts come from the per-version cache.
+        lines = service.pricing_lines(stamp)
+        selected, unknown = parse_option_ids(request.form.getlist("option"), lines)
+        errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
+        return render_page(TEMPLATE, block="totals", status=422 if unknown else 200, signature=None,
+                           totals=compute_totals(lines, stamp.currency, selected), errors=errors)
     proposal, access = contact_proposal(proposal_id)
     selected, unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
     errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}

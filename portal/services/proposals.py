@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -71,6 +72,58 @@ def totals_of(proposal: Proposal, selected_ids=()) -> Totals:
 
 def signed_selection(signature: Signature) -> list[int]:
     return json.loads(signature.selected_line_ids)
+
+
+@dataclass(frozen=True)
+class ProposalStamp:
+    """What identifies one version of a proposal as a contact sees it (a cache key)."""
+
+    id: int
+    organization_id: int
+    currency: str
+    status: str
+    content_version: int
+    updated_at: datetime
+    signed_at: datetime | None
+    sales_rep_name: str
+
+
+def proposal_stamp(proposal_id: int) -> ProposalStamp | None:
+    """One light query: the version of a proposal, without lines or relationships."""
+    row = db.session.execute(
+        select(Proposal.id, Proposal.organization_id, Proposal.currency, Proposal.status,
+               Proposal.content_version, Proposal.updated_at, Proposal.signed_at, StaffUser.name)
+        .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
+        .where(Proposal.id == proposal_id)
+    ).first()
+    return ProposalStamp(*row) if row else None
+
+
+@dataclass(frozen=True)
+class PriceLine:
+    id: int
+    is_optional: bool
+    amount: Decimal
+
+
+_pricing_cache: dict[ProposalStamp, tuple[PriceLine, ...]] = {}
+
+
+def pricing_lines(stamp: ProposalStamp) -> tuple[PriceLine, ...]:
+    """The amounts behind a proposal's totals, cached per version (they cannot change
+    without a new stamp), so an option toggle does not reload every line."""
+    lines = _pricing_cache.get(stamp)
+    if lines is None:
+        rows = db.session.execute(
+            select(ProposalLine.id, ProposalLine.is_optional, ProposalLine.quantity, ProposalLine.unit_price)
+            .where(ProposalLine.proposal_id == stamp.id)
+            .order_by(ProposalLine.position, ProposalLine.id)
+        )
+        lines = tuple(PriceLine(i, bool(o), (q * p).quantize(Decimal("0.01"))) for i, o, q, p in rows)
+        if len(_pricing_cache) > 1024:
+            _pricing_cache.clear()
+        _pricing_cache[stamp] = lines
+    return lines
 
 
 # --- content hashing ---------------------------------------------------------
