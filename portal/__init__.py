@@ -104,7 +104,10 @@ def _register_blueprints(app: Flask) -> None:
 def _select_locale() -> str | None:
     from flask import current_app
 
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) if request else None
+    languages = current_app.config["LANGUAGES"]
+    if len(languages) == 1:  # nothing to negotiate until a second catalog exists
+        return languages[0]
+    return request.accept_languages.best_match(languages) if request else None
 
 
 def _select_timezone() -> str | None:

@@ -38,6 +38,8 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "porchlight"
         self.PERMANENT_SESSION_LIFETIME = timedelta(days=int(env.get("SESSION_DAYS", "30")))
+        # The cookie is re-sent only when the session changes, not on every page view.
+        self.SESSION_REFRESH_EACH_REQUEST = False
         self.PREFERRED_URL_SCHEME = "https" if secure else "http"
         self.WTF_CSRF_TIME_LIMIT = int(env.get("CSRF_TIME_LIMIT", "3600"))
         self.WTF_CSRF_SSL_STRICT = secure

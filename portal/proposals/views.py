@@ -56,8 +56,7 @@ def _page(proposal: Proposal, access, status: int = 200, block: str | None = "pr
 def show(proposal_id: int):
     """The proposal as the contact sees it, from the render cache when unchanged."""
     stamp, access = contact_proposal_stamp(proposal_id)
-    contact = access.contact
-    key = ("proposal", stamp, contact.id, contact.full_name, contact.organization.name,
+    key = ("proposal", stamp, access.contact_id, access.contact_name, access.organization_name,
            str(get_locale()), str(get_timezone()), bool(request.args.get("signed")))
 
     def render():

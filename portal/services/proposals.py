@@ -88,15 +88,9 @@ class ProposalStamp:
     sales_rep_name: str
 
 
-def proposal_stamp(proposal_id: int) -> ProposalStamp | None:
-    """One light query: the version of a proposal, without lines or relationships."""
-    row = db.session.execute(
-        select(Proposal.id, Proposal.organization_id, Proposal.currency, Proposal.status,
-               Proposal.content_version, Proposal.updated_at, Proposal.signed_at, StaffUser.name)
-        .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
-        .where(Proposal.id == proposal_id)
-    ).first()
-    return ProposalStamp(*row) if row else None
+# The columns of a ProposalStamp, in order (the portal's access query selects them too).
+STAMP_COLUMNS = (Proposal.id, Proposal.organization_id, Proposal.currency, Proposal.status,
+                 Proposal.content_version, Proposal.updated_at, Proposal.signed_at, StaffUser.name)
 
 
 @dataclass(frozen=True)
