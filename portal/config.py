@@ -83,6 +83,9 @@ class Config:
         # Flask-Compress default leaves gzip out, so a gzip-only client got the JS raw.
         self.COMPRESS_ALGORITHM_STREAMING = ["zstd", "br", "gzip"]
         self.COMPRESS_MIN_SIZE = 500
+        # Dynamic pages carry no ETag, and static files answer conditional requests
+        # themselves (send_file): re-evaluating after compression only costs time.
+        self.COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
 
 
 def engine_options(url: str) -> dict:

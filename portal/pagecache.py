@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 
 from flask import make_response, render_template
 from flask_wtf.csrf import generate_csrf
+from jinja2_fragments.flask import render_block
 
 CSRF_PLACEHOLDER = "__porchlight_csrf_token__"
 
@@ -55,5 +56,13 @@ def cached_page(key: Hashable, template: str, context: Callable[[], dict]):
         key, lambda: render_template(template, **context(), csrf_token=lambda: CSRF_PLACEHOLDER)
     )
     response = make_response(html.replace(CSRF_PLACEHOLDER, generate_csrf()))
+    response.vary.add("HX-Request")
+    return response
+
+
+def cached_block(key: Hashable, template: str, block: str, context: Callable[[], dict]):
+    """One block of a page (an htmx partial) from the cache; it must not hold a token."""
+    html = pages.get_or_render(key, lambda: render_block(template, block, **context()))
+    response = make_response(html)
     response.vary.add("HX-Request")
     return response

@@ -18,18 +18,23 @@ CSP = "; ".join([
 
 
 def init_security(app: Flask) -> None:
+    defaults = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        defaults["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+
     @app.after_request
     def add_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if response.mimetype == "text/html":
+        present = {key.lower() for key in headers.keys()}
+        headers.extend((k, v) for k, v in defaults.items() if k.lower() not in present)
+        if response.mimetype == "text/html" and "cache-control" not in present:
             # Pages can carry a contact's data: never keep them in shared caches.
-            headers.setdefault("Cache-Control", "no-store")
+            headers["Cache-Control"] = "no-store"
         return response

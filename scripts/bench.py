@@ -7,7 +7,7 @@
 Run it from the project root with the Python that has the project installed.
 
 1. Prepares a throw-away instance (temporary INSTANCE_PATH, SQLite, ``flask db
-   upgrade``, rate limits off) with a delivered proposal of 20 lines, 5 optional.
+   upgrade``, rate limits on as in production) with a delivered proposal of 20 lines, 5 optional.
 2. Serves the portal and a bare one-route Flask app (``scripts/bench_bare.py``) with
    the same gunicorn settings, each on its own free loopback port.
 3. Measures requests per second, same duration and concurrency, for the bare route,
@@ -534,7 +534,9 @@ def main() -> int:
             "INSTANCE_PATH": str(instance),
             "DATABASE_URL": f"sqlite:///{instance / 'porchlight.db'}",  # never an inherited database
             "BASE_URL": f"http://127.0.0.1:{portal_port}",
-            "RATELIMIT_ENABLED": "0",
+            # Rate limiting stays on, as in production: the page and the toggle carry no
+            # limit of their own, but the limiter's per-request check is part of the cost.
+            "RATELIMIT_ENABLED": "1",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "MAIL_SERVER": "",  # delivery mail stays in the outbox
         }

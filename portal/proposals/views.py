@@ -9,7 +9,7 @@ from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
 from portal.errors import CSRF_RERENDER
 from portal.extensions import db, limiter
 from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.pagecache import cached_page
+from portal.pagecache import cached_block, cached_page
 from portal.links.views import link_unusable_page
 from portal.models import Proposal, ProposalStatus
 from portal.proposals.forms import ProposalSignForm
@@ -74,9 +74,13 @@ def options(proposal_id: int):
         # The hot path of ticking boxes: amounts come from the per-version cache.
         lines = service.pricing_lines(stamp)
         selected, unknown = parse_option_ids(request.form.getlist("option"), lines)
-        errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
-        return render_page(TEMPLATE, block="totals", status=422 if unknown else 200, signature=None,
-                           totals=compute_totals(lines, stamp.currency, selected), errors=errors)
+        if unknown:
+            errors = {"options": _("Some of the chosen options are not part of this proposal.")}
+            return render_page(TEMPLATE, block="totals", status=422, signature=None, errors=errors,
+                               totals=compute_totals(lines, stamp.currency, selected))
+        key = ("totals", stamp, tuple(selected), str(get_locale()))
+        return cached_block(key, TEMPLATE, "totals", lambda: dict(
+            signature=None, errors={}, totals=compute_totals(lines, stamp.currency, selected)))
     proposal, access = contact_proposal(proposal_id)
     selected, unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
     errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
