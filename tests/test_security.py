@@ -8,14 +8,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import url_for
-from sqlalchemy import select
 
 from portal.extensions import db
 from portal.links.views import renew_reference
 from portal.models import OutboxMessage, OutboxStatus, PortalLink
 from portal.services import proposals as service
 from tests.conftest import csrf_token_from
-from tests.factories import PASSWORD, queued_mail, sign_form
+from tests.factories import PASSWORD, queued_mail, sign_form, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [ROOT / "portal" / "templates", ROOT / "admin" / "templates"]
@@ -29,17 +28,6 @@ def _templates(suffix: str = ".html") -> list[Path]:
     found = sorted(p for d in TEMPLATE_DIRS for p in d.rglob(f"*{suffix}"))
     assert found, "no templates found"
     return found
-
-
-def _database_state(app) -> dict:
-    """Every row of every table: equal before and after means nothing changed."""
-    with app.app_context():
-        state = {}
-        for table in db.metadata.sorted_tables:
-            rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
-            state[table.name] = [tuple(row) for row in rows]
-        db.session.remove()
-        return state
 
 
 # --- CSRF on every POST ------------------------------------------------------------
@@ -95,14 +83,14 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(app, world, mon
         assert not missing, f"{rule.endpoint}: no test value for {missing}; add one to the world fixture"
         with app.test_request_context():
             url = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
-        before = _database_state(app)
+        before = snapshot(app)
         for headers in ({}, {"HX-Request": "true"}):
             response = client.post(url, data=forms.get(rule.endpoint, {}), headers=headers)
             html = response.get_data(as_text=True)
             assert response.status_code in (400, 422), (rule.endpoint, response.status_code)
             # refused by the CSRF check, not by something else that happened to fail
             assert RERENDERED.get(rule.endpoint, CSRF_REFUSED) in html, rule.endpoint
-            assert _database_state(app) == before, f"{rule.endpoint} changed the database without a CSRF token"
+            assert snapshot(app) == before, f"{rule.endpoint} changed the database without a CSRF token"
         checked.append(rule.endpoint)
     # the staff member is still signed in: even logout needs the token
     assert client.get("/admin/proposals/").status_code == 200
@@ -130,11 +118,11 @@ def test_a_csrf_token_from_another_session_is_refused(app, world, make, login, m
     login(other, make.staff())
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     foreign = csrf_token_from(other.get("/admin/proposals/").get_data(as_text=True))
-    before = _database_state(app)
+    before = snapshot(app)
     response = client.post(f"/admin/proposals/{values['proposal_id']}/lines",
                            data={**forms["admin.proposals.add_line"], "csrf_token": foreign})
     assert response.status_code == 400
-    assert _database_state(app) == before
+    assert snapshot(app) == before
 
 
 def test_login_without_a_csrf_token_shows_the_form_again(app, client, make, monkeypatch):
