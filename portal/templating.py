@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 
-from markupsafe import Markup, escape
-
-from flask import Flask
 from babel.numbers import format_currency
+from flask import Flask
 from flask_babel import format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
 
 @lru_cache(maxsize=16384)
 def _money(amount: Decimal, currency: str, locale: str) -> str:

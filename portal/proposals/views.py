@@ -9,9 +9,9 @@ from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
 from portal.errors import CSRF_RERENDER
 from portal.extensions import db, limiter
 from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.pagecache import cached_block, cached_page
 from portal.links.views import link_unusable_page
 from portal.models import Proposal, ProposalStatus
+from portal.pagecache import cached_block, cached_page
 from portal.proposals.forms import ProposalSignForm
 from portal.services import proposals as service
 from portal.services.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
