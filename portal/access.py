@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, session
+from flask import abort, g, session
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -46,6 +46,7 @@ class PortalAccess:
     organization_id: int
     contact_name: str
     organization_name: str
+    timezone: str
 
     @property
     def contact(self) -> Contact:
@@ -59,7 +60,8 @@ class PortalAccess:
 # Built once: constructing a statement costs more than running it on a hot page.
 _LINKS_OF_CONTACT = (
     select(PortalLink.id, PortalLink.expires_at, PortalLink.revoked_at, Contact.id, Contact.first_name,
-           Contact.last_name, Contact.is_active, Contact.portal_enabled, Contact.organization_id, Organization.name)
+           Contact.last_name, Contact.is_active, Contact.portal_enabled, Contact.organization_id, Organization.name,
+           Contact.timezone)
     .join(Contact, Contact.id == PortalLink.contact_id)
     .join(Organization, Organization.id == Contact.organization_id)
     .where(
@@ -70,6 +72,7 @@ _LINKS_OF_CONTACT = (
     )
     .order_by(PortalLink.expires_at.desc())
 )
+ACCESS_COLUMNS = 11
 
 
 def remember_link(link: PortalLink) -> None:
@@ -104,14 +107,17 @@ def _decide(rows) -> PortalAccess:
     """The access the contact's links give, from rows of ``_LINKS_OF_CONTACT``'s columns."""
     if not rows:
         abort(404)
-    _, _, _, contact_id, first, last, is_active, portal_enabled, organization_id, organization_name = rows[0][:10]
+    (_, _, _, contact_id, first, last, is_active, portal_enabled, organization_id, organization_name,
+     timezone) = rows[0][:ACCESS_COLUMNS]
     if not is_active or not portal_enabled:
         abort(404)
+    g.timezone = timezone  # the contact reads times in their own zone
     now = utcnow()
     usable = [row for row in rows if row[2] is None and row[1] > now]
     if not usable:
         raise LinkUnusable(db.session.get(PortalLink, rows[0][0]))
-    return PortalAccess(contact_id, usable[0][0], organization_id, f"{first} {last}".strip(), organization_name)
+    return PortalAccess(contact_id, usable[0][0], organization_id, f"{first} {last}".strip(), organization_name,
+                        timezone)
 
 
 def contact_access(target_type: str, target_id: int) -> PortalAccess:
@@ -144,7 +150,7 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
     params = {**_grant(), "target_type": "proposal", "target_id": proposal_id}
     rows = db.session.connection().execute(_PROPOSAL_ACCESS, params).all()
     access = _decide(rows)
-    stamp = ProposalStamp(*rows[0][10:])
+    stamp = ProposalStamp(*rows[0][ACCESS_COLUMNS:])
     if stamp.organization_id != access.organization_id:
         abort(404)
     return stamp, access

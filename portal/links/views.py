@@ -6,7 +6,7 @@ out of any Referer header.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -38,6 +38,7 @@ def renew_reference(link: PortalLink) -> str:
 
 
 def link_unusable_page(link: PortalLink):
+    g.timezone = link.contact.timezone
     return render_page("links/expired.html", status=410, link=link, ref=renew_reference(link))
 
 

@@ -1,0 +1,43 @@
+"""Times are stored in UTC and shown in the reader's zone: the contact's on the portal
+and in the mail they receive."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+
+from portal.extensions import db
+from portal.models import OutboxMessage, Proposal, Signature, utcnow
+
+
+def _pin_signed_at(app, proposal_id: int, when: datetime) -> None:
+    with app.app_context():
+        db.session.execute(update(Signature).where(Signature.proposal_id == proposal_id).values(signed_at=when))
+        db.session.execute(update(Proposal).where(Proposal.id == proposal_id).values(updated_at=utcnow()))
+        db.session.commit()
+
+
+def test_the_signed_view_shows_the_time_in_the_contacts_zone(app, make, client, open_link):
+    contact = make.contact(timezone="America/New_York")
+    delivered = make.signed(make.delivered(contact=contact))
+    _pin_signed_at(app, delivered.proposal.id, datetime(2026, 7, 1, 16, 30))  # 12:30 in New York (EDT)
+    html = open_link(client, delivered.token).get_data(as_text=True)
+    assert "12:30:00" in html and "4:30:00" not in html
+
+
+def test_a_contact_in_rome_reads_rome_time(app, make, client, open_link):
+    contact = make.contact(timezone="Europe/Rome")
+    delivered = make.signed(make.delivered(contact=contact))
+    _pin_signed_at(app, delivered.proposal.id, datetime(2026, 1, 15, 9, 0))  # 10:00 in Rome (CET)
+    html = open_link(client, delivered.token).get_data(as_text=True)
+    assert "10:00:00" in html
+
+
+def test_the_delivery_email_gives_the_expiry_in_the_recipients_zone(app, make):
+    contact = make.contact(timezone="Asia/Tokyo")
+    make.delivered(contact=contact)
+    with app.app_context():
+        body = db.session.scalars(
+            OutboxMessage.__table__.select().with_only_columns(OutboxMessage.body_text)
+            .where(OutboxMessage.to_addr == contact.email)).one()
+    assert "+0900" in body, body
