@@ -1,7 +1,17 @@
 """All models, importable from one place (Alembic and the services use this)."""
-from portal.models.accounts import STAFF_ROLES, Contact, Organization, StaffSession, StaffUser
+from portal.models.accounts import (
+    INVOICE_TEMPLATES,
+    PORTAL_LEVELS,
+    STAFF_ROLES,
+    TAX_REGIONS,
+    Contact,
+    Organization,
+    StaffSession,
+    StaffUser,
+    organization_team,
+)
 from portal.models.base import utcnow
-from portal.models.links import PortalLink
+from portal.models.links import PortalLink, PortalSignIn
 from portal.models.outbox import OutboxMessage, OutboxStatus
 from portal.models.sales import (
     LOST_REASONS,
@@ -14,7 +24,8 @@ from portal.models.sales import (
 )
 
 __all__ = [
-    "STAFF_ROLES", "CatalogItem", "Contact", "LOST_REASONS", "Organization", "OutboxMessage",
+    "INVOICE_TEMPLATES", "PORTAL_LEVELS", "PortalSignIn", "STAFF_ROLES", "TAX_REGIONS", "organization_team",
+    "CatalogItem", "Contact", "LOST_REASONS", "Organization", "OutboxMessage",
     "OutboxStatus", "PortalLink", "Proposal", "ProposalEvent", "ProposalLine", "ProposalStatus",
     "Signature", "StaffSession", "StaffUser", "utcnow",
 ]

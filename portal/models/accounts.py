@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.extensions import db
 from portal.models.base import created_at_column
@@ -52,19 +52,75 @@ class StaffSession(db.Model):
     user: Mapped[StaffUser] = relationship()
 
 
+INVOICE_TEMPLATES = ("standard", "detailed", "summary", "parent_consolidated")
+TAX_REGIONS = ("none", "us_ny", "us_ca", "us_tx", "eu_it", "eu_es", "eu_ro", "uk", "ca_on")
+PORTAL_LEVELS = ("requester", "organization", "organization_tree")
+
+organization_team = Table(
+    "organization_team",
+    db.metadata,
+    Column("organization_id", ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_id", ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
 class Organization(db.Model):
+    """A customer. ``parent_id`` makes it a sub-organization (franchise, location).
+
+    The ``*_key`` columns are lower-cased copies kept for indexed prefix search.
+    """
+
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), default="", index=True)
+    city: Mapped[str] = mapped_column(String(120), default="")
+    city_key: Mapped[str] = mapped_column(String(120), default="", index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    bill_to_parent: Mapped[bool] = mapped_column(default=False)
+    # Billing settings
+    invoice_template: Mapped[str] = mapped_column(String(40), default="standard")
+    tax_region: Mapped[str] = mapped_column(String(40), default="none")
+    tax_id: Mapped[str] = mapped_column(String(40), default="")
+    tax_id_key: Mapped[str] = mapped_column(String(40), default="", index=True)
+    billing_address: Mapped[str] = mapped_column(Text, default="")
+    billing_attention: Mapped[str] = mapped_column(String(200), default="")
+    billing_reviewed_at: Mapped[datetime | None]
+    account_manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = created_at_column()
 
+    parent: Mapped[Organization | None] = relationship(remote_side=[id], lazy="raise")
     contacts: Mapped[list[Contact]] = relationship(back_populates="organization", lazy="raise")
+    account_manager: Mapped[StaffUser | None] = relationship(lazy="raise")
+    team: Mapped[list[StaffUser]] = relationship(secondary=organization_team, lazy="raise",
+                                                 order_by="StaffUser.name")
+
+    @validates("name", "city", "tax_id")
+    def _keep_search_keys(self, key: str, value: str | None) -> str:
+        value = (value or "").strip()
+        setattr(self, f"{key}_key", search_key(value))
+        return value
+
+
+def search_key(value: str) -> str:
+    """The form organizations are searched by: lower case, single spaces."""
+    return " ".join((value or "").lower().split())
 
 
 class Contact(db.Model):
+    """A person at a customer. ``portal_epoch`` ends every portal session of the
+    contact when bumped (sessions carry the epoch they started with)."""
+
     __tablename__ = "contacts"
+    __table_args__ = (
+        # One active contact per address, and one primary contact per organization.
+        Index("uq_contacts_active_email", "email", unique=True, sqlite_where=text("is_active"),
+              postgresql_where=text("is_active")),
+        Index("uq_contacts_primary_per_org", "organization_id", unique=True, sqlite_where=text("is_primary"),
+              postgresql_where=text("is_primary")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100))
@@ -74,6 +130,10 @@ class Contact(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True)
     portal_enabled: Mapped[bool] = mapped_column(default=True)
+    portal_level: Mapped[str] = mapped_column(String(20), default="requester")
+    portal_epoch: Mapped[int] = mapped_column(default=1)
+    is_primary: Mapped[bool] = mapped_column(default=False)
+    title: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = created_at_column()
 
     organization: Mapped[Organization] = relationship(back_populates="contacts")

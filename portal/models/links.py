@@ -35,3 +35,26 @@ class PortalLink(db.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and not self.is_expired
+
+
+class PortalSignIn(db.Model):
+    """A sign-in request: a single-use link and a one-time code, mailed together.
+
+    Both are stored hashed. The link is used up by the POST behind its Continue page
+    (a GET never uses it: mail scanners open links); the code locks after too many
+    wrong tries.
+    """
+
+    __tablename__ = "portal_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    contact: Mapped[Contact] = relationship()

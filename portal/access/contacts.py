@@ -1,0 +1,296 @@
+"""What a contact may see on the portal, decided here and nowhere else.
+
+A portal session (``session["portal"]``) holds:
+
+- ``contact``: the contact's id;
+- ``epoch``: the contact's ``portal_epoch`` when the session started. Bumping it in the
+  database (portal access disabled, contact deactivated, email or organization changed,
+  level lowered) ends every session of that contact on its next request, on any web
+  process, because every portal request reads the contact's row;
+- ``links``: ids of the portal links opened in this session; a link opens exactly one
+  object for one contact, whatever the contact's level;
+- ``signed_in``: set by the sign-in flow; then the contact's portal level decides:
+  ``requester`` sees proposals addressed to them, ``organization`` everything of their
+  organization, ``organization_tree`` also everything of its sub-organizations.
+
+Anything else is a 404 that gives no hint the object exists. Drafts are never shown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, g, session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
+
+from portal.extensions import db
+from portal.models import Contact, Organization, PortalLink, Proposal, ProposalStatus, StaffUser, utcnow
+from portal.services.organizations import subtree_ids
+from portal.services.proposals import STAMP_COLUMNS, ProposalStamp, load_proposal
+
+PORTAL_KEY = "portal"
+MAX_LINKS_IN_SESSION = 20
+LEVELS = ("requester", "organization", "organization_tree")
+
+
+class LinkUnusable(Exception):
+    """The contact's only way in to this object expired or was revoked."""
+
+    def __init__(self, link: PortalLink):
+        super().__init__(link.id)
+        self.link = link
+
+
+@dataclass(frozen=True)
+class PortalGrant:
+    """What the portal session claims; checked against the database on every request."""
+
+    contact_id: int
+    epoch: int
+    link_ids: tuple[int, ...]
+    signed_in: bool
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    """The current contact, as read (and checked) on this request."""
+
+    contact_id: int
+    contact_name: str
+    organization_id: int
+    organization_name: str
+    timezone: str
+    level: str
+    signed_in: bool
+
+
+@dataclass(frozen=True)
+class PortalAccess:
+    """Why the current contact may see an object: a usable link of theirs to it, or a
+    signed-in session whose level covers it (then ``link_id`` is None).
+
+    Decided from plain columns; ORM objects are loaded only by the views that act on
+    them (signing), not by pages served from the render cache.
+    """
+
+    contact_id: int
+    link_id: int | None
+    organization_id: int
+    contact_name: str
+    organization_name: str
+    timezone: str
+
+    @property
+    def contact(self) -> Contact:
+        return db.session.get(Contact, self.contact_id, options=[joinedload(Contact.organization)])
+
+    @property
+    def link(self) -> PortalLink | None:
+        return db.session.get(PortalLink, self.link_id) if self.link_id else None
+
+
+# --- the session ---------------------------------------------------------------
+
+def current_grant() -> PortalGrant | None:
+    raw = session.get(PORTAL_KEY) or {}
+    contact_id, epoch = raw.get("contact"), raw.get("epoch")
+    if not isinstance(contact_id, int) or not isinstance(epoch, int):
+        return None
+    links = tuple(i for i in raw.get("links", []) if isinstance(i, int))
+    return PortalGrant(contact_id, epoch, links, bool(raw.get("signed_in")))
+
+
+def remember_link(link: PortalLink) -> None:
+    """Put an opened link in the portal session (another contact's session is replaced)."""
+    grant = current_grant()
+    same = grant is not None and grant.contact_id == link.contact_id and grant.epoch == link.contact.portal_epoch
+    ids = [i for i in (grant.link_ids if same else ()) if i != link.id] + [link.id]
+    session[PORTAL_KEY] = {"contact": link.contact_id, "epoch": link.contact.portal_epoch,
+                           "links": ids[-MAX_LINKS_IN_SESSION:], "signed_in": bool(same and grant.signed_in)}
+    session.permanent = True
+
+
+def start_signed_in_session(contact: Contact) -> None:
+    """After a completed sign-in: the contact's level now decides what they see."""
+    grant = current_grant()
+    same = grant is not None and grant.contact_id == contact.id and grant.epoch == contact.portal_epoch
+    session[PORTAL_KEY] = {"contact": contact.id, "epoch": contact.portal_epoch,
+                           "links": list(grant.link_ids) if same else [], "signed_in": True}
+    session.permanent = True
+
+
+def portal_contact_id() -> int | None:
+    grant = current_grant()
+    return grant.contact_id if grant else None
+
+
+def forget_portal() -> None:
+    session.pop(PORTAL_KEY, None)
+
+
+def _require_grant() -> PortalGrant:
+    grant = current_grant()
+    if grant is None:
+        abort(404)
+    return grant
+
+
+# --- queries, built once (constructing a statement costs more than running it) -----
+
+CONTACT_COLUMNS = (Contact.id, Contact.first_name, Contact.last_name, Contact.is_active, Contact.portal_enabled,
+                   Contact.organization_id, Organization.name, Contact.timezone, Contact.portal_epoch,
+                   Contact.portal_level)
+LINK_COLUMNS = (PortalLink.id, PortalLink.expires_at, PortalLink.revoked_at)
+_N_LINK, _N_CONTACT = len(LINK_COLUMNS), len(CONTACT_COLUMNS)
+
+_LINKS_OF_CONTACT = (
+    select(*LINK_COLUMNS, *CONTACT_COLUMNS)
+    .join(Contact, Contact.id == PortalLink.contact_id)
+    .join(Organization, Organization.id == Contact.organization_id)
+    .where(
+        PortalLink.id.in_(bindparam("link_ids", expanding=True)),
+        PortalLink.contact_id == bindparam("contact_id"),
+        PortalLink.target_type == bindparam("target_type"),
+        PortalLink.target_id == bindparam("target_id"),
+    )
+    .order_by(PortalLink.expires_at.desc())
+)
+
+# The hot path of the proposal page and the option toggle: the link, the contact and
+# the proposal's version stamp in one round trip.
+_PROPOSAL_BY_LINK = (
+    _LINKS_OF_CONTACT.add_columns(*STAMP_COLUMNS)
+    .join(Proposal, Proposal.id == PortalLink.target_id)
+    .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
+)
+
+_CONTACT = (
+    select(*CONTACT_COLUMNS)
+    .join(Organization, Organization.id == Contact.organization_id)
+    .where(Contact.id == bindparam("contact_id"))
+)
+
+# A signed-in contact asking for a proposal: the contact, the stamp and the addressee.
+_PROPOSAL_SIGNED_IN = (
+    select(*CONTACT_COLUMNS, *STAMP_COLUMNS, Proposal.contact_id)
+    .select_from(Contact)
+    .join(Organization, Organization.id == Contact.organization_id)
+    .join(Proposal, Proposal.id == bindparam("proposal_id"))
+    .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
+    .where(Contact.id == bindparam("contact_id"))
+)
+
+
+def _facts(row, grant: PortalGrant) -> ContactFacts:
+    """Check the contact's row against the session: a changed epoch ends the session."""
+    contact_id, first, last, is_active, portal_enabled, organization_id, org_name, timezone, epoch, level = row
+    if not is_active or not portal_enabled or epoch != grant.epoch:
+        forget_portal()
+        abort(404)
+    g.timezone = timezone  # the contact reads times in their own zone
+    return ContactFacts(contact_id, f"{first} {last}".strip(), organization_id, org_name, timezone,
+                        level if level in LEVELS else "requester", grant.signed_in)
+
+
+def current_contact() -> ContactFacts:
+    """The signed-in (or link-carrying) contact of this session, checked, or 404."""
+    grant = _require_grant()
+    row = db.session.connection().execute(_CONTACT, {"contact_id": grant.contact_id}).first()
+    if row is None:
+        forget_portal()
+        abort(404)
+    return _facts(row, grant)
+
+
+def _by_link(rows, grant: PortalGrant) -> PortalAccess:
+    facts = _facts(rows[0][_N_LINK:_N_LINK + _N_CONTACT], grant)
+    now = utcnow()
+    usable = [row for row in rows if row[2] is None and row[1] > now]
+    if not usable:
+        raise LinkUnusable(db.session.get(PortalLink, rows[0][0]))
+    return PortalAccess(facts.contact_id, usable[0][0], facts.organization_id, facts.contact_name,
+                        facts.organization_name, facts.timezone)
+
+
+def contact_access(target_type: str, target_id: int) -> PortalAccess:
+    """The contact's usable link to this object, or 404 / ``LinkUnusable``."""
+    grant = _require_grant()
+    if not grant.link_ids:
+        abort(404)
+    params = {"link_ids": list(grant.link_ids), "contact_id": grant.contact_id, "target_type": target_type,
+              "target_id": target_id}
+    rows = db.session.connection().execute(_LINKS_OF_CONTACT, params).all()
+    if not rows:
+        abort(404)
+    return _by_link(rows, grant)
+
+
+# --- proposals -------------------------------------------------------------------
+
+def level_covers(facts: ContactFacts, addressee_id: int, organization_id: int) -> bool:
+    """Whether a signed-in contact's portal level covers an object of this organization
+    addressed to this contact."""
+    if facts.level == "requester":
+        return addressee_id == facts.contact_id
+    if organization_id == facts.organization_id:
+        return True
+    return facts.level == "organization_tree" and organization_id in subtree_ids(facts.organization_id)
+
+
+def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAccess]:
+    """The version stamp of a proposal the contact may see, and why they may: the first
+    step of pages served from the render cache (one query for a link)."""
+    grant = _require_grant()
+    if grant.link_ids:
+        params = {"link_ids": list(grant.link_ids), "contact_id": grant.contact_id, "target_type": "proposal",
+                  "target_id": proposal_id}
+        rows = db.session.connection().execute(_PROPOSAL_BY_LINK, params).all()
+        if rows:
+            stamp = ProposalStamp(*rows[0][_N_LINK + _N_CONTACT:])
+            try:
+                access = _by_link(rows, grant)
+            except LinkUnusable:
+                if not grant.signed_in:
+                    raise
+            else:
+                if stamp.organization_id != access.organization_id:
+                    abort(404)
+                return stamp, access
+    if not grant.signed_in:
+        abort(404)
+    row = db.session.connection().execute(
+        _PROPOSAL_SIGNED_IN, {"contact_id": grant.contact_id, "proposal_id": proposal_id}).first()
+    if row is None:
+        abort(404)
+    facts = _facts(row[:_N_CONTACT], grant)
+    stamp = ProposalStamp(*row[_N_CONTACT:-1])
+    if stamp.status == ProposalStatus.DRAFT or not level_covers(facts, row[-1], stamp.organization_id):
+        abort(404)
+    return stamp, PortalAccess(facts.contact_id, None, facts.organization_id, facts.contact_name,
+                               facts.organization_name, facts.timezone)
+
+
+def contact_proposal(proposal_id: int) -> tuple[Proposal, PortalAccess]:
+    """A proposal the current contact may see, fully loaded, with the access that lets them."""
+    _stamp, access = contact_proposal_stamp(proposal_id)
+    proposal = load_proposal(proposal_id)
+    if proposal is None:
+        abort(404)
+    return proposal, access
+
+
+def contact_proposals_query(facts: ContactFacts):
+    """The proposals a contact's portal home lists: by level when signed in, else those
+    of the usable links in this session."""
+    stmt = select(Proposal).where(Proposal.status != ProposalStatus.DRAFT)
+    if facts.signed_in:
+        if facts.level == "requester":
+            return stmt.where(Proposal.contact_id == facts.contact_id)
+        if facts.level == "organization":
+            return stmt.where(Proposal.organization_id == facts.organization_id)
+        return stmt.where(Proposal.organization_id.in_(subtree_ids(facts.organization_id)))
+    grant = _require_grant()
+    linked = select(PortalLink.target_id).where(
+        PortalLink.id.in_(grant.link_ids or [0]), PortalLink.contact_id == facts.contact_id,
+        PortalLink.target_type == "proposal", PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
+    return stmt.where(Proposal.id.in_(linked))

@@ -1,0 +1,102 @@
+"""What a staff member may see in the admin area, decided here and nowhere else.
+
+- admin, manager: every organization and everything in it;
+- technician: the organizations whose account team includes them (or that they
+  manage as account manager);
+- sales: the same, plus the organizations of their own proposals (the proposals
+  stand in for opportunities until those exist), and their own proposals.
+
+Anything else is a 404, with no hint that it exists. Sub-organizations are separate
+customers: a team on the parent does not open the children.
+"""
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import or_, select, true, union
+
+from portal.extensions import db
+from portal.models import Contact, Organization, Proposal, StaffUser, organization_team
+from portal.services.proposals import load_proposal
+
+SEE_ALL = ("admin", "manager")
+
+
+def sees_everything(user: StaffUser) -> bool:
+    return user.role in SEE_ALL
+
+
+def visible_organization_ids(user: StaffUser):
+    """A subquery of the organization ids this staff member may see (for ``in_``)."""
+    parts = [
+        select(organization_team.c.organization_id).where(organization_team.c.staff_id == user.id),
+        select(Organization.id).where(Organization.account_manager_id == user.id),
+    ]
+    if user.role == "sales":
+        parts.append(select(Proposal.organization_id).where(Proposal.sales_rep_id == user.id))
+    return union(*parts)
+
+
+def organization_filter(user: StaffUser, column=Organization.id):
+    """A WHERE clause restricting ``column`` (an organization id) to what the user may see."""
+    if sees_everything(user):
+        return true()
+    return column.in_(visible_organization_ids(user))
+
+
+def staff_may_see_organization(user: StaffUser, organization_id: int) -> bool:
+    if sees_everything(user):
+        return True
+    return db.session.scalar(
+        select(true()).where(organization_filter(user, Organization.id), Organization.id == organization_id)
+    ) is not None
+
+
+def staff_organizations_query(user: StaffUser):
+    """The base query of organizations this staff member may list."""
+    return select(Organization).where(organization_filter(user))
+
+
+def staff_organization(user: StaffUser, organization_id: int, options=()) -> Organization:
+    """An organization the staff member may see, or 404."""
+    organization = db.session.get(Organization, organization_id, options=list(options))
+    if organization is None or not staff_may_see_organization(user, organization_id):
+        abort(404)
+    return organization
+
+
+def staff_contact(user: StaffUser, contact_id: int, options=()) -> Contact:
+    """A contact of an organization the staff member may see, or 404."""
+    contact = db.session.get(Contact, contact_id, options=list(options))
+    if contact is None or not staff_may_see_organization(user, contact.organization_id):
+        abort(404)
+    return contact
+
+
+def proposal_filter(user: StaffUser):
+    if sees_everything(user):
+        return true()
+    clause = Proposal.organization_id.in_(visible_organization_ids(user))
+    if user.role == "sales":
+        clause = or_(clause, Proposal.sales_rep_id == user.id)
+    return clause
+
+
+def staff_may_see_proposal(user: StaffUser, proposal: Proposal) -> bool:
+    if not user.is_enabled:
+        return False
+    if sees_everything(user) or (user.role == "sales" and proposal.sales_rep_id == user.id):
+        return True
+    return staff_may_see_organization(user, proposal.organization_id)
+
+
+def staff_proposals_query(user: StaffUser):
+    """The base query of proposals this staff member may list."""
+    return select(Proposal).where(proposal_filter(user))
+
+
+def staff_proposal(user: StaffUser, proposal_id: int) -> Proposal:
+    """A proposal the staff member may see, fully loaded, or 404."""
+    proposal = load_proposal(proposal_id)
+    if proposal is None or not staff_may_see_proposal(user, proposal):
+        abort(404)
+    return proposal
