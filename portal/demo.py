@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import CatalogItem, Contact, Organization, Proposal, StaffUser
+from portal.models import CatalogItem, Contact, Organization, Proposal, StaffUser, organization_team, utcnow
 from portal.services import accounts, links, proposals
 from portal.services.proposals import LineInput, SignInput
 from portal.services.urls import external_url
@@ -64,17 +64,35 @@ def _create_world() -> None:
         item = CatalogItem(code=code, name=name, unit_price=Decimal(price), currency="USD")
         db.session.add(item)
         catalog[code] = item
-    greenleaf = Organization(name="Greenleaf Property Management")
-    harbor = Organization(name="Harbor Dental Group")
+    tech = db.session.scalar(select(StaffUser).where(StaffUser.email == "tech@demo.porchlight"))
+    greenleaf = Organization(
+        name="Greenleaf Property Management", city="Albany", invoice_template="detailed", tax_region="us_ny",
+        tax_id="NY-4417-2290", billing_address="12 State Street\nAlbany, NY 12207", billing_attention="Jane Park",
+        billing_reviewed_at=utcnow(), account_manager_id=rep.id)
+    harbor = Organization(name="Harbor Dental Group", city="Rome", tax_region="eu_it", tax_id="IT 0192 8374 651",
+                          billing_address="Via del Corso 10\n00186 Roma", billing_attention="Lucia Rossi")
     db.session.add_all([greenleaf, harbor])
     db.session.flush()
-    jane = Contact(organization_id=greenleaf.id, first_name="Jane", last_name="Park",
-                   email="jane.park@greenleaf.example", timezone="America/New_York")
-    omar = Contact(organization_id=greenleaf.id, first_name="Omar", last_name="Diaz",
+    north = Organization(name="Greenleaf North Campus", city="Troy", parent_id=greenleaf.id, bill_to_parent=True)
+    db.session.add(north)
+    db.session.flush()
+    db.session.execute(organization_team.insert(), [
+        {"organization_id": greenleaf.id, "staff_id": rep.id},
+        {"organization_id": harbor.id, "staff_id": rep.id},
+        {"organization_id": harbor.id, "staff_id": tech.id},
+    ])
+    jane = Contact(organization_id=greenleaf.id, first_name="Jane", last_name="Park", title="Facilities director",
+                   email="jane.park@greenleaf.example", timezone="America/New_York", is_primary=True,
+                   portal_level="organization_tree")
+    omar = Contact(organization_id=greenleaf.id, first_name="Omar", last_name="Diaz", title="Site manager",
                    email="omar.diaz@greenleaf.example", timezone="America/New_York")
-    lucia = Contact(organization_id=harbor.id, first_name="Lucia", last_name="Rossi",
-                    email="lucia.rossi@harbor.example", timezone="Europe/Rome")
-    db.session.add_all([jane, omar, lucia])
+    nina = Contact(organization_id=north.id, first_name="Nina", last_name="Brooks", title="Campus lead",
+                   email="nina.brooks@greenleaf.example", timezone="America/New_York", is_primary=True,
+                   portal_level="organization")
+    lucia = Contact(organization_id=harbor.id, first_name="Lucia", last_name="Rossi", title="Office manager",
+                    email="lucia.rossi@harbor.example", timezone="Europe/Rome", is_primary=True,
+                    portal_level="organization")
+    db.session.add_all([jane, omar, nina, lucia])
     db.session.flush()
 
     def build(contact, title, included, optional):
@@ -97,6 +115,7 @@ def _create_world() -> None:
         signature_png=demo_signature_png(), strokes=DEMO_STROKES, seen_hash=proposals.content_hash(signed),
         ip="127.0.0.1", user_agent="demo seed",
     ))
+    build(nina, "North campus snow plan", [("SNOW", "10")], [("LEAF", "1")])
     won = build(omar, "Irrigation repair", [("IRRIG", "3")], [("AERATE", "1")])
     proposals.deliver_proposal(won, rep)
     proposals.mark_won(won, admin)

@@ -55,7 +55,7 @@ def test_seed_demo_twice_does_not_duplicate_data(app, open_link):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     after_first = _counts(app)
-    assert after_first["StaffUser"] == 3 and after_first["Proposal"] == 4 and after_first["Signature"] == 1
+    assert after_first["StaffUser"] == 3 and after_first["Proposal"] == 5 and after_first["Signature"] == 1
 
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0, second.output

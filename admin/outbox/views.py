@@ -6,9 +6,11 @@ links inside it can be clicked, so the whole story can be walked on one laptop.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal.access.staff import sees_everything
 from portal.extensions import db
 from portal.htmx import redirect_after_post, render_page
 from portal.models import OutboxMessage, OutboxStatus
@@ -16,6 +18,13 @@ from portal.services import mail
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE_SIZE = 30
+
+
+@bp.before_request
+def only_admins_and_managers():
+    """The outbox holds every customer's mail: admins and managers only."""
+    if not sees_everything(current_user):
+        abort(404)
 
 
 @bp.get("/")

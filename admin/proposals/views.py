@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
+from portal.access.staff import organization_filter
 from portal.extensions import db
 from portal.htmx import redirect_after_post, render_page
 from portal.models import CatalogItem, Contact, PortalLink, Proposal, ProposalEvent, ProposalStatus
@@ -36,8 +37,10 @@ def index():
 
 
 def _contact_choices(organization_id: int | None = None) -> list[tuple[int, str]]:
+    """Active portal contacts of the organizations this staff member may see."""
     stmt = (select(Contact).options(joinedload(Contact.organization))
-            .where(Contact.is_active.is_(True), Contact.portal_enabled.is_(True)))
+            .where(Contact.is_active.is_(True), Contact.portal_enabled.is_(True),
+                   organization_filter(current_user, Contact.organization_id)))
     if organization_id is not None:
         stmt = stmt.where(Contact.organization_id == organization_id)
     contacts = db.session.scalars(stmt.order_by(Contact.last_name, Contact.first_name)).all()
@@ -48,6 +51,11 @@ def _contact_choices(organization_id: int | None = None) -> list[tuple[int, str]
 def new():
     form = ProposalCreateForm()
     form.contact_id.choices = [(0, "—")] + _contact_choices()
+    organization_id = request.args.get("organization_id", type=int)
+    if request.method == "GET" and organization_id:
+        # Started from an organization: address it to its primary contact by default.
+        form.contact_id.data = db.session.scalar(select(Contact.id).where(
+            Contact.organization_id == organization_id, Contact.is_primary.is_(True), Contact.is_active.is_(True)))
     if form.validate_on_submit():
         contact = db.session.get(Contact, form.contact_id.data)
         if contact is None or not contact.is_active:

@@ -1,6 +1,8 @@
 """The admin Outbox page: mail kept without SMTP, dead letters and their Retry button."""
 from __future__ import annotations
 
+import pytest
+
 import re
 
 from sqlalchemy import select, update
@@ -24,6 +26,21 @@ def _kill(app, message_id: int, error: str = "SMTPDataError(550, b'5.1.1 no such
                            .values(status=OutboxStatus.DEAD, attempts=1, last_error=error))
         db.session.commit()
 
+
+
+@pytest.fixture
+def staff(make):
+    """The outbox holds every customer's mail: it is for admins and managers."""
+    return make.staff(role="manager", name="Mia Manager")
+
+
+@pytest.mark.parametrize("role", ["sales", "technician"])
+def test_the_outbox_is_not_shown_to_sales_or_technicians(app, make, login, role):
+    client = app.test_client()
+    login(client, make.staff(role=role))
+    assert client.get("/admin/outbox/").status_code == 404
+    assert client.post("/admin/outbox/send").status_code == 404
+    assert "/admin/outbox/" not in client.get("/admin/proposals/").get_data(as_text=True)
 
 def test_without_smtp_the_outbox_shows_the_mail_body_with_a_clickable_portal_link(app, staff_client, staff, make,
                                                                                monkeypatch, open_link):

@@ -32,7 +32,7 @@ def _expect():
 
 
 def _delivered(make):
-    rep = make.staff(role="sales", name="Sam Sales")
+    rep = make.staff(role="manager", name="Sam Sales")  # managers see the outbox
     contact = make.contact(first_name="Cora", last_name="Contact")
     proposal = make.proposal(contact=contact, rep=rep, included=INCLUDED, optional=OPTIONAL,
                              title="Spring grounds care")
