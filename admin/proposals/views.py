@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
-from portal.access.staff import organization_filter
+from portal.access.staff import organization_filter, staff_may_sell
 from portal.extensions import db
 from portal.htmx import redirect_after_post, render_page
 from portal.models import CatalogItem, Contact, PortalLink, Proposal, ProposalEvent, ProposalStatus
@@ -32,7 +32,8 @@ def index():
     page = request.args.get("page", 1, type=int) or 1
     rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
     # the filter is ``status_filter``: ``status`` is render_page's HTTP status
-    return render_page("admin/proposals/index.html", block="results", rows=rows, status_filter=status,
+    return render_page("admin/proposals/index.html", block="results", rows=rows,
+                       can_sell=staff_may_sell(current_user), status_filter=status,
                        page=max(page, 1), has_next=has_next, statuses=ProposalStatus.ALL)
 
 
@@ -49,6 +50,8 @@ def _contact_choices(organization_id: int | None = None) -> list[tuple[int, str]
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
+    if not staff_may_sell(current_user):
+        abort(404)
     form = ProposalCreateForm()
     form.contact_id.choices = [(0, "—")] + _contact_choices()
     organization_id = request.args.get("organization_id", type=int)
@@ -120,7 +123,7 @@ def _editor(proposal: Proposal, status: int = 200, block: str | None = None, lin
         EDITOR, block=block, status=status, proposal=proposal, totals=service.totals_of(proposal),
         line_forms=line_forms, new_line=new_line, header=header, deliver=deliver, lost=lost,
         links=link_service.links_for_target("proposal", proposal.id), events=events, revisions=revisions,
-        line_errors=line_errors or {},
+        line_errors=line_errors or {}, can_edit=staff_may_sell(current_user),
     )
 
 
@@ -174,7 +177,7 @@ def _refused(proposal_id: int, error: DomainError, status: int = 409):
 
 @bp.post("/<int:proposal_id>/lines")
 def add_line(proposal_id: int):
-    return _save_line(staff_proposal(current_user, proposal_id))
+    return _save_line(staff_proposal(current_user, proposal_id, edit=True))
 
 
 def _line_of(proposal: Proposal, line_id: int):
@@ -186,13 +189,13 @@ def _line_of(proposal: Proposal, line_id: int):
 
 @bp.post("/<int:proposal_id>/lines/<int:line_id>")
 def update_line(proposal_id: int, line_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     return _save_line(proposal, _line_of(proposal, line_id))
 
 
 @bp.post("/<int:proposal_id>/lines/<int:line_id>/delete")
 def delete_line(proposal_id: int, line_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     try:
         service.remove_line(proposal, _line_of(proposal, line_id))
     except NotAllowed as error:
@@ -206,7 +209,7 @@ def delete_line(proposal_id: int, line_id: int):
 
 @bp.post("/<int:proposal_id>/header")
 def update_header(proposal_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     form = ProposalHeaderForm()
     if form.validate():
         try:
@@ -226,7 +229,7 @@ def update_header(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/deliver")
 def deliver(proposal_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     form = DeliverForm()
     form.contact_id.choices = _contact_choices(proposal.organization_id)
     if not form.validate():
@@ -248,7 +251,7 @@ def deliver(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/won")
 def mark_won(proposal_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     try:
         service.mark_won(proposal, current_user)
     except NotAllowed as error:
@@ -261,7 +264,7 @@ def mark_won(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/lost")
 def mark_lost(proposal_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     form = LostForm()
     if not form.validate():
         return _editor(proposal, status=422, lost=form)
@@ -281,7 +284,7 @@ def mark_lost(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/revise")
 def revise(proposal_id: int):
-    proposal = staff_proposal(current_user, proposal_id)
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
     try:
         revision = service.create_revision(proposal, current_user)
     except NotAllowed as error:
@@ -295,7 +298,7 @@ def revise(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/links/<int:link_id>/revoke")
 def revoke_link(proposal_id: int, link_id: int):
-    staff_proposal(current_user, proposal_id)
+    staff_proposal(current_user, proposal_id, edit=True)
     link = db.session.get(PortalLink, link_id)
     if link is None or link.target_type != "proposal" or link.target_id != proposal_id:
         abort(404)

@@ -94,9 +94,32 @@ def staff_proposals_query(user: StaffUser):
     return select(Proposal).where(proposal_filter(user))
 
 
-def staff_proposal(user: StaffUser, proposal_id: int) -> Proposal:
-    """A proposal the staff member may see, fully loaded, or 404."""
+def staff_may_sell(user: StaffUser) -> bool:
+    """Creating and changing proposals is sales work: everyone but technicians."""
+    return user.is_enabled and user.role != "technician"
+
+
+def staff_proposal(user: StaffUser, proposal_id: int, edit: bool = False) -> Proposal:
+    """A proposal the staff member may see (and with ``edit``, change), or 404.
+
+    Technicians follow the sales work of their customers but do not change it.
+    """
     proposal = load_proposal(proposal_id)
     if proposal is None or not staff_may_see_proposal(user, proposal):
         abort(404)
+    if edit and not staff_may_sell(user):
+        abort(404)
     return proposal
+
+
+def staff_contacts_query(user: StaffUser):
+    """The base query of contacts this staff member may list (those of visible organizations)."""
+    return select(Contact).where(organization_filter(user, Contact.organization_id))
+
+
+def staff_may_edit_contacts(user: StaffUser, organization: Organization) -> bool:
+    """Whether a staff member may change the contacts of an organization: technicians
+    only read; everyone else who may see the organization may edit."""
+    if not user.is_enabled or user.role == "technician":
+        return False
+    return staff_may_see_organization(user, organization.id)
