@@ -1,6 +1,8 @@
 """Staff proposal forms: shape and format only; the proposal service holds the rules."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
@@ -34,7 +36,7 @@ class ProposalHeaderForm(FlaskForm):
 class LineForm(FlaskForm):
     catalog_item_id = SelectField(_l("Service"), coerce=int, default=0)
     description = StringField(_l("Description"), validators=[Length(max=500)])
-    quantity = DecimalField(_l("Quantity"), places=3, default=1, validators=[
+    quantity = DecimalField(_l("Quantity"), places=3, default=Decimal("1"), validators=[
         DataRequired(_l("Enter a quantity.")),
         NumberRange(min=0.001, max=1_000_000, message=_l("Quantity must be greater than zero.")),
     ])

@@ -202,7 +202,19 @@ class LineInput:
     catalog_item_id: int | None = None
 
 
+def _as_decimal(value) -> Decimal | None:
+    """Forms hand over Decimals, but defaults and callers may pass ints or strings."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return Decimal("NaN")
+
+
 def _clean_line(data: LineInput) -> LineInput:
+    data = LineInput(data.description, _as_decimal(data.quantity), _as_decimal(data.unit_price), data.is_optional,
+                     data.position, data.catalog_item_id)
     errors: dict[str, str] = {}
     item = None
     if data.catalog_item_id:

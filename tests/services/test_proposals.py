@@ -363,3 +363,15 @@ def test_a_draft_cannot_be_revised(make, ctx):
     proposal = proposals.load_proposal(make.proposal().id)
     with pytest.raises(NotAllowed):
         proposals.create_revision(proposal, db.session.get(StaffUser, proposal.sales_rep_id))
+
+
+def test_a_line_quantity_given_as_an_int_or_text_is_accepted_or_refused_cleanly(app, make, ctx):
+    """Form defaults hand over ints; a 500 here was found by the authorization matrix."""
+    from portal.services.errors import InvalidInput as _Invalid
+
+    proposal = proposals.load_proposal(make.proposal().id)
+    line = proposals.add_line(proposal, LineInput("Visit", 2, "10", False))
+    assert (line.quantity, line.unit_price) == (Decimal("2"), Decimal("10.00"))
+    with pytest.raises(_Invalid) as refused:
+        proposals.add_line(proposal, LineInput("Visit", "abc", "10", False))
+    assert "quantity" in refused.value.errors
