@@ -28,10 +28,14 @@ def home():
 
 def _register() -> None:
     from admin.auth.views import bp as auth_bp
+    from admin.contacts.views import bp as contacts_bp
+    from admin.organizations.views import bp as organizations_bp
     from admin.outbox.views import bp as outbox_bp
     from admin.proposals.views import bp as proposals_bp
 
     bp.register_blueprint(auth_bp)
+    bp.register_blueprint(contacts_bp)
+    bp.register_blueprint(organizations_bp)
     bp.register_blueprint(proposals_bp)
     bp.register_blueprint(outbox_bp)
 

@@ -89,11 +89,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
+    from portal.home.views import bp as home_bp
     from portal.links.views import bp as links_bp
     from portal.proposals.views import bp as proposals_bp
+    from portal.sign_in.views import bp as sign_in_bp
 
     app.register_blueprint(links_bp)
     app.register_blueprint(proposals_bp)
+    app.register_blueprint(sign_in_bp)
+    app.register_blueprint(home_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")

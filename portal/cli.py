@@ -25,6 +25,7 @@ def init_cli(app: Flask) -> None:
         if info["portal_url"]:
             click.echo(f"  Customer portal ({info['portal_contact']}), a delivered proposal:")
             click.echo(f"                {info['portal_url']}")
+        click.echo(f"  Customer sign-in (link and code by mail): {info['sign_in_url']}")
         click.echo("  Mail is kept on the admin Outbox page (no SMTP configured).")
         click.echo("")
 

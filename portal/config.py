@@ -45,6 +45,8 @@ class Config:
         self.WTF_CSRF_SSL_STRICT = secure
 
         self.PORTAL_LINK_DAYS = int(env.get("PORTAL_LINK_DAYS", "30"))
+        # Sign-in emails (a single-use link and a one-time code) work this long.
+        self.PORTAL_SIGN_IN_MINUTES = int(env.get("PORTAL_SIGN_IN_MINUTES", "10"))
         self.DEFAULT_TIMEZONE = env.get("DEFAULT_TIMEZONE", "UTC")
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = "UTC"

@@ -44,6 +44,7 @@ def seed_demo() -> dict:
         "login_url": external_url("admin.auth.login"),
         "staff": [("admin@demo.porchlight", DEMO_PASSWORD), ("sales@demo.porchlight", DEMO_PASSWORD)],
         "portal_url": None,
+        "sign_in_url": external_url("sign_in.start"),
     }
     if delivered is not None:
         contact = db.session.get(Contact, delivered.contact_id)

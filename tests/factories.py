@@ -49,6 +49,21 @@ class Factories:
             db.session.add(org)
             return _detach(org)
 
+    def organization_with(self, name: str | None = None, team=(), **columns) -> Organization:
+        """An organization with any columns set (``parent_id``, ``city``, ``tax_id``,
+        ``billing_address``, ``account_manager_id``, ``is_active`` ...) and these staff
+        members on its account team."""
+        from portal.models import organization_team
+
+        with self.app.app_context():
+            org = Organization(name=name or f"Org {next(_seq)}", **columns)
+            db.session.add(org)
+            db.session.flush()
+            if team:
+                db.session.execute(organization_team.insert(),
+                                   [{"organization_id": org.id, "staff_id": user.id} for user in team])
+            return _detach(org)
+
     def contact(self, organization: Organization | None = None, email: str | None = None, **kw) -> Contact:
         organization = organization or self.organization()
         with self.app.app_context():
@@ -225,3 +240,36 @@ def queued_mail(app, to_addr: str = "cora@example.test", subject: str = "Your ne
         message = queue_mail(to_addr, subject, "link_renewed", kind="link_renewed",
                              contact=SimpleNamespace(first_name="Cora"), url=url, expires_at=datetime(2030, 1, 1))
         return _detach(message)
+
+
+# --- helpers for contact tests ------------------------------------------------------
+
+def add_to_team(app, organization, *staff) -> None:
+    """Put staff members on an organization's account team (committed)."""
+    from portal.models import organization_team
+
+    with app.app_context():
+        db.session.execute(organization_team.insert(),
+                           [{"organization_id": organization.id, "staff_id": user.id} for user in staff])
+        db.session.commit()
+        db.session.remove()
+
+
+def contact_state(app, contact_id: int) -> Contact:
+    """The contact as stored now, detached (columns readable)."""
+    with app.app_context():
+        contact = db.session.get(Contact, contact_id)
+        db.session.expunge(contact)
+        db.session.remove()
+        return contact
+
+
+def link_state(app, link_id: int):
+    """The portal link as stored now, detached."""
+    from portal.models import PortalLink
+
+    with app.app_context():
+        link = db.session.get(PortalLink, link_id)
+        db.session.expunge(link)
+        db.session.remove()
+        return link

@@ -30,6 +30,11 @@ PUBLIC = {
     "links.open": "portal link landing (token checked)",
     "links.renew": "renew an expired link (signed reference checked)",
     "admin.auth.login": "staff sign-in",
+    "sign_in.start": "portal sign-in: same answer for every address (tests/portal/test_sign_in.py)",
+    "sign_in.code": "portal sign-in by code (code checked, locks after 5 tries)",
+    "sign_in.link": "sign-in link's Continue page (token checked, changes nothing)",
+    "sign_in.use_link": "sign-in link's Continue (token checked, single use)",
+    "sign_in.sign_out": "ends this browser's portal session",
 }
 # Routes that need a session but concern no object of a customer
 SESSION_ONLY = {
@@ -40,6 +45,7 @@ SESSION_ONLY = {
     "admin.outbox.index": "admins and managers only (tests/admin/test_outbox.py)",
     "admin.outbox.retry": "admins and managers only",
     "admin.outbox.send_now": "admins and managers only",
+    "home.index": "portal home, listed by contact_proposals_query per level (tests/portal/test_home.py)",
 }
 
 # Portal routes about one proposal: endpoint -> (method, expected status when visible)
@@ -262,4 +268,114 @@ def test_admin_matrix(app, make, login, capsys):
         failures.append(("sales", "own proposal elsewhere", "admin.proposals.show", 200, "not 200"))
     with capsys.disabled():
         print(f"\nadmin authorization matrix: {cases} (route, actor, object) cases")
+    assert not failures, failures
+
+
+# --- admin: contacts ---------------------------------------------------------------
+
+# Admin routes about one contact, or about one organization's contacts:
+# endpoint -> (methods, edits?, the object the URL names)
+ADMIN_CONTACT_ROUTES = {
+    "admin.contacts.for_organization": (("GET",), False, "organization"),
+    "admin.contacts.show": (("GET",), False, "contact"),
+    "admin.contacts.new": (("GET", "POST"), True, "organization"),  # even the empty form is for editors
+    "admin.contacts.update": (("POST",), True, "contact"),
+    "admin.contacts.deactivate": (("POST",), True, "contact"),
+    "admin.contacts.reactivate": (("POST",), True, "contact"),
+}
+ADMIN_EXTRA.update(ADMIN_CONTACT_ROUTES)
+SESSION_ONLY["admin.contacts.index"] = "list and search, filtered by access (checked below)"
+
+
+def test_admin_contact_matrix(app, make, login, capsys):
+    orgs = {"team": make.organization("Team Customer"), "other": make.organization("Other Customer")}
+    contacts = {where: make.contact(org, first_name=f"{where}-person") for where, org in orgs.items()}
+    cases = 0
+    failures = []
+    for role in ROLES:
+        user = make.staff(role=role)
+        _join_team(app, orgs["team"].id, user.id)
+        client = app.test_client()
+        login(client, user)
+        for where in ("team", "other"):
+            # deactivate comes before reactivate: a contact an allowed role deactivates comes back
+            for endpoint, (methods, edits, names) in ADMIN_CONTACT_ROUTES.items():
+                values = ({"organization_id": orgs[where].id} if names == "organization"
+                          else {"contact_id": contacts[where].id})
+                with app.test_request_context():
+                    path = url_for(endpoint, **values)
+                for method in methods:
+                    expected = _admin_expected(role, where == "team", edits, None)
+                    # Empty data: what is checked is who gets past the access check.
+                    status = (client.get(path) if method == "GET" else client.post(path, data={})).status_code
+                    cases += 1
+                    if (status == 404) != (expected == "404") or status >= 500:
+                        failures.append((role, where, endpoint, method, expected, status))
+        # The list and its search show only contacts of organizations the role may see.
+        for url in ("/admin/contacts/", "/admin/contacts/?q=other-person"):
+            listing = client.get(url).get_data(as_text=True)
+            sees_other = f'/admin/contacts/{contacts["other"].id}"' in listing
+            cases += 1
+            if sees_other != (role in ("admin", "manager")):
+                failures.append((role, "list", url, role in ("admin", "manager"), sees_other))
+    with capsys.disabled():
+        print(f"\nadmin contact authorization matrix: {cases} (route, actor, object) cases")
+    assert not failures, failures
+
+
+# --- admin: organizations ----------------------------------------------------------
+
+# Admin routes about one organization: endpoint -> (methods, edits?)
+ADMIN_ORGANIZATION_ROUTES = {
+    "admin.organizations.show": (("GET",), False),
+    "admin.organizations.edit": (("GET", "POST"), True),  # even the form is for editors
+    "admin.organizations.deactivate": (("POST",), True),
+    "admin.organizations.reactivate": (("POST",), True),
+}
+ADMIN_EXTRA.update(ADMIN_ORGANIZATION_ROUTES)
+SESSION_ONLY["admin.organizations.index"] = "list and search, filtered by access (checked below)"
+SESSION_ONLY["admin.organizations.new"] = "create: every role but technicians (checked below)"
+
+
+def test_admin_organization_matrix(app, make, login, capsys):
+    orgs = {"team": make.organization("Team Customer"), "other": make.organization("Other Customer")}
+    cases = 0
+    failures = []
+    for role in ROLES:
+        user = make.staff(role=role)
+        _join_team(app, orgs["team"].id, user.id)
+        client = app.test_client()
+        login(client, user)
+        for where in ("team", "other"):
+            # deactivate comes before reactivate: an organization an allowed role deactivates comes back
+            for endpoint, (methods, edits) in ADMIN_ORGANIZATION_ROUTES.items():
+                with app.test_request_context():
+                    paths = [url_for(endpoint, organization_id=orgs[where].id)]
+                    if endpoint == "admin.organizations.show":  # the sub-organization switch, page and block
+                        paths.append(url_for(endpoint, organization_id=orgs[where].id, subs=1))
+                for path in paths:
+                    for method in methods:
+                        expected = _admin_expected(role, where == "team", edits, None)
+                        # Empty data: what is checked is who gets past the access check.
+                        status = (client.get(path, headers={"HX-Request": "true"}) if method == "GET"
+                                  else client.post(path, data={})).status_code
+                        cases += 1
+                        if (status == 404) != (expected == "404") or status >= 500:
+                            failures.append((role, where, endpoint, path, method, expected, status))
+        # Creating: everyone but technicians (an empty form is a 422, not a 404).
+        for method in ("GET", "POST"):
+            status = (client.get("/admin/organizations/new") if method == "GET"
+                      else client.post("/admin/organizations/new", data={})).status_code
+            cases += 1
+            if (status == 404) != (role == "technician") or status >= 500:
+                failures.append((role, "new", "admin.organizations.new", method, status))
+        # The list and its search show only the organizations the role may see.
+        for url in ("/admin/organizations/?status=all", "/admin/organizations/?q=other"):
+            listing = client.get(url).get_data(as_text=True)
+            sees_other = f'/admin/organizations/{orgs["other"].id}"' in listing
+            cases += 1
+            if sees_other != (role in ("admin", "manager")):
+                failures.append((role, "list", url, role in ("admin", "manager"), sees_other))
+    with capsys.disabled():
+        print(f"\nadmin organization authorization matrix: {cases} (route, actor, object) cases")
     assert not failures, failures

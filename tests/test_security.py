@@ -14,14 +14,16 @@ from portal.links.views import renew_reference
 from portal.models import OutboxMessage, OutboxStatus, PortalLink
 from portal.services import proposals as service
 from tests.conftest import csrf_token_from
-from tests.factories import PASSWORD, queued_mail, sign_form, snapshot
+from tests.factories import PASSWORD, outbox, queued_mail, sign_form, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [ROOT / "portal" / "templates", ROOT / "admin" / "templates"]
 CSRF_REFUSED = "This form expired or was sent from another page."
 # forms that come back filled in (422) instead of the generic refusal page (400)
 RERENDERED = {"admin.auth.login": "The page was open too long. Please sign in again.",
-              "proposals.sign": "This page was open for a long time"}
+              "proposals.sign": "This page was open for a long time",
+              "sign_in.start": "This page was open for a long time. Please send it again.",
+              "sign_in.code": "This page was open for a long time. Please press Sign in once more."}
 
 
 def _templates(suffix: str = ".html") -> list[Path]:
@@ -55,7 +57,14 @@ def world(app, make, login, open_link):
     login(client, staff)
     assert open_link(client, delivered.token).status_code == 200
     values = {"proposal_id": delivered.proposal.id, "line_id": line_id, "link_id": delivered.link_id,
-              "message_id": dead.id}
+              "message_id": dead.id, "contact_id": delivered.contact.id,
+              "organization_id": delivered.proposal.organization_id}
+    with app.test_request_context():  # a pending portal sign-in, whose link and code a POST would use
+        from portal.services.sign_in import request_sign_in
+
+        request_sign_in(delivered.contact.email, None)
+        db.session.commit()
+    values["token"] = re.search(r"/sign-in/([A-Za-z0-9_-]{20,})", outbox(app)[-1]["body_text"]).group(1)
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},
         "admin.proposals.new": {"contact_id": str(delivered.contact.id), "title": "Forged", "currency": "USD"},
@@ -69,6 +78,8 @@ def world(app, make, login, open_link):
         "links.renew": {"ref": ref},
         "proposals.options": {"option": [str(option_id)]},
         "proposals.sign": sign_form(delivered.proposal, [option_id], seen_hash=seen_hash),
+        "sign_in.start": {"email": delivered.contact.email},
+        "sign_in.code": {"email": delivered.contact.email, "code": "000000"},
     }
     return client, values, forms
 
@@ -219,9 +230,9 @@ def test_portal_session_cookie_is_httponly_and_samesite_lax(client, make):
 
 
 def test_session_cookie_is_secure_when_base_url_is_https(app):
-    from portal.config import Config
-
     import os
+
+    from portal.config import Config
 
     old = os.environ.get("BASE_URL")
     os.environ["BASE_URL"] = "https://portal.example.com"

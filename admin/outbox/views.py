@@ -6,8 +6,8 @@ links inside it can be clicked, so the whole story can be walked on one laptop.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, url_for
-from flask_login import current_user
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal.access.staff import sees_everything

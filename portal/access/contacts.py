@@ -139,7 +139,7 @@ def _require_grant() -> PortalGrant:
 
 CONTACT_COLUMNS = (Contact.id, Contact.first_name, Contact.last_name, Contact.is_active, Contact.portal_enabled,
                    Contact.organization_id, Organization.name, Contact.timezone, Contact.portal_epoch,
-                   Contact.portal_level)
+                   Contact.portal_level, Organization.is_active)
 LINK_COLUMNS = (PortalLink.id, PortalLink.expires_at, PortalLink.revoked_at)
 _N_LINK, _N_CONTACT = len(LINK_COLUMNS), len(CONTACT_COLUMNS)
 
@@ -183,8 +183,10 @@ _PROPOSAL_SIGNED_IN = (
 
 def _facts(row, grant: PortalGrant) -> ContactFacts:
     """Check the contact's row against the session: a changed epoch ends the session."""
-    contact_id, first, last, is_active, portal_enabled, organization_id, org_name, timezone, epoch, level = row
-    if not is_active or not portal_enabled or epoch != grant.epoch:
+    (contact_id, first, last, is_active, portal_enabled, organization_id, org_name, timezone, epoch, level,
+     organization_active) = row
+    # A deactivated customer's contacts lose the portal with it, at once.
+    if not is_active or not portal_enabled or not organization_active or epoch != grant.epoch:
         forget_portal()
         abort(404)
     g.timezone = timezone  # the contact reads times in their own zone

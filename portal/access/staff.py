@@ -123,3 +123,17 @@ def staff_may_edit_contacts(user: StaffUser, organization: Organization) -> bool
     if not user.is_enabled or user.role == "technician":
         return False
     return staff_may_see_organization(user, organization.id)
+
+
+def staff_may_create_organization(user: StaffUser) -> bool:
+    """Adding customers is sales work: admins, managers and sales; technicians do not."""
+    return user.is_enabled and user.role != "technician"
+
+
+def staff_may_edit_organization(user: StaffUser, organization: Organization) -> bool:
+    """Whether a staff member may change an organization (details, parent, billing,
+    account team, active or not): anyone who may see it, except technicians, who only
+    read. A view answers 404 when this is false, as for what one may not see."""
+    if not user.is_enabled or user.role == "technician":
+        return False
+    return staff_may_see_organization(user, organization.id)

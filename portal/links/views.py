@@ -47,7 +47,7 @@ def open(token: str):
     link = link_service.find_link(token)
     if link is None or link.target_type not in TARGET_ENDPOINTS:
         return render_page("links/invalid.html", status=404)
-    if not link.contact.is_active or not link.contact.portal_enabled:
+    if not link.contact.has_portal_access:
         return render_page("links/no_access.html", status=403)
     if not link.is_usable:
         return link_unusable_page(link)

@@ -140,5 +140,10 @@ class Contact(db.Model):
     proposals: Mapped[list[Proposal]] = relationship(back_populates="contact", lazy="raise")
 
     @property
+    def has_portal_access(self) -> bool:
+        """Active, portal enabled, and of an active organization (loads the organization)."""
+        return self.is_active and self.portal_enabled and self.organization.is_active
+
+    @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -98,7 +98,7 @@ def renew_link(old: PortalLink) -> IssuedLink:
     from portal.services.urls import external_url
 
     contact = old.contact
-    if not contact.is_active or not contact.portal_enabled:
+    if not contact.has_portal_access:
         raise NotAllowed(_("This contact has no portal access."))
     issued = issue_link(contact, old.target_type, old.target_id)
     queue_mail(

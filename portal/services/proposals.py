@@ -326,7 +326,7 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
         raise NotAllowed(_("Add at least one line before delivering."))
     if contact.organization_id != proposal.organization_id:
         raise InvalidInput({"contact_id": _("Choose a contact of %(org)s.", org=proposal.organization.name)})
-    if not contact.is_active or not contact.portal_enabled:
+    if not contact.has_portal_access:
         raise InvalidInput({"contact_id": _("This contact has no portal access.")})
     if proposal.status == ProposalStatus.DRAFT:
         proposal.status = ProposalStatus.DELIVERED

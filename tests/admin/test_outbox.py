@@ -1,10 +1,9 @@
 """The admin Outbox page: mail kept without SMTP, dead letters and their Retry button."""
 from __future__ import annotations
 
-import pytest
-
 import re
 
+import pytest
 from sqlalchemy import select, update
 
 from portal.extensions import db

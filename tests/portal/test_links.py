@@ -277,3 +277,19 @@ def test_email_links_come_from_base_url_not_the_host_header(app, make):
     body = outbox(app)[-1]["body_text"]
     assert "https://portal.example.test/l/" in body
     assert "evil.example.invalid" not in body
+
+
+def test_deactivating_the_organization_ends_its_contacts_portal_access_at_once(app, make, client, open_link):
+    from sqlalchemy import update
+
+    from portal.extensions import db
+    from portal.models import Organization
+
+    delivered = make.delivered()
+    assert open_link(client, delivered.token).status_code == 200
+    with app.app_context():
+        db.session.execute(update(Organization).where(Organization.id == delivered.proposal.organization_id)
+                           .values(is_active=False))
+        db.session.commit()
+    assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    assert client.get(f"/l/{delivered.token}").status_code == 403

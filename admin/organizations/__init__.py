@@ -1,0 +1,1 @@
+"""Staff organization pages: list and search, create and edit, the tree, onboarding."""

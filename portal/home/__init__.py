@@ -1,0 +1,1 @@
+"""The portal home: what a signed-in contact's level lets them see."""

@@ -1,0 +1,89 @@
+"""The portal home's lists: what a contact may see, as customer-facing columns only.
+
+The rows are built from an allow-list of columns, not from ORM objects, so the
+template cannot reach a staff-only field (internal notes, costs) even by mistake, and
+cannot lazy-load anything: the page costs the same few queries for 3 or 3,000
+proposals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Numeric, Select, cast, func, select
+
+from portal.extensions import db
+from portal.models import Organization, Proposal, ProposalLine, ProposalStatus, Signature
+
+CENT = Decimal("0.01")
+HOME_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class HomeProposal:
+    """One proposal as the portal home shows it (the page's allow-list)."""
+
+    id: int
+    label: str
+    title: str
+    organization_name: str
+    status: str
+    currency: str
+    signed_at: datetime | None
+    total: Decimal  # the estimate (included lines) before signing; the signed total after
+
+
+@dataclass(frozen=True)
+class HomeProposals:
+    awaiting: list[HomeProposal]
+    signed: list[HomeProposal]
+    more_awaiting: bool
+    more_signed: bool
+    limit: int
+
+
+def _label(number: int, revision: int) -> str:
+    # Same words as Proposal.label, from plain columns.
+    return f"P-{number}" if revision == 1 else f"P-{number} rev {revision}"
+
+
+def _rows(stmt: Select, limit: int) -> tuple[list[HomeProposal], bool]:
+    rows = [
+        HomeProposal(id=pid, label=_label(number, revision), title=title, organization_name=org_name,
+                     status=status, currency=currency, signed_at=signed_at,
+                     total=Decimal(str(signed_total if signed_total is not None else included or 0)).quantize(CENT))
+        for pid, number, revision, title, org_name, status, currency, signed_at, included, signed_total
+        in db.session.execute(stmt.limit(limit + 1))
+    ]
+    return rows[:limit], len(rows) > limit
+
+
+def list_home_proposals(base: Select, limit: int = HOME_LIMIT) -> HomeProposals:
+    """Proposals awaiting the contact's signature and signed ones, newest first.
+
+    ``base`` is the access-checked query from ``portal.access.contacts``
+    (``contact_proposals_query``): drafts and what the contact may not see are already
+    out. Two queries, whatever the number of proposals.
+    """
+    included = (
+        select(ProposalLine.proposal_id,
+               cast(func.sum(ProposalLine.quantity * ProposalLine.unit_price), Numeric(14, 2)).label("included"))
+        .where(ProposalLine.is_optional.is_(False))
+        .group_by(ProposalLine.proposal_id)
+        .subquery()
+    )
+    stmt = (
+        base.with_only_columns(
+            Proposal.id, Proposal.number, Proposal.revision, Proposal.title, Organization.name, Proposal.status,
+            Proposal.currency, Proposal.signed_at, included.c.included, Signature.signed_total)
+        .join_from(Proposal, Organization, Organization.id == Proposal.organization_id)
+        .outerjoin_from(Proposal, included, included.c.proposal_id == Proposal.id)
+        .outerjoin_from(Proposal, Signature, Signature.proposal_id == Proposal.id)
+    )
+    awaiting, more_awaiting = _rows(
+        stmt.where(Proposal.status == ProposalStatus.DELIVERED, Proposal.signed_at.is_(None))
+        .order_by(Proposal.delivered_at.desc(), Proposal.id.desc()), limit)
+    signed, more_signed = _rows(
+        stmt.where(Proposal.signed_at.is_not(None)).order_by(Proposal.signed_at.desc(), Proposal.id.desc()), limit)
+    return HomeProposals(awaiting, signed, more_awaiting, more_signed, limit)

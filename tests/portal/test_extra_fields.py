@@ -1,0 +1,229 @@
+"""No portal form accepts a field it does not show.
+
+Every portal POST route (every rule outside the admin blueprint that accepts POST)
+gets its normal, valid form plus fields a tampering customer might add: other ids,
+prices, totals, statuses, timestamps, their own portal level. The request must do its
+normal job and store none of them. A new portal POST route fails this test until it
+gets a scenario below.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.links.views import renew_reference
+from portal.models import PortalLink, PortalSignIn, Proposal, Signature, utcnow
+from portal.services import proposals as proposal_service
+from tests.factories import outbox, page_form, sign_form, snapshot
+
+LONG_AGO = "2000-01-01T00:00:00"
+# Tables no portal POST may change (each scenario's POST is wrapped in protected_rows).
+PROTECTED = ("organizations", "contacts", "staff_users", "organization_team", "catalog_items", "proposal_lines")
+
+
+@pytest.fixture
+def intruder(make):
+    """Another company, its contact and a staff member: the ids a tamperer would send."""
+    org = make.organization("Bramble & Co")
+    return make.contact(org, portal_level="organization_tree"), make.staff(role="admin")
+
+
+def extra_fields(intruder) -> dict[str, str]:
+    contact, staff = intruder
+    return {
+        "organization_id": str(contact.organization_id), "contact_id": str(contact.id),
+        "price": "0.01", "unit_price": "0.01", "total": "0.01", "signed_total": "0.01", "currency": "EUR",
+        "status": "won", "created_at": LONG_AGO, "signed_at": LONG_AGO, "updated_at": LONG_AGO,
+        "expires_at": "2099-01-01T00:00:00", "used_at": "", "failed_attempts": "-100",
+        "portal_level": "organization_tree", "portal_enabled": "y", "portal_epoch": "1", "is_active": "y",
+        "is_primary": "y", "sales_rep_id": str(staff.id), "internal_notes": "forged", "title": "Forged",
+        "target_id": "1", "target_type": "proposal",
+    }
+
+
+@contextmanager
+def protected_rows(app) -> Iterator[None]:
+    """Around a scenario's POST: no row of a protected table may change, appear or go."""
+    before = {name: rows for name, rows in snapshot(app).items() if name in PROTECTED}
+    yield
+    after = {name: rows for name, rows in snapshot(app).items() if name in PROTECTED}
+    for name in before:
+        assert after[name] == before[name], f"{name} changed"
+
+
+def _proposal(app, proposal_id: int) -> dict:
+    with app.app_context():
+        p = db.session.get(Proposal, proposal_id)
+        row = {c: getattr(p, c) for c in ("organization_id", "contact_id", "sales_rep_id", "status", "title",
+                                           "currency", "internal_notes", "created_at", "signed_at")}
+        db.session.remove()
+        return row
+
+
+def _rows(app, model) -> list:
+    with app.app_context():
+        rows = list(db.session.scalars(select(model).order_by(model.id)))
+        for row in rows:
+            db.session.expunge(row)
+        db.session.remove()
+        return rows
+
+
+def _signed_in_as(client, contact) -> bool:
+    response = client.get("/home")
+    return response.status_code == 200 and contact.last_name in response.get_data(as_text=True)
+
+
+# --- one scenario per portal POST endpoint --------------------------------------------
+
+def scenario_links_renew(app, make, extras, **_):
+    delivered = make.delivered()
+    with app.app_context():
+        link = db.session.get(PortalLink, delivered.link_id)
+        link.expires_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+        with app.test_request_context():
+            ref = renew_reference(link)
+    before = _rows(app, PortalLink)
+    with protected_rows(app):
+        response = app.test_client().post("/l/renew", data={"ref": ref, **extras})
+    assert response.status_code == 200
+    [new] = [link for link in _rows(app, PortalLink) if link.id not in {old.id for old in before}]
+    assert (new.contact_id, new.target_type, new.target_id) == (delivered.contact.id, "proposal",
+                                                              delivered.proposal.id)
+    assert new.created_by_id is None and new.revoked_at is None
+    assert new.expires_at > utcnow() + timedelta(days=29)
+    assert outbox(app)[-1]["to_addr"] == delivered.contact.email
+
+
+def scenario_proposals_options(app, make, extras, open_link, **_):
+    delivered = make.delivered()
+    client = app.test_client()
+    option = page_form(open_link(client, delivered.token).get_data(as_text=True))["options"][0]
+    before = snapshot(app)
+    for headers in ({}, {"HX-Request": "true"}):
+        with protected_rows(app):
+            response = client.post(f"/p/proposals/{delivered.proposal.id}/options",
+                                   data={"option": [option], **extras}, headers=headers)
+        assert response.status_code == 200
+        assert "$310.00" in response.get_data(as_text=True)  # 4 x 45.00 + 2 x 65.00, from the stored lines
+    assert snapshot(app) == before
+
+
+def scenario_proposals_sign(app, make, extras, open_link, **_):
+    delivered = make.delivered()
+    client = app.test_client()
+    form = page_form(open_link(client, delivered.token).get_data(as_text=True))
+    before = _proposal(app, delivered.proposal.id)
+    data = {**extras, **sign_form(delivered.proposal, form["options"][:1], seen_hash=form["seen_hash"])}
+    with protected_rows(app):
+        response = client.post(f"/p/proposals/{delivered.proposal.id}/sign", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    [signature] = _rows(app, Signature)
+    with app.app_context():
+        proposal = proposal_service.load_proposal(delivered.proposal.id)
+        expected = proposal_service.totals_of(proposal, [int(form["options"][0])]).total
+        db.session.remove()
+    assert signature.signed_total == expected == Decimal("310.00")
+    assert signature.currency == "USD"
+    assert signature.contact_id == delivered.contact.id and signature.portal_link_id == delivered.link_id
+    assert signature.signed_at > datetime(2020, 1, 1)
+    after = _proposal(app, delivered.proposal.id)
+    assert after["signed_at"] is not None and after["signed_at"] > datetime(2020, 1, 1)
+    assert {k: v for k, v in after.items() if k != "signed_at"} == {k: v for k, v in before.items()
+                                                                    if k != "signed_at"}
+
+
+def scenario_sign_in_start(app, make, extras, **_):
+    contact = make.contact()
+    mails = len(outbox(app))
+    with protected_rows(app):
+        response = app.test_client().post("/sign-in", data={"email": contact.email, **extras})
+    assert response.status_code == 200
+    [row] = _rows(app, PortalSignIn)
+    assert row.contact_id == contact.id and row.failed_attempts == 0 and row.used_at is None
+    assert utcnow() < row.expires_at <= utcnow() + timedelta(minutes=10)
+    assert [m["to_addr"] for m in outbox(app)[mails:]] == [contact.email]
+
+
+def scenario_sign_in_code(app, make, extras, ask_sign_in, **_):
+    contact = make.contact()
+    _token, code = ask_sign_in(app.test_client(), contact.email)
+    client = app.test_client()
+    with protected_rows(app):
+        response = client.post("/sign-in/code", data={**extras, "email": contact.email, "code": code})
+    assert response.status_code == 303
+    assert _signed_in_as(client, contact)
+    [row] = _rows(app, PortalSignIn)
+    assert row.used_at is not None and row.failed_attempts == 0 and row.contact_id == contact.id
+
+
+def scenario_sign_in_use_link(app, make, extras, ask_sign_in, **_):
+    contact = make.contact()
+    token, _code = ask_sign_in(app.test_client(), contact.email)
+    client = app.test_client()
+    with protected_rows(app):
+        response = client.post(f"/sign-in/{token}", data=extras)
+    assert response.status_code == 303
+    assert _signed_in_as(client, contact)
+    [row] = _rows(app, PortalSignIn)
+    assert row.used_at is not None and row.contact_id == contact.id
+    assert row.expires_at < utcnow() + timedelta(minutes=11)
+
+
+def scenario_sign_in_sign_out(app, make, extras, portal_sign_in, **_):
+    contact = make.contact()
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    before = snapshot(app)
+    with protected_rows(app):
+        response = client.post("/sign-out", data=extras)
+    assert response.status_code == 303
+    assert snapshot(app) == before
+    assert client.get("/home").status_code == 303
+
+
+SCENARIOS: dict[str, Callable] = {
+    "links.renew": scenario_links_renew,
+    "proposals.options": scenario_proposals_options,
+    "proposals.sign": scenario_proposals_sign,
+    "sign_in.start": scenario_sign_in_start,
+    "sign_in.code": scenario_sign_in_code,
+    "sign_in.use_link": scenario_sign_in_use_link,
+    "sign_in.sign_out": scenario_sign_in_sign_out,
+}
+
+
+def _portal_post_endpoints(app) -> list[str]:
+    return sorted({rule.endpoint for rule in app.url_map.iter_rules()
+                   if "POST" in rule.methods and rule.endpoint.split(".")[0] != "admin"})
+
+
+def _clear(app) -> None:
+    """Empty the tables the scenarios fill, so each starts from the protected rows only."""
+    with app.app_context():
+        for model in (Signature, PortalSignIn):
+            db.session.query(model).delete()
+        db.session.commit()
+
+
+def test_every_portal_post_ignores_fields_its_form_does_not_show(app, make, intruder, open_link, ask_sign_in,
+                                                                 portal_sign_in):
+    endpoints = _portal_post_endpoints(app)
+    missing = set(endpoints) - set(SCENARIOS)
+    assert not missing, f"portal POST routes without an extra-fields scenario: {sorted(missing)}"
+    extras = extra_fields(intruder)
+    covered = []
+    for endpoint in endpoints:
+        _clear(app)
+        SCENARIOS[endpoint](app=app, make=make, extras=extras, open_link=open_link, ask_sign_in=ask_sign_in,
+                            portal_sign_in=portal_sign_in)
+        covered.append(endpoint)
+    assert covered == endpoints and len(covered) >= 7, covered
+    print(f"\nextra fields: {len(covered)} portal POST routes covered: {', '.join(covered)}")
