@@ -6,6 +6,7 @@ from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 
 from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
+from portal.access.contacts import current_grant
 from portal.errors import CSRF_RERENDER
 from portal.extensions import db, limiter
 from portal.htmx import redirect_after_post, render_page, wants_partial
@@ -27,13 +28,15 @@ def link_unusable(error: LinkUnusable):
     return link_unusable_page(error.link)
 
 
-def _context(proposal: Proposal, access, form=None, selected=(), errors=None, notice: str | None = None) -> dict:
+def _context(proposal: Proposal, access, form=None, selected=(), errors=None, notice: str | None = None,
+             signed_in: bool = False) -> dict:
     totals = service.totals_of(proposal, selected)
     signature = proposal.signature if proposal.signed_at else None
     if signature is not None:
         totals = service.totals_of(proposal, service.signed_selection(signature))
     return dict(
         proposal=proposal,
+        signed_in=signed_in,
         contact=access.contact,
         totals=totals,
         signature=signature,
@@ -56,12 +59,13 @@ def _page(proposal: Proposal, access, status: int = 200, block: str | None = "pr
 def show(proposal_id: int):
     """The proposal as the contact sees it, from the render cache when unchanged."""
     stamp, access = contact_proposal_stamp(proposal_id)
-    key = ("proposal", stamp, access.contact_id, access.contact_name, access.organization_name,
+    signed_in = bool(current_grant() and current_grant().signed_in)
+    key = ("proposal", stamp, access.contact_id, access.contact_name, access.organization_name, signed_in,
            str(get_locale()), str(get_timezone()), bool(request.args.get("signed")))
 
     def render():
         proposal, _access = contact_proposal(proposal_id)
-        return _context(proposal, access)
+        return _context(proposal, access, signed_in=signed_in)
 
     return cached_page(key, TEMPLATE, context=render)
 

@@ -205,3 +205,18 @@ def test_the_home_page_runs_the_same_queries_for_3_or_30_proposals(app, make, po
     assert (listed_few, listed_many) == (3, 30)
     assert few == many, (few, many)
     assert many <= 5  # contact, sub-organizations, awaiting, signed (plus a savepoint-free margin)
+
+
+def test_a_signed_in_contact_can_go_home_or_sign_out_from_a_proposal(app, make, client):
+    from tests.test_authorization_matrix import _signed_in
+
+    contact = make.contact(portal_level="requester")
+    delivered = make.delivered(contact=contact)
+    signed_in = _signed_in(app, delivered.contact)
+    html = signed_in.get(f"/p/proposals/{delivered.proposal.id}").get_data(as_text=True)
+    assert "/home" in html and "/sign-out" in html
+    # The same page opened through a link only (not signed in) offers neither.
+    link_only = app.test_client()
+    page = link_only.get(f"/l/{delivered.token}")
+    html = link_only.get(page.headers["Location"]).get_data(as_text=True)
+    assert "/sign-out" not in html
