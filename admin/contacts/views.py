@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from admin.contacts.forms import COMMON_TIMEZONES, LEVEL_HELP, LEVEL_LABELS, ContactEditForm, ContactForm
+from admin.forms import attach_errors
 from portal.access.staff import (
     staff_contact,
     staff_contacts_query,
@@ -53,14 +54,6 @@ def _form_context() -> dict:
     return {"timezones": COMMON_TIMEZONES, "level_help": LEVEL_HELP, "level_labels": LEVEL_LABELS,
             "organization_pages": _organization_pages()}
 
-
-def _attach_errors(form, error: InvalidInput) -> None:
-    for name, message in error.errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
 
 
 def _input(form: ContactForm, organization: Organization | None = None) -> service.ContactInput:
@@ -130,7 +123,7 @@ def new(organization_id: int):
             contact = service.create_contact(organization, _input(form))
         except InvalidInput as error:
             db.session.rollback()
-            _attach_errors(form, error)
+            attach_errors(form, error)
             status = 422
         except NotAllowed as error:
             db.session.rollback()
@@ -201,7 +194,7 @@ def update(contact_id: int):
             ended = service.update_contact(contact, _input(form, organization=target))
         except InvalidInput as error:
             db.session.rollback()
-            _attach_errors(form, error)
+            attach_errors(form, error)
         else:
             db.session.commit()
             flash(_("Saved."), "success")

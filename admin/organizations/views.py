@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from admin.forms import attach_errors
 from admin.organizations.forms import (
     INVOICE_TEMPLATE_LABELS,
     PORTAL_LEVEL_LABELS,
@@ -79,14 +80,6 @@ def _editable(organization_id: int, *options) -> Organization:
         abort(404)
     return organization
 
-
-def _attach_errors(form: OrganizationForm, error: InvalidInput) -> None:
-    for name, message in error.errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
 
 
 def _staff_choices(organization: Organization | None) -> list[tuple[int, str]]:
@@ -174,7 +167,7 @@ def _save(form: OrganizationForm, organization: Organization | None) -> Organiza
         errors = service.organization_errors(_input(form, parent), organization)
         if not parent_ok:
             errors.pop("bill_to_parent", None)
-        _attach_errors(form, InvalidInput({k: v for k, v in errors.items() if not getattr(form, k).errors}))
+        attach_errors(form, InvalidInput({k: v for k, v in errors.items() if not getattr(form, k).errors}))
         return None
     data = _input(form, parent)
     team = set(form.team_ids.data or [])
@@ -190,7 +183,7 @@ def _save(form: OrganizationForm, organization: Organization | None) -> Organiza
         service.set_account_team(organization, team)
     except InvalidInput as error:
         db.session.rollback()
-        _attach_errors(form, error)
+        attach_errors(form, error)
         return None
     return organization
 

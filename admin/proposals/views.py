@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from admin.forms import attach_errors
 from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
 from portal.access.staff import organization_filter, staff_may_sell
@@ -68,21 +69,13 @@ def new():
                 proposal = service.create_proposal(current_user, contact, form.title.data, form.currency.data,
                                                    form.terms.data or "")
             except InvalidInput as error:
-                _attach_errors(form, error)
+                attach_errors(form, error)
             else:
                 db.session.commit()
                 return redirect_after_post(url_for(".show", proposal_id=proposal.id))
     status = 422 if request.method == "POST" else 200
     return render_page("admin/proposals/new.html", status=status, form=form)
 
-
-def _attach_errors(form, error: InvalidInput) -> None:
-    for name, message in error.errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
 
 
 def _catalog_choices() -> list[tuple[int, str]]:
@@ -155,7 +148,7 @@ def _save_line(proposal: Proposal, line=None):
                 service.update_line(proposal, line, _line_input(form))
         except InvalidInput as error:
             db.session.rollback()
-            _attach_errors(form, error)
+            attach_errors(form, error)
         except NotAllowed as error:
             db.session.rollback()
             return _refused(proposal.id, error)
@@ -216,7 +209,7 @@ def update_header(proposal_id: int):
             service.update_header(proposal, form.title.data, form.terms.data or "", form.internal_notes.data or "")
         except InvalidInput as error:
             db.session.rollback()
-            _attach_errors(form, error)
+            attach_errors(form, error)
         except NotAllowed as error:
             db.session.rollback()
             return _refused(proposal_id, error)
@@ -239,7 +232,7 @@ def deliver(proposal_id: int):
         service.deliver_proposal(proposal, current_user, contact)
     except InvalidInput as error:
         db.session.rollback()
-        _attach_errors(form, error)
+        attach_errors(form, error)
         return _editor(staff_proposal(current_user, proposal_id), status=422, deliver=form)
     except NotAllowed as error:
         db.session.rollback()
@@ -272,7 +265,7 @@ def mark_lost(proposal_id: int):
         service.mark_lost(proposal, current_user, form.reason.data, form.competitor.data, form.detail.data)
     except InvalidInput as error:
         db.session.rollback()
-        _attach_errors(form, error)
+        attach_errors(form, error)
         return _editor(staff_proposal(current_user, proposal_id), status=422, lost=form)
     except NotAllowed as error:
         db.session.rollback()

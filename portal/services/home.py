@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Numeric, Select, cast, func, select
+from sqlalchemy import Select
 
 from portal.extensions import db
-from portal.models import Organization, Proposal, ProposalLine, ProposalStatus, Signature
+from portal.models import Organization, Proposal, ProposalStatus, Signature
+from portal.services.totals import included_totals_subquery
 
 CENT = Decimal("0.01")
 HOME_LIMIT = 50
@@ -66,13 +67,7 @@ def list_home_proposals(base: Select, limit: int = HOME_LIMIT) -> HomeProposals:
     (``contact_proposals_query``): drafts and what the contact may not see are already
     out. Two queries, whatever the number of proposals.
     """
-    included = (
-        select(ProposalLine.proposal_id,
-               cast(func.sum(ProposalLine.quantity * ProposalLine.unit_price), Numeric(14, 2)).label("included"))
-        .where(ProposalLine.is_optional.is_(False))
-        .group_by(ProposalLine.proposal_id)
-        .subquery()
-    )
+    included = included_totals_subquery()
     stmt = (
         base.with_only_columns(
             Proposal.id, Proposal.number, Proposal.revision, Proposal.title, Organization.name, Proposal.status,

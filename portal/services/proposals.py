@@ -35,7 +35,7 @@ from portal.models import (
 from portal.services import links, signatures
 from portal.services.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
 from portal.services.mail import queue_mail
-from portal.services.totals import Totals, compute_totals, parse_option_ids
+from portal.services.totals import Totals, compute_totals, included_totals_subquery, parse_option_ids
 from portal.services.urls import external_url
 
 # The wording the contact agrees to; bump the version whenever the text changes.
@@ -559,15 +559,7 @@ def list_proposals(base, status: str | None, page: int, per_page: int = 25) -> t
     ``base`` is the access-checked query from ``portal.access``. Returns the rows and
     whether another page follows.
     """
-    from sqlalchemy import Numeric, cast
-
-    included = (
-        select(ProposalLine.proposal_id,
-               cast(func.sum(ProposalLine.quantity * ProposalLine.unit_price), Numeric(14, 2)).label("included"))
-        .where(ProposalLine.is_optional.is_(False))
-        .group_by(ProposalLine.proposal_id)
-        .subquery()
-    )
+    included = included_totals_subquery()
     stmt = (
         base.add_columns(included.c.included, Signature.signer_name)
         .outerjoin(included, included.c.proposal_id == Proposal.id)

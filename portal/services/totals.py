@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import Numeric, cast, func, select
+
 from portal.models import ProposalLine
 
 CENT = Decimal("0.01")
@@ -66,3 +68,14 @@ def parse_option_ids(raw: Iterable[str], lines: Iterable[ProposalLine]) -> tuple
         else:
             bad.append(str(value)[:40])
     return sorted(ids), bad
+
+
+def included_totals_subquery():
+    """Per proposal, the sum of its included lines: for lists, in one grouped query."""
+    return (
+        select(ProposalLine.proposal_id,
+               cast(func.sum(ProposalLine.quantity * ProposalLine.unit_price), Numeric(14, 2)).label("included"))
+        .where(ProposalLine.is_optional.is_(False))
+        .group_by(ProposalLine.proposal_id)
+        .subquery()
+    )
