@@ -87,6 +87,29 @@ def _clean_tables(request):
 
 
 @pytest.fixture
+def rate_limited_app(app, tmp_path_factory):
+    """A second app on the same database with rate limits on.
+
+    Flask-Limiter reads RATELIMIT_ENABLED in ``init_app`` and keeps it on the shared
+    ``limiter`` object, so the flag is put back (and the counters cleared) afterwards,
+    or every later test would be rate limited too.
+    """
+    from portal.extensions import limiter
+
+    limited = make_app(tmp_path_factory, RATELIMIT_ENABLED=True,
+                       SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    limiter.reset()
+    try:
+        yield limited
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+        with limited.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -248,28 +248,30 @@ def add_to_team(app, organization, *staff) -> None:
     """Put staff members on an organization's account team (committed)."""
     from portal.models import organization_team
 
+    organization_id = getattr(organization, "id", organization)  # an organization or its id
     with app.app_context():
         db.session.execute(organization_team.insert(),
-                           [{"organization_id": organization.id, "staff_id": user.id} for user in staff])
+                           [{"organization_id": organization_id, "staff_id": user.id} for user in staff])
         db.session.commit()
         db.session.remove()
 
 
+def stored(app, model, object_id: int):
+    """A row as stored now, detached (columns readable)."""
+    with app.app_context():
+        row = db.session.get(model, object_id)
+        db.session.expunge(row)
+        db.session.remove()
+        return row
+
+
 def contact_state(app, contact_id: int) -> Contact:
     """The contact as stored now, detached (columns readable)."""
-    with app.app_context():
-        contact = db.session.get(Contact, contact_id)
-        db.session.expunge(contact)
-        db.session.remove()
-        return contact
+    return stored(app, Contact, contact_id)
 
 
 def link_state(app, link_id: int):
     """The portal link as stored now, detached."""
     from portal.models import PortalLink
 
-    with app.app_context():
-        link = db.session.get(PortalLink, link_id)
-        db.session.expunge(link)
-        db.session.remove()
-        return link
+    return stored(app, PortalLink, link_id)

@@ -17,8 +17,8 @@ import pytest
 from flask import url_for
 
 from portal.extensions import db
-from portal.models import Contact, Organization, organization_team
-from tests.factories import sign_form
+from portal.models import Contact, Organization
+from tests.factories import add_to_team, sign_form
 
 # --- what every route is ---------------------------------------------------------
 
@@ -193,12 +193,6 @@ def test_portal_matrix(app, world, capsys):
 ROLES = ("admin", "manager", "sales", "technician")
 
 
-def _join_team(app, organization_id: int, staff_id: int) -> None:
-    with app.app_context():
-        db.session.execute(organization_team.insert().values(organization_id=organization_id, staff_id=staff_id))
-        db.session.commit()
-
-
 def _admin_call(client, endpoint: str, proposal) -> int:
     method, _edits = ADMIN_PROPOSAL_ROUTES[endpoint]
     values = {"proposal_id": proposal.id}
@@ -236,7 +230,7 @@ def test_admin_matrix(app, make, login, capsys):
     failures = []
     for role in ROLES:
         user = make.staff(role=role)
-        _join_team(app, team_org.id, user.id)
+        add_to_team(app, team_org.id, user)
         client = app.test_client()
         login(client, user)
         for where, proposal in proposals.items():
@@ -294,7 +288,7 @@ def test_admin_contact_matrix(app, make, login, capsys):
     failures = []
     for role in ROLES:
         user = make.staff(role=role)
-        _join_team(app, orgs["team"].id, user.id)
+        add_to_team(app, orgs["team"].id, user)
         client = app.test_client()
         login(client, user)
         for where in ("team", "other"):
@@ -343,7 +337,7 @@ def test_admin_organization_matrix(app, make, login, capsys):
     failures = []
     for role in ROLES:
         user = make.staff(role=role)
-        _join_team(app, orgs["team"].id, user.id)
+        add_to_team(app, orgs["team"].id, user)
         client = app.test_client()
         login(client, user)
         for where in ("team", "other"):

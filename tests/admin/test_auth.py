@@ -8,9 +8,8 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from admin import PUBLIC_ENDPOINTS
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import StaffSession, StaffUser
-from tests.conftest import make_app
 from tests.factories import PASSWORD
 
 COOKIE = "porchlight"
@@ -134,25 +133,6 @@ def test_logout_ends_only_its_own_session(app, make, login):
     assert phone.get("/admin/proposals/").status_code == 200
 
 
-@pytest.fixture
-def rate_limited_app(app, tmp_path_factory):
-    """A second app on the same database with rate limits on.
-
-    Flask-Limiter reads RATELIMIT_ENABLED in ``init_app`` and keeps it on the shared
-    ``limiter`` object, so the flag is put back (and the counters cleared) afterwards,
-    or every later test would be rate limited too.
-    """
-    limited = make_app(tmp_path_factory, RATELIMIT_ENABLED=True,
-                       SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
-    limiter.reset()
-    try:
-        yield limited
-    finally:
-        limiter.reset()
-        limiter.enabled = False
-        with limited.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_repeated_failed_logins_are_rate_limited_with_a_clear_429_page(rate_limited_app, make):

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from portal.extensions import db
 from portal.models import Organization, organization_team
 from portal.models.accounts import search_key
+from tests.factories import stored
 
 HX = {"HX-Request": "true"}
 
@@ -27,13 +28,6 @@ def _form(**values) -> dict:
             data[key] = value
     return data
 
-
-def _stored(app, organization_id: int) -> Organization:
-    with app.app_context():
-        organization = db.session.get(Organization, organization_id)
-        db.session.expunge(organization)
-        db.session.remove()
-        return organization
 
 
 def _team(app, organization_id: int) -> set[int]:
@@ -165,11 +159,11 @@ def test_create_an_organization_through_the_form(app, admin_client, make):
         billing_reviewed="y"))
     assert response.status_code == 303
     organization_id = int(re.fullmatch(r"/admin/organizations/(\d+)", response.headers["Location"]).group(1))
-    stored = _stored(app, organization_id)
-    assert (stored.name, stored.city, stored.tax_region, stored.tax_id, stored.invoice_template) == (
+    saved = stored(app, Organization, organization_id)
+    assert (saved.name, saved.city, saved.tax_region, saved.tax_id, saved.invoice_template) == (
         "Greenleaf Gardens", "Springfield", "eu_ro", "RO 123-45", "summary")
-    assert (stored.account_manager_id, stored.billing_attention) == (manager.id, "Ada Accounts")
-    assert stored.billing_reviewed_at is not None
+    assert (saved.account_manager_id, saved.billing_attention) == (manager.id, "Ada Accounts")
+    assert saved.billing_reviewed_at is not None
     assert _team(app, organization_id) == {tech.id}
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Greenleaf Gardens was added." in page and "Tom Tech" in page
@@ -188,7 +182,7 @@ def test_a_sub_organization_is_created_from_its_parent(app, admin_client, make):
     response = admin_client.post("/admin/organizations/new", data=_form(
         name="Branch", parent_id=str(parent.id), bill_to_parent="y", billing_address=""))
     assert response.status_code == 303
-    child = _stored(app, int(response.headers["Location"].rsplit("/", 1)[1]))
+    child = stored(app, Organization, int(response.headers["Location"].rsplit("/", 1)[1]))
     assert (child.parent_id, child.bill_to_parent) == (parent.id, True)
 
 
@@ -235,11 +229,11 @@ def test_edit_through_the_form_plain_and_htmx(app, admin_client, make):
     response = admin_client.post(f"/admin/organizations/{organization.id}/edit", data=_form(name="New Name"))
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/organizations/{organization.id}"
-    assert _stored(app, organization.id).name == "New Name"
+    assert stored(app, Organization, organization.id).name == "New Name"
     response = admin_client.post(f"/admin/organizations/{organization.id}/edit", data=_form(name="Htmx Name"),
                                  headers=HX)
     assert response.headers["HX-Redirect"] == f"/admin/organizations/{organization.id}"
-    assert _stored(app, organization.id).name == "Htmx Name"
+    assert stored(app, Organization, organization.id).name == "Htmx Name"
     response = admin_client.post(f"/admin/organizations/{organization.id}/edit", data=_form(name=""), headers=HX)
     assert response.status_code == 422
     assert response.get_data(as_text=True).lstrip().startswith('<section class="card" id="organization-form">')
@@ -264,7 +258,7 @@ def test_a_cycle_is_a_clear_422_not_a_crash(app, admin_client, make, new_parent,
                                  data=_form(name="Top Holdings", parent_id=str(parent_id)))
     assert response.status_code == 422
     assert message in _errors(response.get_data(as_text=True))
-    assert _stored(app, top).parent_id is None
+    assert stored(app, Organization, top).parent_id is None
 
 
 def test_the_parent_choices_leave_out_the_organization_and_what_is_below_it(app, admin_client, make):
@@ -284,13 +278,13 @@ def test_deactivate_and_reactivate(app, admin_client, make):
     organization = make.organization_with("Seasonal Co")
     response = admin_client.post(f"/admin/organizations/{organization.id}/deactivate")
     assert response.status_code == 303
-    assert _stored(app, organization.id).is_active is False
+    assert stored(app, Organization, organization.id).is_active is False
     page = admin_client.get(f"/admin/organizations/{organization.id}").get_data(as_text=True)
     assert "Inactive" in page and 'id="reactivate"' in page
     assert "Seasonal Co" not in admin_client.get("/admin/organizations/").get_data(as_text=True)
     response = admin_client.post(f"/admin/organizations/{organization.id}/reactivate", headers=HX)
     assert response.headers["HX-Redirect"] == f"/admin/organizations/{organization.id}"
-    assert _stored(app, organization.id).is_active is True
+    assert stored(app, Organization, organization.id).is_active is True
 
 
 # --- the organization page ------------------------------------------------------------------------
@@ -423,7 +417,7 @@ def test_staff_off_the_team_get_404_everywhere(app, make, login, role):
     for method, path in _routes(organization.id):
         assert _call(client, method, path) == 404, (method, path)
     assert "Someone Else" not in client.get("/admin/organizations/?status=all").get_data(as_text=True)
-    assert _stored(app, organization.id).name == "Someone Else's"
+    assert stored(app, Organization, organization.id).name == "Someone Else's"
 
 
 def test_a_technician_on_the_team_reads_but_does_not_change(app, make, login):
@@ -479,7 +473,7 @@ def test_a_parent_one_may_not_see_cannot_be_chosen(app, make, login):
     assert response.status_code == 422
     assert "Choose a parent organization from the list." in _errors(response.get_data(as_text=True))
     assert "Hidden Holdings" not in response.get_data(as_text=True)
-    assert _stored(app, mine.id).parent_id is None
+    assert stored(app, Organization, mine.id).parent_id is None
 
 
 def test_a_hidden_parent_is_kept_on_save_and_not_named(app, make, login):
@@ -494,7 +488,7 @@ def test_a_hidden_parent_is_kept_on_save_and_not_named(app, make, login):
     response = client.post(f"/admin/organizations/{mine.id}/edit",
                            data=_form(name="Franchise 2", parent_id=str(hidden.id), team_ids=[str(rep.id)]))
     assert response.status_code == 303
-    assert (_stored(app, mine.id).name, _stored(app, mine.id).parent_id) == ("Franchise 2", hidden.id)
+    assert (stored(app, Organization, mine.id).name, stored(app, Organization, mine.id).parent_id) == ("Franchise 2", hidden.id)
 
 
 def test_leaving_the_team_sends_one_back_to_the_list(app, make, login):

@@ -21,6 +21,7 @@ from portal.models import (
 )
 from portal.services import proposals as service
 from portal.services.proposals import LineInput
+from tests.factories import add_to_team
 
 HX = {"HX-Request": "true"}
 LINK = re.compile(r"https://portal\.example\.test/l/([A-Za-z0-9_\-]+)")
@@ -80,14 +81,6 @@ def _line_form(description="", quantity="1", unit_price="", catalog_item_id=0, o
 
 # --- creating and building -------------------------------------------------------
 
-def _join_team(app, organization_id: int, staff_id: int) -> None:
-    from portal.models import organization_team
-
-    with app.app_context():
-        db.session.execute(organization_team.insert().values(organization_id=organization_id, staff_id=staff_id))
-        db.session.commit()
-
-
 def test_a_sales_rep_cannot_address_a_proposal_to_a_customer_they_may_not_see(app, staff_client, make):
     contact = make.contact(email="hidden@elsewhere.example")
     form = staff_client.get("/admin/proposals/new").get_data(as_text=True)
@@ -99,7 +92,7 @@ def test_a_sales_rep_cannot_address_a_proposal_to_a_customer_they_may_not_see(ap
 
 def test_staff_create_a_draft_proposal_through_the_form(app, staff_client, staff, make):
     contact = make.contact(email="jane@greenleaf.example")
-    _join_team(app, contact.organization_id, staff.id)
+    add_to_team(app, contact.organization_id, staff)
     form = staff_client.get("/admin/proposals/new")
     assert form.status_code == 200
     assert "jane@greenleaf.example" in form.get_data(as_text=True)

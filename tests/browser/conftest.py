@@ -161,3 +161,16 @@ def new_context(browser, live_server):
     yield make_context
     for context in contexts:
         context.close()
+
+
+def staff_login(page, user, password: str | None = None) -> None:
+    """Sign a staff member in through the real login form and wait for the admin area."""
+    import re
+
+    from tests.factories import PASSWORD
+
+    page.goto("/admin/login")
+    page.fill("#email", user.email)
+    page.fill("#password", password or PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/"))

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.browser.conftest import watch
-from tests.factories import PASSWORD, contact_state
+from tests.browser.conftest import staff_login, watch
+from tests.factories import contact_state
 
 pytestmark = pytest.mark.browser
 
@@ -41,11 +41,7 @@ def test_staff_search_contacts_and_move_one_to_another_organization(app, make, l
 
     page = new_context().new_page()
     watcher = watch(page, live_server.url)
-    page.goto("/admin/login")
-    page.fill("#email", admin.email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/"))
+    staff_login(page, admin)
 
     page.goto("/admin/contacts/")
     page.fill("#q", "park")

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import watch
-from tests.factories import PASSWORD
+from tests.browser.conftest import staff_login, watch
 
 pytestmark = pytest.mark.browser
 
@@ -30,11 +29,7 @@ def test_staff_search_switch_sub_organizations_and_fix_an_invalid_edit(app, make
 
     page = new_context().new_page()
     watcher = watch(page, live_server.url)
-    page.goto("/admin/login")
-    page.fill("#email", admin.email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/"))
+    staff_login(page, admin)
 
     page.goto("/admin/organizations/")
     expect(page.locator("#results")).to_contain_text("Stone Works")

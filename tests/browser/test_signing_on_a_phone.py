@@ -15,8 +15,7 @@ import pytest
 from portal.extensions import db
 from portal.models import Signature
 from portal.services import proposals as service
-from tests.browser.conftest import PHONE, watch
-from tests.factories import PASSWORD
+from tests.browser.conftest import PHONE, staff_login, watch
 
 pytestmark = pytest.mark.browser
 
@@ -55,10 +54,7 @@ def _option(page, description: str):
 def _staff_login(context, rep, origin: str):
     page = context.new_page()
     watcher = watch(page, origin)
-    page.goto("/admin/login")
-    page.fill("#email", rep.email)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    staff_login(page, rep)
     _expect()(page.get_by_role("link", name="Outbox")).to_be_visible()
     return page, watcher
 

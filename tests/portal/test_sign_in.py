@@ -8,10 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import Contact, PortalSignIn, utcnow
 from portal.services.links import hash_token
-from tests.conftest import make_app
 from tests.factories import outbox, snapshot
 from tests.portal.conftest import sign_in_mail
 
@@ -330,24 +329,6 @@ def test_a_signed_in_contact_opening_the_sign_in_page_goes_home(client, cora, po
 
 # --- rate limits ---------------------------------------------------------------------
 
-@pytest.fixture
-def rate_limited_app(app, tmp_path_factory):
-    """A second app on the same database with rate limits on (as in tests/admin/test_auth.py).
-
-    The shared ``limiter`` keeps RATELIMIT_ENABLED from ``init_app``: put it back and
-    clear the counters afterwards, or later tests would be rate limited too.
-    """
-    limited = make_app(tmp_path_factory, RATELIMIT_ENABLED=True,
-                       SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
-    limiter.reset()
-    try:
-        yield limited
-    finally:
-        limiter.reset()
-        limiter.enabled = False
-        with limited.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_sign_in_requests_are_rate_limited_per_address_whatever_the_ip(rate_limited_app, cora):
