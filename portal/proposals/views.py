@@ -59,7 +59,8 @@ def _page(proposal: Proposal, access, status: int = 200, block: str | None = "pr
 def show(proposal_id: int):
     """The proposal as the contact sees it, from the render cache when unchanged."""
     stamp, access = contact_proposal_stamp(proposal_id)
-    signed_in = bool(current_grant() and current_grant().signed_in)
+    grant = current_grant()
+    signed_in = bool(grant and grant.signed_in)
     key = ("proposal", stamp, access.contact_id, access.contact_name, access.organization_name, signed_in,
            str(get_locale()), str(get_timezone()), bool(request.args.get("signed")))
 
