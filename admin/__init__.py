@@ -32,12 +32,16 @@ def _register() -> None:
     from admin.organizations.views import bp as organizations_bp
     from admin.outbox.views import bp as outbox_bp
     from admin.proposals.views import bp as proposals_bp
+    from admin.service.views import bp as service_bp
+    from admin.tickets.views import bp as tickets_bp
 
     bp.register_blueprint(auth_bp)
     bp.register_blueprint(contacts_bp)
     bp.register_blueprint(organizations_bp)
     bp.register_blueprint(proposals_bp)
     bp.register_blueprint(outbox_bp)
+    bp.register_blueprint(tickets_bp)
+    bp.register_blueprint(service_bp)
 
 
 _register()

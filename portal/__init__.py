@@ -93,11 +93,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.links.views import bp as links_bp
     from portal.proposals.views import bp as proposals_bp
     from portal.sign_in.views import bp as sign_in_bp
+    from portal.tickets.views import bp as tickets_bp
 
     app.register_blueprint(links_bp)
     app.register_blueprint(proposals_bp)
     app.register_blueprint(sign_in_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(tickets_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")

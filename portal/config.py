@@ -65,7 +65,14 @@ class Config:
 
         # Form size caps. A signature PNG is small; Flask's default form-field cap
         # (500 kB) would answer 413 before we can say which field is too large.
-        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+        # Ticket attachments: up to ATTACHMENT_MAX_FILES of ATTACHMENT_MAX_BYTES each per
+        # message, kept outside static/ (served only through an access check).
+        self.ATTACHMENT_MAX_BYTES = int(env.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+        self.ATTACHMENT_MAX_FILES = int(env.get("ATTACHMENT_MAX_FILES", "5"))
+        self.ATTACHMENTS_DIR = env.get("ATTACHMENTS_DIR") or str(Path(instance_path) / "attachments")
+        # A request may carry every attachment at its limit, plus the form around them.
+        self.MAX_CONTENT_LENGTH = int(env.get(
+            "MAX_CONTENT_LENGTH", str(self.ATTACHMENT_MAX_FILES * self.ATTACHMENT_MAX_BYTES + 1024 * 1024)))
         self.MAX_FORM_MEMORY_SIZE = int(env.get("MAX_FORM_MEMORY_SIZE", str(8 * 1024 * 1024)))
         self.SIGNATURE_MAX_BYTES = int(env.get("SIGNATURE_MAX_BYTES", str(512 * 1024)))
 

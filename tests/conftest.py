@@ -58,11 +58,24 @@ def make_app(tmp_path_factory, **overrides):
     return create_app(config)
 
 
+def _reference_rows(app) -> dict[str, list[dict]]:
+    """The rows the migrations themselves insert (default statuses, calendar, SLA),
+    read once after ``upgrade`` so every test starts from a new install's data."""
+    rows = {}
+    with app.app_context(), db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            found = [dict(r._mapping) for r in conn.execute(table.select())]
+            if found:
+                rows[table.name] = found
+    return rows
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     """The app under test, with CSRF and rate limits off (tests of those turn them on)."""
     application = make_app(tmp_path_factory)
     _reset_schema(application)
+    application.extensions["test_reference_rows"] = _reference_rows(application)
     yield application
     with application.app_context():  # close pooled connections (psycopg warns about unclosed ones)
         db.engine.dispose()
@@ -84,6 +97,16 @@ def _clean_tables(request):
             else:
                 for name in tables:
                     conn.execute(text(f"DELETE FROM {name}"))
+            _restore_reference_rows(conn, application.extensions["test_reference_rows"])
+
+
+def _restore_reference_rows(conn, reference: dict[str, list[dict]]) -> None:
+    for table in db.metadata.sorted_tables:
+        if table.name in reference:
+            conn.execute(table.insert(), reference[table.name])
+            if conn.dialect.name == "postgresql" and "id" in table.c:
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                  f"(SELECT max(id) FROM {table.name}))"))
 
 
 @pytest.fixture

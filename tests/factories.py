@@ -129,6 +129,56 @@ class Factories:
             return delivered
 
 
+    def issue_type(self, name: str | None = None, parent=None, sla_id: int | None = None):
+        from portal.models import IssueType
+
+        with self.app.app_context():
+            kind = IssueType(name=name or f"Issue {next(_seq)}", parent_id=parent.id if parent else None,
+                             sla_id=sla_id)
+            db.session.add(kind)
+            return _detach(kind)
+
+    def site(self, organization: Organization, name: str | None = None):
+        from portal.models import Site
+
+        with self.app.app_context():
+            site = Site(organization_id=organization.id, name=name or f"Site {next(_seq)}")
+            db.session.add(site)
+            return _detach(site)
+
+    def sla(self, name: str | None = None, timezone: str = "UTC", hours=((0, 9, 17), (1, 9, 17), (2, 9, 17),
+            (3, 9, 17), (4, 9, 17)), holidays=(), targets=None, **columns):
+        """An SLA on its own calendar; ``hours`` rows are (weekday, from hour, to hour);
+        ``targets`` maps priority -> (first response, resolution) minutes (default
+        60 / 480 for every priority)."""
+        from portal.models import PRIORITIES, ServiceCalendar, ServiceHoliday, ServiceHours, Sla, SlaTarget
+
+        targets = targets or {p: (60, 480) for p in PRIORITIES}
+        with self.app.app_context():
+            n = next(_seq)
+            calendar = ServiceCalendar(name=f"Calendar {n}", timezone=timezone)
+            calendar.hours = [ServiceHours(weekday=d, start_minute=a * 60, end_minute=b * 60) for d, a, b in hours]
+            calendar.holidays = [ServiceHoliday(day=day) for day in holidays]
+            sla = Sla(name=name or f"SLA {n}", calendar=calendar, **columns)
+            sla.targets = [SlaTarget(priority=p, first_response_minutes=f, resolution_minutes=r)
+                           for p, (f, r) in targets.items()]
+            db.session.add(sla)
+            return _detach(sla)
+
+    def ticket(self, contact: Contact | None = None, title: str = "Leaking tap", description: str = "Kitchen tap drips.",
+               priority: str = "normal", now=None, **kw):
+        """A ticket opened through the service (due times, first message, mail)."""
+        from portal.models import Ticket
+        from portal.services import tickets
+
+        contact = contact or self.contact()
+        with self.app.app_context():
+            ticket = tickets.open_ticket(db.session.get(Contact, contact.id), title=title, description=description,
+                                         priority=priority, now=now, **kw)
+            db.session.commit()
+            return _detach(db.session.get(Ticket, ticket.id))
+
+
 def sign_input(proposal: Proposal, option_ids=(), **overrides) -> SignInput:
     values = dict(option_ids=list(option_ids), signer_name="Cora Contact", consent=True,
                   signature_png=demo_signature_png(), strokes=DEMO_STROKES,

@@ -12,11 +12,16 @@ from portal.access.contacts import (
     contact_access,
     contact_proposal,
     contact_proposal_stamp,
+    contact_ticket,
+    contact_tickets_query,
     forget_portal,
     portal_contact_id,
     remember_link,
 )
 from portal.access.staff import (
+    staff_may_configure_service,
+    staff_ticket,
+    staff_tickets_query,
     staff_may_see_proposal,
     staff_proposal,
     staff_proposals_query,
@@ -25,5 +30,6 @@ from portal.access.staff import (
 __all__ = [
     "LinkUnusable", "PortalAccess", "contact_access", "contact_proposal", "contact_proposal_stamp",
     "forget_portal", "portal_contact_id", "remember_link", "staff_may_see_proposal", "staff_proposal",
-    "staff_proposals_query",
+    "staff_proposals_query", "contact_ticket", "contact_tickets_query", "staff_may_configure_service",
+    "staff_ticket", "staff_tickets_query",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import Contact, Organization, PortalLink, Proposal, ProposalStatus, StaffUser, utcnow
+from portal.models import Contact, Organization, PortalLink, Proposal, ProposalStatus, StaffUser, Ticket, utcnow
 from portal.services.organizations import subtree_ids
 from portal.services.proposals import STAMP_COLUMNS, ProposalStamp, load_proposal
 
@@ -296,3 +296,53 @@ def contact_proposals_query(facts: ContactFacts):
         PortalLink.id.in_(grant.link_ids or [0]), PortalLink.contact_id == facts.contact_id,
         PortalLink.target_type == "proposal", PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
     return stmt.where(Proposal.id.in_(linked))
+
+
+# --- tickets ---------------------------------------------------------------------
+
+def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
+    """A ticket the current contact may see, with why: their usable link to it (the
+    ticket still theirs or their organization's), or a signed-in level covering it.
+    A link that expired raises ``LinkUnusable`` unless the contact is signed in."""
+    grant = _require_grant()
+    ticket = db.session.get(Ticket, ticket_id, options=list(options))
+    if ticket is None:
+        abort(404)
+    if grant.link_ids:
+        params = {"link_ids": list(grant.link_ids), "contact_id": grant.contact_id, "target_type": "ticket",
+                  "target_id": ticket_id}
+        rows = db.session.connection().execute(_LINKS_OF_CONTACT, params).all()
+        if rows:
+            try:
+                access = _by_link(rows, grant)
+            except LinkUnusable:
+                if not grant.signed_in:
+                    raise
+            else:
+                if access.contact_id != ticket.contact_id and access.organization_id != ticket.organization_id:
+                    abort(404)
+                return ticket, access
+    if not grant.signed_in:
+        abort(404)
+    facts = current_contact()
+    if not level_covers(facts, ticket.contact_id, ticket.organization_id):
+        abort(404)
+    return ticket, PortalAccess(facts.contact_id, None, facts.organization_id, facts.contact_name,
+                                facts.organization_name, facts.timezone)
+
+
+def contact_tickets_query(facts: ContactFacts):
+    """The tickets a contact's portal lists: by level when signed in, else those of
+    the usable links in this session."""
+    stmt = select(Ticket)
+    if facts.signed_in:
+        if facts.level == "requester":
+            return stmt.where(Ticket.contact_id == facts.contact_id)
+        if facts.level == "organization":
+            return stmt.where(Ticket.organization_id == facts.organization_id)
+        return stmt.where(Ticket.organization_id.in_(subtree_ids(facts.organization_id)))
+    grant = _require_grant()
+    linked = select(PortalLink.target_id).where(
+        PortalLink.id.in_(grant.link_ids or [0]), PortalLink.contact_id == facts.contact_id,
+        PortalLink.target_type == "ticket", PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
+    return stmt.where(Ticket.id.in_(linked))

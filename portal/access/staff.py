@@ -15,7 +15,7 @@ from flask import abort
 from sqlalchemy import or_, select, true, union
 
 from portal.extensions import db
-from portal.models import Contact, Organization, Proposal, StaffUser, organization_team
+from portal.models import Contact, Organization, Proposal, StaffUser, Ticket, organization_team
 from portal.services.proposals import load_proposal
 
 SEE_ALL = ("admin", "manager")
@@ -137,3 +137,28 @@ def staff_may_edit_organization(user: StaffUser, organization: Organization) -> 
     if not user.is_enabled or user.role == "technician":
         return False
     return staff_may_see_organization(user, organization.id)
+
+
+# --- tickets: everyone who may see a customer works its tickets (technicians too) ---
+
+def ticket_filter(user: StaffUser):
+    """A WHERE clause restricting tickets to the organizations the user may see."""
+    return organization_filter(user, Ticket.organization_id)
+
+
+def staff_tickets_query(user: StaffUser):
+    """The base query of the ticket queue for this staff member."""
+    return select(Ticket).where(ticket_filter(user))
+
+
+def staff_ticket(user: StaffUser, ticket_id: int, options=()) -> Ticket:
+    """A ticket the staff member may see and work (reply, note, status, assign), or 404."""
+    ticket = db.session.get(Ticket, ticket_id, options=list(options))
+    if ticket is None or not user.is_enabled or not staff_may_see_organization(user, ticket.organization_id):
+        abort(404)
+    return ticket
+
+
+def staff_may_configure_service(user: StaffUser) -> bool:
+    """SLAs, calendars, statuses and issue types are set up by admins and managers."""
+    return user.is_enabled and sees_everything(user)

@@ -19,7 +19,7 @@ from portal.services.errors import NotAllowed
 
 bp = Blueprint("links", __name__, url_prefix="/l")
 
-TARGET_ENDPOINTS = {"proposal": ("proposals.show", "proposal_id")}
+TARGET_ENDPOINTS = {"proposal": ("proposals.show", "proposal_id"), "ticket": ("tickets.show", "ticket_id")}
 
 
 @bp.after_request

@@ -13,6 +13,22 @@ from portal.models.accounts import (
 from portal.models.base import utcnow
 from portal.models.links import PortalLink, PortalSignIn
 from portal.models.outbox import OutboxMessage, OutboxStatus
+from portal.models.service import (
+    PRIORITIES,
+    IssueType,
+    MessageKind,
+    ServiceCalendar,
+    ServiceHoliday,
+    ServiceHours,
+    Site,
+    Sla,
+    SlaTarget,
+    Ticket,
+    TicketAttachment,
+    TicketMessage,
+    TicketState,
+    TicketStatus,
+)
 from portal.models.sales import (
     LOST_REASONS,
     CatalogItem,
@@ -28,4 +44,6 @@ __all__ = [
     "CatalogItem", "Contact", "LOST_REASONS", "Organization", "OutboxMessage",
     "OutboxStatus", "PortalLink", "Proposal", "ProposalEvent", "ProposalLine", "ProposalStatus",
     "Signature", "StaffSession", "StaffUser", "utcnow",
+    "PRIORITIES", "IssueType", "MessageKind", "ServiceCalendar", "ServiceHoliday", "ServiceHours", "Site", "Sla",
+    "SlaTarget", "Ticket", "TicketAttachment", "TicketMessage", "TicketState", "TicketStatus",
 ]

@@ -88,6 +88,9 @@ class Organization(db.Model):
     billing_attention: Mapped[str] = mapped_column(String(200), default="")
     billing_reviewed_at: Mapped[datetime | None]
     account_manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # The SLA of this customer's tickets: a shared one or its own; empty means the
+    # parent's, then the default SLA.
+    sla_id: Mapped[int | None] = mapped_column(ForeignKey("slas.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = created_at_column()
 
