@@ -65,3 +65,7 @@
     Array.prototype.forEach.call(pads, setupPad);
   });
 })();
+
+// --- tickets: portal ---
+
+// --- tickets: admin ---
