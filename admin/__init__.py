@@ -32,7 +32,9 @@ def _register() -> None:
     from admin.organizations.views import bp as organizations_bp
     from admin.outbox.views import bp as outbox_bp
     from admin.proposals.views import bp as proposals_bp
+    from admin.reports.views import bp as reports_bp
     from admin.service.views import bp as service_bp
+    from admin.sites.views import bp as sites_bp
     from admin.tickets.views import bp as tickets_bp
 
     bp.register_blueprint(auth_bp)
@@ -42,6 +44,8 @@ def _register() -> None:
     bp.register_blueprint(outbox_bp)
     bp.register_blueprint(tickets_bp)
     bp.register_blueprint(service_bp)
+    bp.register_blueprint(reports_bp)
+    bp.register_blueprint(sites_bp)
 
 
 _register()

@@ -1,4 +1,4 @@
-"""The ``flask`` commands: seed-demo, create-staff, outbox work."""
+"""The ``flask`` commands: seed-demo, create-staff, outbox work, jobs run-due."""
 from __future__ import annotations
 
 import time
@@ -72,3 +72,20 @@ def init_cli(app: Flask) -> None:
                 time.sleep(interval)
 
     app.cli.add_command(outbox)
+
+    jobs = AppGroup("jobs", help="Scheduled work (run from cron or any scheduler).")
+
+    @jobs.command("run-due")
+    @click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
+                                                                "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]),
+                  default=None, help="Act as if it were this UTC time (tests, catching up).")
+    @click.option("--batch", default=200, show_default=True, help="Tickets per transaction.")
+    def run_due_command(now, batch: int):
+        """Flag SLA breaches and mail the assignee and account manager, once per breach."""
+        from portal.services.sla_jobs import flag_breaches
+
+        report = flag_breaches(now, batch=batch)
+        db.session.remove()
+        click.echo(f"SLA breaches: {report}")
+
+    app.cli.add_command(jobs)

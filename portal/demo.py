@@ -36,6 +36,9 @@ def seed_demo() -> dict:
     existing = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     if existing is None:
         _create_world()
+    from portal.demo_tickets import seed_service_demo
+
+    seed_service_demo()  # once, on its own check: databases seeded before tickets get them too
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     delivered = db.session.scalar(
         select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)

@@ -3,6 +3,7 @@
 
     python scripts/bench.py [--duration 8] [--concurrency 8] [--workers 2]
                             [--worker-class sync] [--threads 1] [--no-wrk]
+                            [--tickets 100000] [--tickets-pg postgresql://.../scratch]
 
 Run it from the project root with the Python that has the project installed.
 
@@ -17,7 +18,13 @@ Run it from the project root with the Python that has the project installed.
 4. Measures a phone's first load: the page and its CSS/JS with gzip, bytes as served.
 5. Counts SQL statements per page with the Flask test client (5 vs 50 lines, 5 vs 50
    proposals): a fixed number of queries means the same count on both sides.
-6. Prints a table of figures, budgets and PASS/FAIL.
+6. The ticket queue at 100,000 tickets (seeded in bulk into the instance by
+   ``scripts/bench_tickets.py``): requests per second of the admin queue (first page,
+   a search, a filter) and of the portal ticket list through gunicorn, as a ratio to the
+   bare route; then the median server time of each queue page (Flask test client, in
+   process) against the 100 ms budget, on SQLite and, with ``--tickets-pg URL``, on
+   PostgreSQL too (that database is EMPTIED).
+7. Prints a table of figures, budgets and PASS/FAIL.
 
 Exit status: 0 whatever the figures say, 1 when a server did not start.
 """
@@ -484,6 +491,44 @@ def count_queries(workdir: Path) -> dict:
     return {"page": page, "admin": admin}
 
 
+# --- 6. tickets ----------------------------------------------------------------------------
+
+def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]:
+    """The admin queue (first page, a search, a filter) as a signed-in admin, and the
+    portal ticket list as a signed-in contact (organization level), over HTTP."""
+    login_page = fetch(port, "GET", "/admin/login")
+    cookie = login_page.cookie(cookie_name)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page.text)
+    if login_page.status != 200 or not cookie or not match:
+        raise RuntimeError(f"/admin/login answered {login_page.status} without a form")
+    body = urlencode({"email": info["admin_email"], "password": STAFF_PASSWORD, "csrf_token": match.group(1)})
+    signed_in = fetch(port, "POST", "/admin/login", {"Cookie": f"{cookie_name}={cookie}",
+                                                     "Content-Type": "application/x-www-form-urlencoded"},
+                      body.encode())
+    staff_cookie = signed_in.cookie(cookie_name)
+    if signed_in.status != 303 or not staff_cookie:
+        raise RuntimeError(f"admin login answered {signed_in.status}")
+    staff = {"Cookie": f"{cookie_name}={staff_cookie}", "Accept-Encoding": "gzip"}
+    targets = [
+        Target("queue: first page", port, "GET", "/admin/tickets/", staff),
+        Target("queue: search a title word", port, "GET", "/admin/tickets/?q=boiler", staff),
+        Target("queue: filter urgent+unassigned", port, "GET", "/admin/tickets/?priority=urgent&assignee=unassigned",
+               staff),
+    ]
+    if "tickets.index" in app.view_functions:
+        # A signed-in contact's session, signed with the instance's key (as sign-in would leave it).
+        serializer = app.session_interface.get_signing_serializer(app)
+        contact_cookie = serializer.dumps({"portal": {"contact": info["portal_contact"], "epoch": info["portal_epoch"],
+                                                      "links": [], "signed_in": True}})
+        portal = {"Cookie": f"{cookie_name}={contact_cookie}", "Accept-Encoding": "gzip"}
+        targets.append(Target("portal: ticket list", port, "GET", "/tickets", portal))
+    for target in targets:
+        reply = fetch(port, target.method, target.path, target.headers)
+        if reply.status != 200:
+            raise RuntimeError(f"{target.path} answered {reply.status}")
+    return targets
+
+
 # --- the report -------------------------------------------------------------------------
 
 @dataclass
@@ -517,6 +562,9 @@ def main() -> int:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class, both servers (default sync)")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default 1)")
     parser.add_argument("--no-wrk", action="store_true", help="use the built-in load generator even if wrk exists")
+    parser.add_argument("--tickets", type=int, default=100_000, help="tickets seeded for step 6 (default 100000)")
+    parser.add_argument("--tickets-pg", metavar="URL",
+                        help="also time the ticket queue on this PostgreSQL database (it is EMPTIED first)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="porchlight-bench-"))
@@ -556,6 +604,13 @@ def main() -> int:
         info = prepare_instance()
         pid, token, cookie_name = info["proposal_id"], info["token"], info["cookie_name"]
         print(f"\n1. instance ready in {time.monotonic() - started:.1f} s: proposal {pid}, 20 lines, 5 optional")
+        import bench_tickets
+
+        from portal import create_app
+
+        ticket_app = create_app()
+        ticket_info = bench_tickets.seed_tickets(ticket_app, args.tickets, admin_email="bench-admin@bench.example")
+        print(f"   + {ticket_info['count']:,} tickets seeded in {ticket_info['seconds']:.1f} s (bulk insert)")
 
         # 2. the servers
         env = dict(os.environ)
@@ -662,6 +717,25 @@ def main() -> int:
                             f"< {TOGGLE_BYTES_BUDGET // 1024} KB",
                             "PASS" if len(toggle.raw) < TOGGLE_BYTES_BUDGET else "FAIL"))
 
+            # 4b. (step 6 of the docstring) the ticket queue and the portal ticket list through gunicorn
+            seconds = min(args.duration, 4.0)
+            print(f"\n4b. tickets through gunicorn at {ticket_info['count']:,} tickets "
+                  f"({seconds:g} s each, {args.concurrency} connections; bare route: {bare_rps:.0f} rps)")
+            try:
+                for target in ticket_targets(portal_port, ticket_app, ticket_info, cookie_name):
+                    if args.warmup > 0:
+                        load(target, args.warmup, args.concurrency, wrk, workdir)
+                    result = load(target, seconds, args.concurrency, wrk, workdir)
+                    ratio = result.rps / bare_rps if bare_rps else 0.0
+                    problems = f"  [{result.other} non-200, {result.errors} errors]" if result.other or result.errors else ""
+                    print(f"   {target.name:<30} {result.rps:8.1f} rps = {ratio:.2f} x bare, p50 "
+                          f"{result.p50_ms or 0:.1f} ms{problems}")
+                    rows.append(Row(f"{target.name} rps", f"{result.rps:.0f} rps = {ratio:.2f} x bare",
+                                    "(report)", "-" if not problems else "FAIL"))
+            except Exception as error:  # a report: say what broke and carry on
+                print(f"   failed: {error!r}")
+                rows.append(Row("tickets through gunicorn", f"error: {error}"[:60], "(report)", "FAIL"))
+
         # 5. queries per page (test client, its own database)
         print("\n5. SQL statements per GET (Flask test client)")
         try:
@@ -680,6 +754,37 @@ def main() -> int:
         except Exception as error:  # a report: say what broke and carry on
             print(f"   failed: {error!r}")
             rows.append(Row("queries per page", f"error: {error}"[:60], "equal", "FAIL"))
+
+        # 6. server time of each ticket page, in process
+        engines = [("sqlite", ticket_app, ticket_info)]
+        if args.tickets_pg:
+            engines.append(("postgresql", None, None))
+        for engine, engine_app, seeded in engines:
+            print(f"\n6. ticket pages, server time in process (Flask test client, 30 requests each), {engine}")
+            try:
+                if engine_app is None:
+                    engine_app = bench_tickets.prepare_database(args.tickets_pg)
+                    seeded = bench_tickets.seed_tickets(engine_app, args.tickets)
+                    print(f"   {seeded['count']:,} tickets seeded in {seeded['seconds']:.1f} s")
+                results = bench_tickets.time_in_process(engine_app, seeded)
+                bench_tickets.print_results(results, engine)
+                bare_ms = results[0]["median"]
+                pages = [r for r in results if r["rows"] is not None]
+                worst = max(pages, key=lambda r: r["median"])
+                for r in pages:
+                    if r["label"] in ("queue: first page", "queue: search a title word",
+                                      "queue: filter urgent+unassigned", "portal: ticket list (org level)"):
+                        rows.append(Row(f"{r['label']} ({engine})", f"{r['median']:.1f} ms median "
+                                        f"(bare {bare_ms:.2f} ms)", f"< {bench_tickets.BUDGET_MS:.0f} ms",
+                                        "PASS" if r["median"] < bench_tickets.BUDGET_MS and r["status"] == 200
+                                        else "FAIL"))
+                rows.append(Row(f"slowest queue page ({engine})", f"{worst['median']:.1f} ms: {worst['label']}",
+                                f"< {bench_tickets.BUDGET_MS:.0f} ms",
+                                "PASS" if all(r["median"] < bench_tickets.BUDGET_MS and r["status"] == 200
+                                              for r in pages) else "FAIL"))
+            except Exception as error:  # a report: say what broke and carry on
+                print(f"   failed: {error!r}")
+                rows.append(Row(f"ticket pages ({engine})", f"error: {error}"[:60], "< 100 ms", "FAIL"))
 
         print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("\nSummary")

@@ -53,6 +53,7 @@ def make_app(tmp_path_factory, **overrides):
         "SESSION_COOKIE_SECURE": False,
         "MAIL_SERVER": None,
         "SERVER_NAME": None,
+        "ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
     }
     config.update(overrides)
     return create_app(config)

@@ -373,3 +373,313 @@ def test_admin_organization_matrix(app, make, login, capsys):
     with capsys.disabled():
         print(f"\nadmin organization authorization matrix: {cases} (route, actor, object) cases")
     assert not failures, failures
+
+
+# --- portal: tickets ---------------------------------------------------------------
+
+# Portal routes about one ticket: endpoint -> (method, expected status when visible).
+# In this order, so each visit leaves the ticket open again (reply needs an open one).
+PORTAL_TICKET_ROUTES = {
+    "tickets.show": ("GET", 200),
+    "tickets.attachment": ("GET", 200),
+    "tickets.reply": ("POST", 303),
+    "tickets.close": ("POST", 303),
+    "tickets.reopen": ("POST", 303),
+}
+PORTAL_EXTRA.update(PORTAL_TICKET_ROUTES)
+SESSION_ONLY["tickets.index"] = "ticket list by contact_tickets_query per level (checked below)"
+SESSION_ONLY["tickets.new"] = "opens a ticket on the contact's own organization (tests/portal/test_tickets.py)"
+SESSION_ONLY["tickets.sub_issue_types"] = "the sub-issue select of the new-ticket form; names no customer object"
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _ticket_call(client, endpoint: str, ticket_id: int, attachment_id: int) -> int:
+    method, _ok = PORTAL_TICKET_ROUTES[endpoint]
+    values = {"ticket_id": ticket_id}
+    if endpoint == "tickets.attachment":
+        values["attachment_id"] = attachment_id
+    with client.application.test_request_context():
+        path = url_for(endpoint, **values)
+    if method == "GET":
+        with client.get(path) as response:  # closes a served file
+            return response.status_code
+    return client.post(path, data={"body": "A reply from the matrix"}).status_code
+
+
+def test_portal_ticket_matrix(app, world, make, monkeypatch, tmp_path, capsys):
+    import re
+
+    from werkzeug.datastructures import FileStorage
+
+    from portal.models import TicketAttachment
+    from tests.factories import outbox
+
+    monkeypatch.setitem(app.config, "ATTACHMENTS_DIR", str(tmp_path / "attachments"))
+    tickets, attachments = {}, {}
+    for key in ("requester", "organization", "organization_tree", "colleague", "in_S", "in_P", "in_U"):
+        import io
+
+        photo = FileStorage(io.BytesIO(_png()), filename="photo.png", content_type="image/png")
+        tickets[key] = make.ticket(world.contacts[key], title=f"Ticket for {key}", files=[photo]).id
+    with app.app_context():
+        for ticket_id, attachment_id in db.session.execute(
+                db.select(TicketAttachment.ticket_id, TicketAttachment.id)):
+            attachments[ticket_id] = attachment_id
+        db.session.remove()
+    cases = 0
+    failures = []
+    for level, visible in VISIBLE.items():
+        client = _signed_in(app, world.contacts[level])
+        targets = {"mine": tickets[level], "colleague": tickets["colleague"], "in_S": tickets["in_S"],
+                   "in_P": tickets["in_P"], "in_U": tickets["in_U"]}
+        for relation, ticket_id in targets.items():
+            for endpoint, (_method, ok) in PORTAL_TICKET_ROUTES.items():
+                expected = ok if relation in visible else 404
+                status = _ticket_call(client, endpoint, ticket_id, attachments[ticket_id])
+                cases += 1
+                if status != expected:
+                    failures.append((level, relation, endpoint, expected, status))
+        # the list shows exactly what the level may open
+        listed = {int(i) for i in re.findall(r'href="/tickets/(\d+)"', client.get("/tickets?show=all").get_data(
+            as_text=True))}
+        relation_of = {key: ("mine" if key == level else "colleague" if key in VISIBLE or key == "colleague" else key)
+                       for key in tickets}
+        cases += 1
+        if listed != {tickets[key] for key, relation in relation_of.items() if relation in visible}:
+            failures.append((level, "list", "tickets.index", sorted(visible), sorted(listed)))
+    # A contact who only opened the link mailed for one ticket sees that ticket and nothing else.
+    [mail] = [m for m in outbox(app) if m["kind"] == "ticket_opened"
+              and m["to_addr"] == world.contacts["requester"].email]
+    token = re.search(r"/l/([A-Za-z0-9_-]{20,})", mail["body_text"]).group(1)
+    client = app.test_client()
+    assert client.get(f"/l/{token}").status_code == 303
+    for key, ticket_id in tickets.items():
+        for endpoint, (_method, ok) in PORTAL_TICKET_ROUTES.items():
+            expected = ok if key == "requester" else 404
+            status = _ticket_call(client, endpoint, ticket_id, attachments[ticket_id])
+            cases += 1
+            if status != expected:
+                failures.append(("link only", key, endpoint, expected, status))
+    # Another ticket's attachment through a visible ticket's URL is a 404 too.
+    client = _signed_in(app, world.contacts["organization_tree"])
+    cases += 1
+    if _ticket_call(client, "tickets.attachment", tickets["organization_tree"], attachments[tickets["in_U"]]) != 404:
+        failures.append(("organization_tree", "foreign attachment", "tickets.attachment", 404, "not 404"))
+    with capsys.disabled():
+        print(f"\nportal ticket authorization matrix: {cases} (route, actor, object) cases")
+    assert not failures, failures
+
+
+# --- admin: tickets ----------------------------------------------------------------
+
+# Admin routes about one ticket: endpoint -> (method, expected status when visible).
+# Everyone who may see a customer works its tickets: technicians too (no "edits" column).
+# Empty or no-op data: what is checked is who gets past the access check (a 422 counts).
+ADMIN_TICKET_ROUTES = {
+    "admin.tickets.show": ("GET", 200),
+    "admin.tickets.attachment": ("GET", 200),
+    "admin.tickets.reply": ("POST", 422),
+    "admin.tickets.note": ("POST", 422),
+    "admin.tickets.change_status": ("POST", 422),
+    "admin.tickets.change_priority": ("POST", 422),
+    "admin.tickets.assign": ("POST", 303),  # to nobody: a no-op on an unassigned ticket
+}
+ADMIN_EXTRA.update(ADMIN_TICKET_ROUTES)
+SESSION_ONLY["admin.tickets.index"] = "the queue, filtered by staff_tickets_query (checked below)"
+SESSION_ONLY["admin.tickets.bulk_assign"] = "each ticket through staff_tickets_query (checked below)"
+
+
+def test_admin_ticket_matrix(app, make, login, monkeypatch, tmp_path, capsys):
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from portal.models import Ticket, TicketAttachment
+
+    monkeypatch.setitem(app.config, "ATTACHMENTS_DIR", str(tmp_path / "attachments"))
+    orgs = {"team": make.organization("Team Customer"), "other": make.organization("Other Customer")}
+    tickets, attachments = {}, {}
+    for where, org in orgs.items():
+        photo = FileStorage(io.BytesIO(_png()), filename="photo.png", content_type="image/png")
+        tickets[where] = make.ticket(make.contact(org), title=f"{where}-ticket", files=[photo]).id
+    with app.app_context():
+        attachments = dict(db.session.execute(db.select(TicketAttachment.ticket_id, TicketAttachment.id)).all())
+        db.session.remove()
+    cases = 0
+    failures = []
+    for role in ROLES:
+        user = make.staff(role=role)
+        add_to_team(app, orgs["team"].id, user)
+        client = app.test_client()
+        login(client, user)
+        for where, ticket_id in tickets.items():
+            for endpoint, (method, ok) in ADMIN_TICKET_ROUTES.items():
+                values = {"ticket_id": ticket_id}
+                if endpoint == "admin.tickets.attachment":
+                    values["attachment_id"] = attachments[ticket_id]
+                with app.test_request_context():
+                    path = url_for(endpoint, **values)
+                visible = role in ("admin", "manager") or where == "team"
+                expected = ok if visible else 404
+                if method == "GET":
+                    with client.get(path) as response:  # closes a served file
+                        status = response.status_code
+                else:
+                    status = client.post(path, data={"assignee_id": "0"}).status_code
+                cases += 1
+                if status != expected:
+                    failures.append((role, where, endpoint, expected, status))
+        # The queue, its search and bulk assign reach only what the role may see.
+        for url in ("/admin/tickets/?status=all", "/admin/tickets/?q=other-ticket"):
+            sees_other = f'/admin/tickets/{tickets["other"]}"' in client.get(url).get_data(as_text=True)
+            cases += 1
+            if sees_other != (role in ("admin", "manager")):
+                failures.append((role, "list", url, role in ("admin", "manager"), sees_other))
+        client.post("/admin/tickets/assign", data={"ticket_ids": [str(tickets["other"])], "assignee_id": str(user.id)})
+        with app.app_context():
+            assigned = db.session.get(Ticket, tickets["other"]).assignee_id
+            if assigned is not None:
+                db.session.get(Ticket, tickets["other"]).assignee_id = None
+                db.session.commit()
+            db.session.remove()
+        cases += 1
+        if (assigned == user.id) != (role in ("admin", "manager")):
+            failures.append((role, "bulk assign", "admin.tickets.bulk_assign", role in ("admin", "manager"), assigned))
+    # An attachment is reached through its own ticket only.
+    client = app.test_client()
+    login(client, make.staff(role="admin"))
+    with app.test_request_context():
+        crossed = url_for("admin.tickets.attachment", ticket_id=tickets["team"], attachment_id=attachments[tickets["other"]])
+    cases += 1
+    if client.get(crossed).status_code != 404:
+        failures.append(("admin", "crossed attachment", "admin.tickets.attachment", 404, "not 404"))
+    with capsys.disabled():
+        print(f"\nadmin ticket authorization matrix: {cases} (route, actor, object) cases")
+    assert not failures, failures
+
+
+# --- admin: service setup ------------------------------------------------------------
+
+# SLAs, calendars, statuses and issue types: admins and managers only
+# (staff_may_configure_service); every other role gets a 404 on every route.
+# endpoint -> methods. Delete comes last: it removes the status the others use.
+ADMIN_SERVICE_ROUTES = {
+    "admin.service.index": ("GET",),
+    "admin.service.slas": ("GET",),
+    "admin.service.new_sla": ("GET", "POST"),
+    "admin.service.edit_sla": ("GET", "POST"),
+    "admin.service.calendars": ("GET",),
+    "admin.service.new_calendar": ("GET", "POST"),
+    "admin.service.edit_calendar": ("GET", "POST"),
+    "admin.service.add_holiday": ("POST",),
+    "admin.service.remove_holiday": ("POST",),
+    "admin.service.statuses": ("GET", "POST"),
+    "admin.service.edit_status": ("GET", "POST"),
+    "admin.service.deactivate_status": ("POST",),
+    "admin.service.reactivate_status": ("POST",),
+    "admin.service.issue_types": ("GET", "POST"),
+    "admin.service.edit_issue_type": ("GET", "POST"),
+    "admin.service.move_issue_type": ("POST",),
+    "admin.service.deactivate_issue_type": ("POST",),
+    "admin.service.reactivate_issue_type": ("POST",),
+    "admin.service.delete_status": ("POST",),
+}
+SESSION_ONLY.update({endpoint: "service setup: admins and managers only (test_admin_service_setup_matrix)"
+                     for endpoint in ADMIN_SERVICE_ROUTES})
+
+
+def test_admin_service_setup_matrix(app, make, login, capsys):
+    from datetime import date
+
+    from portal.models import ServiceHoliday, Sla, TicketStatus
+
+    arguments = {rule.endpoint: rule.arguments for rule in app.url_map.iter_rules()}
+    cases = 0
+    failures = []
+    for role in ROLES:
+        user = make.staff(role=role)
+        add_to_team(app, make.organization("Team Customer").id, user)  # a team changes nothing here
+        client = app.test_client()
+        login(client, user)
+        sla = make.sla()
+        kind = make.issue_type()
+        with app.app_context():  # fresh objects per role: an allowed role's POSTs may change them
+            calendar_id = db.session.get(Sla, sla.id).calendar_id
+            holiday = ServiceHoliday(calendar_id=calendar_id, day=date(2030, 1, 1), name="Matrix")
+            ticket_status = TicketStatus(name=f"Matrix {role}", state="open", position=99)
+            db.session.add_all([holiday, ticket_status])
+            db.session.commit()
+            values = {"sla_id": sla.id, "calendar_id": calendar_id, "holiday_id": holiday.id,
+                      "status_id": ticket_status.id, "issue_type_id": kind.id}
+        allowed = role in ("admin", "manager")
+        for endpoint, methods in ADMIN_SERVICE_ROUTES.items():
+            with app.test_request_context():
+                path = url_for(endpoint, **{name: values[name] for name in arguments[endpoint]})
+            for method in methods:
+                # Empty data: what is checked is who gets past the access check (422, 400, 303 all count).
+                status = (client.get(path) if method == "GET" else client.post(path, data={})).status_code
+                cases += 1
+                if (status == 404) == allowed or status >= 500:
+                    failures.append((role, endpoint, method, "allowed" if allowed else "404", status))
+        cases += 1
+        if ("Service setup" in client.get("/admin/proposals/").get_data(as_text=True)) != allowed:
+            failures.append((role, "nav", "Service setup entry", allowed))
+    with capsys.disabled():
+        print(f"\nadmin service setup authorization matrix: {cases} (route, actor, object) cases")
+    assert not failures, failures
+
+
+# --- admin: sites and reports ------------------------------------------------------
+
+# Admin routes about one organization's sites: endpoint -> (method, edits?, the object the URL names)
+ADMIN_SITE_ROUTES = {
+    "admin.sites.index": ("GET", False, "organization"),
+    "admin.sites.create": ("POST", True, "organization"),
+    "admin.sites.deactivate": ("POST", True, "site"),
+}
+ADMIN_EXTRA.update(ADMIN_SITE_ROUTES)
+# Reports span every customer: admins and managers only, a 404 for everyone else.
+ADMIN_EXTRA["admin.reports.first_response"] = ("GET", "admins and managers only")
+
+
+def test_admin_site_and_report_matrix(app, make, login, capsys):
+    orgs = {"team": make.organization("Team Customer"), "other": make.organization("Other Customer")}
+    sites = {where: make.site(org, f"{where} site") for where, org in orgs.items()}
+    cases = 0
+    failures = []
+    for role in ROLES:
+        user = make.staff(role=role)
+        add_to_team(app, orgs["team"].id, user)
+        client = app.test_client()
+        login(client, user)
+        for where in ("team", "other"):
+            for endpoint, (method, edits, names) in ADMIN_SITE_ROUTES.items():
+                values = ({"organization_id": orgs[where].id} if names == "organization"
+                          else {"site_id": sites[where].id})
+                with app.test_request_context():
+                    path = url_for(endpoint, **values)
+                expected = _admin_expected(role, where == "team", edits, None)
+                # Empty data (a 422) or a repeated deactivation (a no-op): who gets past the access check.
+                for headers in ({}, {"HX-Request": "true"}):
+                    status = (client.get(path, headers=headers) if method == "GET"
+                              else client.post(path, data={}, headers=headers)).status_code
+                    cases += 1
+                    if (status == 404) != (expected == "404") or status >= 500:
+                        failures.append((role, where, endpoint, headers, expected, status))
+        for query in ("", f"?organization_id={orgs['team'].id}&from_month=2026-01&to_month=2026-12"):
+            status = client.get(f"/admin/reports/first-response{query}").status_code
+            cases += 1
+            if status != (200 if role in ("admin", "manager") else 404):
+                failures.append((role, "report", "admin.reports.first_response", query, status))
+    with capsys.disabled():
+        print(f"\nadmin site and report authorization matrix: {cases} (route, actor, object) cases")
+    assert not failures, failures

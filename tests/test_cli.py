@@ -1,4 +1,4 @@
-"""The ``flask`` commands: seed-demo, create-staff, outbox work."""
+"""The ``flask`` commands: seed-demo, create-staff, outbox work, jobs run-due."""
 from __future__ import annotations
 
 import re
@@ -18,7 +18,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.services import accounts
-from tests.factories import queued_mail
+from tests.factories import outbox, queued_mail
 
 PORTAL_LINK = re.compile(r"https://portal\.example\.test/l/([A-Za-z0-9_\-]+)")
 
@@ -125,3 +125,48 @@ def test_create_staff_refuses_a_short_password_and_a_duplicate_email(app, make):
     assert "already exists" in duplicate.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 1
+
+
+def test_seed_demo_makes_issue_types_sites_and_tickets_once(app):
+    from portal.models import IssueType, MessageKind, Site, Ticket, TicketMessage, TicketState
+
+    def counts():
+        with app.app_context():
+            return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                    for model in (IssueType, Site, Ticket, TicketMessage)}
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    first = counts()
+    assert (first["IssueType"], first["Site"], first["Ticket"]) == (7, 2, 5)
+    with app.app_context():
+        states = sorted(db.session.scalars(select(Ticket.state)))
+        assert states == sorted([TicketState.OPEN] * 3 + [TicketState.WAITING, TicketState.CLOSED])
+        assert db.session.scalar(select(func.count()).where(TicketMessage.kind == MessageKind.NOTE)) == 1
+        assert db.session.scalar(select(func.count()).where(Ticket.assignee_id.is_not(None))) == 3
+        assert db.session.scalar(select(func.count()).where(Ticket.first_response_at.is_not(None))) == 3
+        subs = db.session.scalars(select(IssueType.name).where(IssueType.parent_id.is_not(None))).all()
+        assert sorted(subs) == ["Controller", "Damage", "Leak", "Missed visit"]
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert counts() == first
+
+
+def test_jobs_run_due_flags_sla_breaches_once_and_prints_the_counts(app, make):
+    from datetime import datetime
+
+    from portal.models import Ticket
+    from tests.factories import stored
+
+    manager = make.staff(role="sales")
+    organization = make.organization_with(sla_id=make.sla(targets={"normal": (60, 480)}).id,
+                                          account_manager_id=manager.id)
+    ticket = make.ticket(make.contact(organization), now=datetime(2026, 3, 9, 9, 0))  # a Monday: due 10:00
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["jobs", "run-due", "--now", "2026-03-09T12:00"])
+    assert result.exit_code == 0, result.output
+    assert "first_response_breaches=1 resolution_breaches=0 mails=1" in result.output
+    again = runner.invoke(args=["jobs", "run-due", "--now", "2026-03-09T12:00"])
+    assert again.exit_code == 0, again.output
+    assert "first_response_breaches=0 resolution_breaches=0 mails=0" in again.output
+    assert stored(app, Ticket, ticket.id).first_response_breached_at == datetime(2026, 3, 9, 12, 0)
+    assert [m["to_addr"] for m in outbox(app) if m["kind"] == "ticket_breached"] == [manager.email]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +24,9 @@ CSRF_REFUSED = "This form expired or was sent from another page."
 RERENDERED = {"admin.auth.login": "The page was open too long. Please sign in again.",
               "proposals.sign": "This page was open for a long time",
               "sign_in.start": "This page was open for a long time. Please send it again.",
-              "sign_in.code": "This page was open for a long time. Please press Sign in once more."}
+              "sign_in.code": "This page was open for a long time. Please press Sign in once more.",
+              "tickets.new": "This page was open for a long time, so we need you to send it once more.",
+              "tickets.reply": "This page was open for a long time, so we need you to send it once more."}
 
 
 def _templates(suffix: str = ".html") -> list[Path]:
@@ -65,6 +68,26 @@ def world(app, make, login, open_link):
         request_sign_in(delivered.contact.email, None)
         db.session.commit()
     values["token"] = re.search(r"/sign-in/([A-Za-z0-9_-]{20,})", outbox(app)[-1]["body_text"]).group(1)
+    # admin tickets: a ticket of the delivered proposal's customer (the rep's proposal lets them see it)
+    values["ticket_id"] = values.get("ticket_id") or make.ticket(delivered.contact).id
+    # portal tickets: the same ticket opened through its mailed link, in the same session
+    [ticket_mail] = [m for m in outbox(app) if m["kind"] == "ticket_opened"
+                     and f"T-{values['ticket_id']:06d}" in m["subject"]]
+    assert open_link(client, re.search(r"/l/([A-Za-z0-9_-]{20,})", ticket_mail["body_text"]).group(1)
+                     ).status_code == 200
+    # service setup: the reference calendar, SLA and status, an issue type and a holiday
+    values.update(calendar_id=1, sla_id=1, status_id=1, issue_type_id=make.issue_type("Forgeable").id)
+    with app.app_context():
+        from portal.models import ServiceHoliday
+
+        holiday = ServiceHoliday(calendar_id=1, day=date(2030, 1, 1), name="Forgeable")
+        db.session.add(holiday)
+        db.session.commit()
+        values["holiday_id"] = holiday.id
+    # sites: one of the delivered proposal's customer
+    from types import SimpleNamespace
+
+    values["site_id"] = make.site(SimpleNamespace(id=values["organization_id"]), "Forgeable site").id
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},
         "admin.proposals.new": {"contact_id": str(delivered.contact.id), "title": "Forged", "currency": "USD"},
@@ -80,6 +103,26 @@ def world(app, make, login, open_link):
         "proposals.sign": sign_form(delivered.proposal, [option_id], seen_hash=seen_hash),
         "sign_in.start": {"email": delivered.contact.email},
         "sign_in.code": {"email": delivered.contact.email, "code": "000000"},
+        "tickets.new": {"title": "Forged", "description": "Forged", "priority": "low"},
+        "tickets.reply": {"body": "Forged"},
+        "admin.tickets.reply": {"body": "Forged reply"},
+        "admin.tickets.note": {"body": "Forged note"},
+        "admin.tickets.change_status": {"status_id": "4"},
+        "admin.tickets.change_priority": {"priority": "urgent"},
+        "admin.tickets.assign": {"assignee_id": str(staff.id)},
+        "admin.tickets.bulk_assign": {"ticket_ids": ["1"], "assignee_id": str(staff.id)},
+        "admin.service.new_sla": {"name": "Forged", "calendar_id": "1", "is_shared": "y", "is_default": "y",
+                                  **{f"{kind}_{p}": "1" for kind in ("first", "resolution")
+                                     for p in ("low", "normal", "high", "urgent")}},
+        "admin.service.new_calendar": {"name": "Forged", "timezone": "UTC", "day_0": "09:00-17:00"},
+        "admin.service.edit_calendar": {"name": "Forged", "timezone": "UTC", "day_0": "09:00-10:00"},
+        "admin.service.add_holiday": {"day": "2030-12-25", "holiday_name": "Forged"},
+        "admin.service.statuses": {"name": "Forged", "state": "open"},
+        "admin.service.edit_status": {"name": "Forged", "state": "open", "position": "9"},
+        "admin.service.issue_types": {"name": "Forged", "parent_id": "0", "sla_id": "0"},
+        "admin.service.edit_issue_type": {"name": "Forged", "sla_id": "1"},
+        "admin.service.move_issue_type": {"direction": "up"},
+        "admin.sites.create": {"name": "Forged site", "address": "Forged"},
     }
     return client, values, forms
 
@@ -160,6 +203,9 @@ def pages(app, make, login, open_link):
     login(staff_client, staff)
     portal = app.test_client()
     open_link(portal, delivered.token)
+    ticket = make.ticket(delivered.contact)  # and the ticket mail's link, in the same session
+    [ticket_mail] = [m for m in outbox(app) if m["kind"] == "ticket_opened"]
+    open_link(portal, re.search(r"/l/([A-Za-z0-9_-]{20,})", ticket_mail["body_text"]).group(1))
     anonymous = app.test_client()
     return [
         (anonymous, "GET", "/", {}),
@@ -173,6 +219,10 @@ def pages(app, make, login, open_link):
         (staff_client, "GET", "/admin/outbox/", {}),
         (portal, "GET", f"/p/proposals/{delivered.proposal.id}", {}),
         (portal, "POST", f"/p/proposals/{delivered.proposal.id}/options", {"HX-Request": "true"}),
+        (portal, "GET", "/tickets", {}),
+        (portal, "GET", "/tickets?show=all", {"HX-Request": "true"}),
+        (portal, "GET", "/tickets/new", {}),
+        (portal, "GET", f"/tickets/{ticket.id}", {}),
     ]
 
 

@@ -57,3 +57,5 @@ class OrganizationForm(FlaskForm):
     billing_reviewed = BooleanField(_l("Billing settings reviewed"))
     account_manager_id = SelectField(_l("Account manager"), coerce=int, default=0)
     team_ids = SelectMultipleField(_l("Account team"), coerce=int, default=[])
+    # 0 inherits; the view lists the SLAs and the service checks the one chosen.
+    sla_id = SelectField(_l("SLA"), coerce=int, default=0, validate_choice=False)

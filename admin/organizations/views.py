@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms.fields import SelectChoice
 
 from admin.forms import attach_errors
 from admin.organizations.forms import (
@@ -22,6 +23,7 @@ from admin.organizations.forms import (
     TAX_REGION_LABELS,
     OrganizationForm,
 )
+from admin.sites.views import sites_context
 from portal.access.staff import (
     sees_everything,
     staff_may_create_organization,
@@ -33,7 +35,7 @@ from portal.access.staff import (
 )
 from portal.extensions import db
 from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.models import Organization, StaffUser
+from portal.models import Organization, Sla, StaffUser
 from portal.services import organizations as service
 from portal.services.errors import InvalidInput
 
@@ -145,7 +147,8 @@ def _load_parent(form: OrganizationForm, organization: Organization | None) -> t
     return parent, True
 
 
-def _input(form: OrganizationForm, parent: Organization | None) -> service.OrganizationInput:
+def _input(form: OrganizationForm, parent: Organization | None,
+           organization: Organization | None = None) -> service.OrganizationInput:
     manager = db.session.get(StaffUser, form.account_manager_id.data) if form.account_manager_id.data else None
     return service.OrganizationInput(
         name=form.name.data or "", city=form.city.data or "", parent=parent,
@@ -153,6 +156,9 @@ def _input(form: OrganizationForm, parent: Organization | None) -> service.Organ
         tax_region=form.tax_region.data, tax_id=form.tax_id.data or "",
         billing_address=form.billing_address.data or "", billing_attention=form.billing_attention.data or "",
         billing_reviewed=bool(form.billing_reviewed.data), account_manager=manager,
+        # A form without the SLA field (an older page) leaves the SLA as it was.
+        sla_id=(form.sla_id.data or None) if "sla_id" in request.form else (
+            organization.sla_id if organization is not None else None),
     )
 
 
@@ -164,12 +170,12 @@ def _save(form: OrganizationForm, organization: Organization | None) -> Organiza
     parent, parent_ok = _load_parent(form, organization)
     if not (valid and parent_ok):
         # Run the rules anyway, so that every broken one shows at once.
-        errors = service.organization_errors(_input(form, parent), organization)
+        errors = service.organization_errors(_input(form, parent, organization), organization)
         if not parent_ok:
             errors.pop("bill_to_parent", None)
         attach_errors(form, InvalidInput({k: v for k, v in errors.items() if not getattr(form, k).errors}))
         return None
-    data = _input(form, parent)
+    data = _input(form, parent, organization)
     team = set(form.team_ids.data or [])
     try:
         if creating:
@@ -188,10 +194,21 @@ def _save(form: OrganizationForm, organization: Organization | None) -> Organiza
     return organization
 
 
+def _sla_choices() -> list[SelectChoice]:
+    """Inherit, then the shared SLAs, then the custom ones (each group by name)."""
+    shared, custom = _("Shared SLAs"), _("Custom SLAs")
+    slas = db.session.execute(select(Sla.id, Sla.name, Sla.is_shared, Sla.is_default)
+                              .order_by(Sla.is_shared.desc(), Sla.name))
+    return [SelectChoice(0, _("Inherit (parent's, else the default)"))] + [
+        SelectChoice(sla_id, _("%(name)s (default)", name=name) if is_default else name,
+                     optgroup=shared if is_shared else custom) for sla_id, name, is_shared, is_default in slas]
+
+
 def _with_staff_choices(form: OrganizationForm, organization: Organization | None) -> OrganizationForm:
     staff = _staff_choices(organization)
     form.account_manager_id.choices = [(0, _("None"))] + staff
     form.team_ids.choices = staff
+    form.sla_id.choices = _sla_choices()
     return form
 
 
@@ -222,6 +239,7 @@ def edit(organization_id: int):
         form.account_manager_id.data = organization.account_manager_id or 0
         form.team_ids.data = [user.id for user in organization.team]
         form.billing_reviewed.data = organization.billing_reviewed_at is not None
+        form.sla_id.data = organization.sla_id or 0
         return _form_page(form, organization)
     form = _with_staff_choices(OrganizationForm(), organization)
     if _save(form, organization) is None:
@@ -286,9 +304,21 @@ def _checklist(organization: Organization, may_edit: bool) -> list[ChecklistItem
                       _("At least one active contact can use the customer portal.")),
         ChecklistItem(_("Billing settings reviewed"), facts.billing_reviewed, edit_url and f"{edit_url}#billing",
                       _("Tick \"Billing settings reviewed\" on the edit page once they are right.")),
-        ChecklistItem(_("SLA chosen"), False, None,
-                      _("SLAs arrive with service tickets: there is nothing to choose yet.")),
+        ChecklistItem(_("SLA chosen"), facts.sla_chosen, edit_url and f"{edit_url}#sla", _sla_note(facts.sla)),
     ]
+
+
+def _sla_note(applied: service.AppliedSla) -> str:
+    """Which SLA the organization's tickets run on, and why."""
+    if applied.source == "here":
+        return _("%(sla)s, chosen for this organization.", sla=applied.sla_name)
+    if applied.source == "inherited":
+        if staff_may_see_organization(current_user, applied.from_id):
+            return _("%(sla)s, inherited from %(parent)s.", sla=applied.sla_name, parent=applied.from_name)
+        return _("%(sla)s, inherited from a parent organization.", sla=applied.sla_name)
+    if applied.source == "default":
+        return _("None chosen: tickets use the default SLA, %(sla)s.", sla=applied.sla_name)
+    return _("None chosen and there is no default SLA: tickets get no due times.")
 
 
 @bp.get("/<int:organization_id>")
@@ -316,4 +346,5 @@ def show(organization_id: int):
         SHOW, **context, may_edit=may_edit, tree=service.organization_tree(organization, visible),
         checklist=_checklist(organization, may_edit), contacts_url=_contacts_url(organization),
         invoice_templates=INVOICE_TEMPLATE_LABELS, tax_regions=TAX_REGION_LABELS,
+        **sites_context(organization),
     )

@@ -22,6 +22,7 @@ from portal.models import (
     Organization,
     Proposal,
     ProposalStatus,
+    Sla,
     StaffUser,
     organization_team,
     utcnow,
@@ -101,6 +102,8 @@ class OrganizationInput:
     billing_attention: str = ""
     billing_reviewed: bool = False
     account_manager: StaffUser | None = None
+    # The SLA of its tickets; None inherits (the nearest parent's, else the default).
+    sla_id: int | None = None
 
 
 def _clean(value: str | None) -> str:
@@ -167,6 +170,8 @@ def organization_errors(data: OrganizationInput, organization: Organization | No
     if not data.bill_to_parent and not _clean(data.billing_address):
         errors["billing_address"] = _("Enter a billing address: the organization bills itself (or tick \"Bill "
                                       "to parent\").")
+    if data.sla_id and db.session.get(Sla, data.sla_id) is None:
+        errors["sla_id"] = _("Choose an SLA from the list.")
     manager = data.account_manager
     if manager is not None and not manager.is_enabled and (organization is None
                                                           or manager.id != organization.account_manager_id):
@@ -186,6 +191,7 @@ def _apply(organization: Organization, data: OrganizationInput) -> None:
     organization.billing_address = _clean(data.billing_address)
     organization.billing_attention = _clean(data.billing_attention)
     organization.account_manager_id = data.account_manager.id if data.account_manager else None
+    organization.sla_id = data.sla_id or None
     changed = any(getattr(organization, field) != value for field, value in before.items())
     if not data.billing_reviewed:
         organization.billing_reviewed_at = None
@@ -517,21 +523,75 @@ def organization_proposals(scope, proposals, limit: int = 50) -> list[Proposal]:
 
 
 @dataclass
+class AppliedSla:
+    """The SLA an organization's tickets run on (before any issue type overrides it)
+    and where it comes from: ``source`` is "here" (set on the organization),
+    "inherited" (from the ancestor ``from_id``/``from_name``), "default", or "none"."""
+
+    source: str
+    sla_id: int | None = None
+    sla_name: str = ""
+    from_id: int | None = None
+    from_name: str = ""
+
+    @property
+    def chosen(self) -> bool:
+        """Set on the organization or one of its parents (the default is no choice)."""
+        return self.source in ("here", "inherited")
+
+
+def applied_sla(organization: Organization) -> AppliedSla:
+    """The nearest SLA up the tree (the organization first), else the default SLA:
+    the order ``tickets.resolve_sla`` follows. One recursive query, one more for the
+    default."""
+    chain = (
+        select(Organization.id, Organization.parent_id, Organization.sla_id, Organization.name,
+               literal(0).label("depth"))
+        .where(Organization.id == organization.id)
+        .cte("sla_chain", recursive=True)
+    )
+    chain = chain.union_all(
+        select(Organization.id, Organization.parent_id, Organization.sla_id, Organization.name, chain.c.depth + 1)
+        .join(chain, Organization.id == chain.c.parent_id)
+        .where(chain.c.depth < 1000)  # a cycle in old data must not loop for ever
+    )
+    row = db.session.execute(
+        select(chain.c.id, chain.c.name, Sla.id, Sla.name).join(Sla, Sla.id == chain.c.sla_id)
+        .order_by(chain.c.depth).limit(1)).first()
+    if row is not None:
+        org_id, org_name, sla_id, sla_name = row
+        if org_id == organization.id:
+            return AppliedSla("here", sla_id, sla_name)
+        return AppliedSla("inherited", sla_id, sla_name, org_id, org_name)
+    default = db.session.execute(select(Sla.id, Sla.name).where(Sla.is_default.is_(True))
+                                 .order_by(Sla.id).limit(1)).first()
+    if default is not None:
+        return AppliedSla("default", default[0], default[1])
+    return AppliedSla("none")
+
+
+@dataclass
 class Onboarding:
-    """The onboarding checklist of an organization (the SLA step waits for tickets)."""
+    """The onboarding checklist of an organization."""
 
     account_team: bool
     primary_contact: bool
     portal_contact: bool
     billing_reviewed: bool
+    sla: AppliedSla
+
+    @property
+    def sla_chosen(self) -> bool:
+        return self.sla.chosen
 
     @property
     def done(self) -> int:
-        return sum((self.account_team, self.primary_contact, self.portal_contact, self.billing_reviewed))
+        return sum((self.account_team, self.primary_contact, self.portal_contact, self.billing_reviewed,
+                    self.sla_chosen))
 
 
 def onboarding(organization: Organization) -> Onboarding:
-    """Where the organization stands in onboarding, in two small statements."""
+    """Where the organization stands in onboarding, in a few small statements."""
     team = db.session.scalar(select(organization_team.c.staff_id)
                              .where(organization_team.c.organization_id == organization.id).limit(1))
     primary, portal = db.session.execute(
@@ -544,4 +604,5 @@ def onboarding(organization: Organization) -> Onboarding:
         primary_contact=bool(primary),
         portal_contact=bool(portal),
         billing_reviewed=organization.billing_reviewed_at is not None,
+        sla=applied_sla(organization),
     )

@@ -111,11 +111,16 @@ def compute_due_times(ticket: Ticket, now: datetime | None = None) -> None:
 
 # --- opening -------------------------------------------------------------------------
 
-def ticket_choices(organization_id: int) -> tuple[list[IssueType], list[Site]]:
-    """The top-level issue types and the active sites a new ticket may name."""
-    kinds = list(db.session.scalars(
+def issue_types() -> list[IssueType]:
+    """The active top-level issue types, in their configured order."""
+    return list(db.session.scalars(
         select(IssueType).where(IssueType.parent_id.is_(None), IssueType.is_active.is_(True))
         .order_by(IssueType.position, IssueType.name)))
+
+
+def ticket_choices(organization_id: int) -> tuple[list[IssueType], list[Site]]:
+    """The top-level issue types and the active sites a new ticket may name."""
+    kinds = issue_types()
     sites = list(db.session.scalars(
         select(Site).where(Site.organization_id == organization_id, Site.is_active.is_(True)).order_by(Site.name)))
     return kinds, sites
@@ -140,7 +145,7 @@ def _check_text(errors: dict[str, str], field: str, value: str, limit: int, requ
 
 def _check_kinds(errors: dict[str, str], issue_type_id: int | None,
                  sub_issue_type_id: int | None) -> tuple[IssueType | None, IssueType | None]:
-    kinds, _sites = ticket_choices(0)
+    kinds = issue_types()
     kind = next((k for k in kinds if k.id == issue_type_id), None)
     if kinds and kind is None:
         errors["issue_type_id"] = _("Choose what the ticket is about.")

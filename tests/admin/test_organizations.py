@@ -336,7 +336,8 @@ def test_the_onboarding_checklist_flips_to_done_as_things_are_set(app, admin_cli
                          "Portal enabled for a contact": False, "Billing settings reviewed": False,
                          "SLA chosen": False}
     html = admin_client.get(url).get_data(as_text=True)
-    assert "SLAs arrive with service tickets" in html
+    assert "None chosen: tickets use the default SLA, Standard." in html
+    assert f'href="/admin/organizations/{organization.id}/edit#sla"' in html
     assert f'href="/admin/organizations/{organization.id}/edit#team"' in html
     assert f'href="/admin/organizations/{organization.id}/edit#billing"' in html
 

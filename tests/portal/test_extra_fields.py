@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.links.views import renew_reference
 from portal.models import PortalLink, PortalSignIn, Proposal, Signature, utcnow
 from portal.services import proposals as proposal_service
-from tests.factories import outbox, page_form, sign_form, snapshot
+from tests.factories import outbox, page_form, sign_form, snapshot, stored
 
 LONG_AGO = "2000-01-01T00:00:00"
 # Tables no portal POST may change (each scenario's POST is wrapped in protected_rows).
@@ -227,3 +227,160 @@ def test_every_portal_post_ignores_fields_its_form_does_not_show(app, make, intr
         covered.append(endpoint)
     assert covered == endpoints and len(covered) >= 7, covered
     print(f"\nextra fields: {len(covered)} portal POST routes covered: {', '.join(covered)}")
+
+
+# --- tickets -------------------------------------------------------------------------
+
+def _ticket_extras(app, make, extras) -> dict[str, str]:
+    """What a tamperer would add to a ticket form: a closed status, an assignee, a
+    custom SLA with its due times, a staff author, an internal kind, another ticket
+    (the intruder's, whose ids ``extras`` carries)."""
+    from portal.models import Contact, StaffUser, TicketState
+    from portal.services import tickets as ticket_service
+
+    contact = stored(app, Contact, int(extras["contact_id"]))
+    staff = stored(app, StaffUser, int(extras["sales_rep_id"]))
+    sla = make.sla(targets={p: (1, 2) for p in ("low", "normal", "high", "urgent")})
+    other = make.ticket(contact, title="Bramble's own")
+    with app.app_context():
+        closed_status = ticket_service.statuses(TicketState.CLOSED)[0].id
+        db.session.remove()
+    return {"status_id": str(closed_status), "state": "closed", "assignee_id": str(staff.id), "sla_id": str(sla.id),
+            "first_response_due_at": LONG_AGO, "resolution_due_at": LONG_AGO, "first_response_at": LONG_AGO,
+            "first_response_by_id": str(staff.id), "closed_at": LONG_AGO, "resolution_paused_minutes": "9999",
+            "waiting_since": LONG_AGO, "kind": "note", "author_staff_id": str(staff.id),
+            "author_contact_id": str(contact.id), "ticket_id": str(other.id), "number": "T-000001",
+            "organization_id": str(contact.organization_id), "contact_id": str(contact.id)}
+
+
+_TICKET_COLUMNS = ("organization_id", "contact_id", "status_id", "state", "assignee_id", "sla_id",
+                   "first_response_due_at", "resolution_due_at", "first_response_at", "first_response_by_id",
+                   "closed_at", "resolution_paused_minutes", "waiting_since", "title", "created_at")
+
+
+def _ticket(app, ticket_id: int) -> dict:
+    from portal.models import Ticket
+
+    with app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        row = {c: getattr(ticket, c) for c in _TICKET_COLUMNS}
+        db.session.remove()
+        return row
+
+
+def _messages(app, ticket_id: int) -> list:
+    from portal.models import TicketMessage
+
+    with app.app_context():
+        rows = list(db.session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
+                                       .order_by(TicketMessage.id)))
+        for row in rows:
+            db.session.expunge(row)
+        db.session.remove()
+        return rows
+
+
+def scenario_tickets_new(app, make, extras, portal_sign_in, **_):
+    from portal.models import Sla, Ticket, TicketState
+    from portal.services import tickets as ticket_service
+
+    contact = make.contact()
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    data = {**extras, **_ticket_extras(app, make, extras), "title": "Gate hinge", "description": "It squeaks.",
+            "priority": "low"}
+    with protected_rows(app):
+        response = client.post("/tickets/new", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    ticket_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    row = _ticket(app, ticket_id)
+    with app.app_context():
+        default_sla = db.session.scalar(select(Sla.id).where(Sla.is_default.is_(True)))
+        new_status = ticket_service.status_for(TicketState.OPEN).id
+        db.session.remove()
+    assert (row["organization_id"], row["contact_id"], row["title"]) == (contact.organization_id, contact.id,
+                                                                         "Gate hinge")
+    assert (row["status_id"], row["state"], row["assignee_id"], row["sla_id"]) == (new_status, "open", None,
+                                                                                   default_sla)
+    assert row["first_response_due_at"] > datetime(2020, 1, 1) and row["resolution_due_at"] > datetime(2020, 1, 1)
+    assert row["first_response_at"] is row["first_response_by_id"] is row["closed_at"] is row["waiting_since"] is None
+    assert row["resolution_paused_minutes"] == 0 and row["created_at"] > datetime(2020, 1, 1)
+    [message] = _messages(app, ticket_id)
+    assert (message.kind, message.author_contact_id, message.author_staff_id) == ("reply", contact.id, None)
+    assert [t.id for t in _rows(app, Ticket) if t.contact_id == contact.id] == [ticket_id]
+
+
+def _open_ticket_of(app, make, portal_sign_in):
+    contact = make.contact()
+    ticket = make.ticket(contact)
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    return contact, ticket, client
+
+
+def scenario_tickets_reply(app, make, extras, portal_sign_in, **_):
+    contact, ticket, client = _open_ticket_of(app, make, portal_sign_in)
+    tampered = _ticket_extras(app, make, extras)
+    before = _ticket(app, ticket.id)
+    with protected_rows(app):
+        response = client.post(f"/tickets/{ticket.id}/reply", data={**extras, **tampered, "body": "Any news?"})
+    assert response.status_code == 303
+    assert _ticket(app, ticket.id) == before
+    _first, reply = _messages(app, ticket.id)
+    assert (reply.kind, reply.body, reply.author_contact_id, reply.author_staff_id) == ("reply", "Any news?",
+                                                                                       contact.id, None)
+    assert reply.created_at > datetime(2020, 1, 1)
+    assert len(_messages(app, int(tampered["ticket_id"]))) == 1  # the other ticket got nothing
+
+
+def scenario_tickets_close(app, make, extras, portal_sign_in, **_):
+    from portal.models import TicketState
+    from portal.services import tickets as ticket_service
+
+    _contact, ticket, client = _open_ticket_of(app, make, portal_sign_in)
+    tampered = _ticket_extras(app, make, extras)
+    before = _ticket(app, ticket.id)
+    with protected_rows(app):
+        response = client.post(f"/tickets/{ticket.id}/close", data={**extras, **tampered})
+    assert response.status_code == 303
+    after = _ticket(app, ticket.id)
+    with app.app_context():
+        closed = ticket_service.status_for(TicketState.CLOSED).id
+        db.session.remove()
+    assert (after["state"], after["status_id"]) == ("closed", closed)
+    assert after["closed_at"] > datetime(2020, 1, 1)
+    unchanged = ("organization_id", "contact_id", "assignee_id", "sla_id", "first_response_due_at",
+                 "resolution_due_at", "first_response_at", "first_response_by_id", "resolution_paused_minutes",
+                 "title", "created_at")
+    assert {c: after[c] for c in unchanged} == {c: before[c] for c in unchanged}
+    assert len(_messages(app, int(tampered["ticket_id"]))) == 1
+
+
+def scenario_tickets_reopen(app, make, extras, portal_sign_in, **_):
+    from portal.models import Contact, Ticket, TicketState
+    from portal.services import tickets as ticket_service
+
+    contact, ticket, client = _open_ticket_of(app, make, portal_sign_in)
+    with app.app_context():
+        ticket_service.close_by_contact(db.session.get(Ticket, ticket.id), db.session.get(Contact, contact.id))
+        db.session.commit()
+        resumed = ticket_service.status_for(TicketState.OPEN, resumed=True).id
+        db.session.remove()
+    tampered = _ticket_extras(app, make, extras)
+    before = _ticket(app, ticket.id)
+    with protected_rows(app):
+        response = client.post(f"/tickets/{ticket.id}/reopen", data={**extras, **tampered})
+    assert response.status_code == 303
+    after = _ticket(app, ticket.id)
+    assert (after["state"], after["status_id"], after["closed_at"]) == ("open", resumed, None)
+    unchanged = ("organization_id", "contact_id", "assignee_id", "sla_id", "first_response_due_at",
+                 "first_response_at", "first_response_by_id", "resolution_paused_minutes", "title", "created_at")
+    assert {c: after[c] for c in unchanged} == {c: before[c] for c in unchanged}
+
+
+SCENARIOS.update({
+    "tickets.new": scenario_tickets_new,
+    "tickets.reply": scenario_tickets_reply,
+    "tickets.close": scenario_tickets_close,
+    "tickets.reopen": scenario_tickets_reopen,
+})

@@ -67,5 +67,33 @@
 })();
 
 // --- tickets: portal ---
+// Too many or too large files are refused as soon as they are chosen, before a long
+// upload on a phone network ends in a 413. The server checks again, by content.
+(function () {
+  "use strict";
+
+  function checkFiles(input) {
+    var maxFiles = parseInt(input.dataset.maxFiles, 10);
+    var maxBytes = parseInt(input.dataset.maxBytes, 10);
+    var message = "";
+    if (input.files.length > maxFiles) {
+      message = input.dataset.tooMany;
+    } else {
+      for (var i = 0; i < input.files.length; i++) {
+        if (input.files[i].size > maxBytes) {
+          message = input.dataset.tooLarge.replace("{name}", input.files[i].name);
+          break;
+        }
+      }
+    }
+    input.setCustomValidity(message);
+    if (message) input.reportValidity();
+  }
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.matches && input.matches("input[type=file][data-max-files]")) checkFiles(input);
+  });
+})();
 
 // --- tickets: admin ---

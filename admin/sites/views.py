@@ -1,0 +1,87 @@
+"""An organization's sites, in a section of the organization page: add and deactivate.
+
+The section is ``admin/sites/_sites.html``, included by the organization page and by
+this blueprint's own page (the list of an organization's sites, which is also where a
+plain, script-less form with a mistake comes back with 422). htmx posts swap the
+section in place. Who may see the organization sees its sites; who may edit it
+(``staff_may_edit_organization``: not technicians) adds and deactivates them.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from admin.forms import attach_errors
+from admin.sites.forms import SiteForm
+from portal.access.staff import staff_may_edit_organization, staff_organization
+from portal.extensions import db
+from portal.htmx import redirect_after_post, render_page, wants_partial
+from portal.models import Organization, Site
+from portal.services import sites as service
+from portal.services.errors import InvalidInput, NotAllowed
+
+bp = Blueprint("sites", __name__)
+
+PAGE = "admin/sites/index.html"
+SECTION = "admin/sites/_sites.html"
+
+
+def sites_context(organization: Organization, form: SiteForm | None = None) -> dict:
+    """What the sites section needs (the organization page calls this too)."""
+    return {"sites": service.organization_sites(organization.id),
+            "site_form": form or SiteForm(formdata=None),
+            "may_edit_sites": staff_may_edit_organization(current_user, organization)}
+
+
+def _editable(organization_id: int) -> Organization:
+    organization = staff_organization(current_user, organization_id)
+    if not staff_may_edit_organization(current_user, organization):
+        abort(404)
+    return organization
+
+
+def _answer(organization: Organization, form: SiteForm | None = None, status: int = 200, message: str = ""):
+    """htmx: the section, swapped in place; a plain form: back to the organization
+    page after a change, or this blueprint's page with the mistake (422)."""
+    context = {"organization": organization, **sites_context(organization, form)}
+    if wants_partial():
+        return render_template(SECTION, **context), status
+    if status >= 400:
+        return render_page(PAGE, status=status, **context)
+    flash(message, "success")
+    return redirect_after_post(url_for("admin.organizations.show", organization_id=organization.id, _anchor="sites"))
+
+
+@bp.get("/organizations/<int:organization_id>/sites")
+def index(organization_id: int):
+    organization = staff_organization(current_user, organization_id)
+    return render_page(PAGE, organization=organization, **sites_context(organization))
+
+
+@bp.post("/organizations/<int:organization_id>/sites")
+def create(organization_id: int):
+    organization = _editable(organization_id)
+    form = SiteForm()
+    try:
+        site = service.add_site(organization, form.name.data, form.address.data)
+    except InvalidInput as error:
+        attach_errors(form, error)
+        return _answer(organization, form, status=422)
+    except NotAllowed as error:
+        form.form_errors.append(str(error))
+        return _answer(organization, form, status=422)
+    db.session.commit()
+    return _answer(organization, message=_("Site %(name)s added.", name=site.name))
+
+
+@bp.post("/sites/<int:site_id>/deactivate")
+def deactivate(site_id: int):
+    site = db.session.get(Site, site_id)
+    if site is None:
+        abort(404)
+    organization = _editable(site.organization_id)
+    service.deactivate_site(site)
+    db.session.commit()
+    return _answer(organization, message=_("Site %(name)s deactivated: new tickets can no longer choose it.",
+                                           name=site.name))
