@@ -129,6 +129,7 @@ def upgrade():
     sa.Column('first_response_breached_at', sa.DateTime(), nullable=True),
     sa.Column('resolution_breached_at', sa.DateTime(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('submission_key', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['staff_users.id'], name=op.f('fk_tickets_assignee_id_staff_users')),
@@ -140,11 +141,13 @@ def upgrade():
     sa.ForeignKeyConstraint(['sla_id'], ['slas.id'], name=op.f('fk_tickets_sla_id_slas')),
     sa.ForeignKeyConstraint(['status_id'], ['ticket_statuses.id'], name=op.f('fk_tickets_status_id_ticket_statuses')),
     sa.ForeignKeyConstraint(['sub_issue_type_id'], ['issue_types.id'], name=op.f('fk_tickets_sub_issue_type_id_issue_types')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
+    sa.UniqueConstraint('contact_id', 'submission_key', name='uq_tickets_contact_id_submission_key')
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index('ix_tickets_assignee_id_id', ['assignee_id', 'id'], unique=False)
         batch_op.create_index('ix_tickets_contact_id_id', ['contact_id', 'id'], unique=False)
+        batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_tickets_first_response_due', ['first_response_due_at'], unique=False)
         batch_op.create_index('ix_tickets_issue_type_id_id', ['issue_type_id', 'id'], unique=False)
         batch_op.create_index('ix_tickets_organization_id_id', ['organization_id', 'id'], unique=False)
@@ -283,6 +286,7 @@ def downgrade():
         batch_op.drop_index('ix_tickets_issue_type_id_id')
         batch_op.drop_index('ix_tickets_first_response_due')
         batch_op.drop_index('ix_tickets_contact_id_id')
+        batch_op.drop_index('ix_tickets_created_at')
         batch_op.drop_index('ix_tickets_assignee_id_id')
 
     op.drop_table('tickets')

@@ -168,6 +168,9 @@ class Ticket(db.Model):
         Index("ix_tickets_issue_type_id_id", "issue_type_id", "id"),
         Index("ix_tickets_contact_id_id", "contact_id", "id"),
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
+        Index("ix_tickets_created_at", "created_at"),  # the report's month range
+        # A form submitted twice (a double tap without JavaScript) opens one ticket.
+        UniqueConstraint("contact_id", "submission_key", name="uq_tickets_contact_id_submission_key"),
         # The breach job and the "due soon" filter.
         Index("ix_tickets_first_response_due", "first_response_due_at"),
         Index("ix_tickets_resolution_due", "resolution_due_at"),
@@ -190,12 +193,14 @@ class Ticket(db.Model):
     first_response_due_at: Mapped[datetime | None]
     resolution_due_at: Mapped[datetime | None]
     resolution_paused_minutes: Mapped[int] = mapped_column(default=0)
+    # Since when the resolution clock is stopped (waiting on the customer, or closed).
     waiting_since: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     first_response_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     first_response_breached_at: Mapped[datetime | None]
     resolution_breached_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    submission_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
 

@@ -250,7 +250,8 @@ def _minute(hours: str, minutes: str | None) -> int | None:
 
 def parse_day(text: str) -> list[tuple[int, int]]:
     """The intervals (start, end minutes from local midnight) of one day's text;
-    ``ValueError`` with a message for staff when it does not read as hours."""
+    ``ValueError`` with a message for staff when it does not read as hours. An
+    interval that ends before it starts runs overnight: its end is past 24:00."""
     text = _clean(text)
     if text.lower() in _CLOSED:
         return []
@@ -262,8 +263,10 @@ def parse_day(text: str) -> list[tuple[int, int]]:
         if start is None or end is None:
             raise ValueError(_("Write hours as 09:00-17:00, or two intervals as 09:00-12:00, 13:00-17:00 "
                                "(empty: closed)."))
-        if end <= start:
+        if end == start:
             raise ValueError(_("Each interval must end after it starts (%(part)s).", part=part.strip()))
+        if end < start:  # a night shift, "22:00-06:00": it runs into the next day
+            end += 24 * 60
         intervals.append((start, end))
     if len(intervals) > MAX_INTERVALS_PER_DAY:
         raise ValueError(_("Use at most %(n)s intervals a day.", n=MAX_INTERVALS_PER_DAY))
@@ -277,6 +280,8 @@ def parse_day(text: str) -> list[tuple[int, int]]:
 def format_day(intervals) -> str:
     """One day's intervals as staff type them: "09:00-12:00, 13:00-17:00"."""
     def clock(minute: int) -> str:
+        if minute > 24 * 60:  # the end of a night shift, on the next day
+            minute -= 24 * 60
         return f"{minute // 60:02d}:{minute % 60:02d}"
 
     return ", ".join(f"{clock(start)}-{clock(end)}" for start, end in intervals)
@@ -308,7 +313,10 @@ def calendar_errors(data: CalendarInput, calendar: ServiceCalendar | None = None
     for weekday in WEEKDAYS:
         text = data.week[weekday] if weekday < len(data.week) else ""
         try:
-            rows.extend((weekday, start, end) for start, end in parse_day(text))
+            for start, end in parse_day(text):
+                rows.append((weekday, start, min(end, 24 * 60)))
+                if end > 24 * 60:  # the night shift's hours after midnight belong to the next day
+                    rows.append(((weekday + 1) % 7, 0, end - 24 * 60))
         except ValueError as error:
             errors[f"day_{weekday}"] = str(error)
     if not rows and not any(key.startswith("day_") for key in errors):

@@ -107,6 +107,12 @@ def compute_due_times(ticket: Ticket, now: datetime | None = None) -> None:
     else:
         ticket.resolution_due_at = add_business_minutes(
             ticket.created_at, target.resolution_minutes + (ticket.resolution_paused_minutes or 0), schedule)
+    # A due time that moved into the future (a lower priority, time waited) is no
+    # longer breached; if it passes again, the breach job announces it again.
+    if ticket.first_response_due_at > now:
+        ticket.first_response_breached_at = None
+    if ticket.resolution_due_at is not None and ticket.resolution_due_at > now:
+        ticket.resolution_breached_at = None
 
 
 # --- opening -------------------------------------------------------------------------
@@ -160,14 +166,27 @@ def _check_kinds(errors: dict[str, str], issue_type_id: int | None,
 def open_ticket(contact: Contact, *, title: str, description: str, priority: str = "normal",
                 issue_type_id: int | None = None, sub_issue_type_id: int | None = None,
                 site_id: int | None = None, files: Sequence = (), organization: Organization | None = None,
-                now: datetime | None = None) -> Ticket:
+                submission_key: str | None = None, now: datetime | None = None) -> Ticket:
     """Open a ticket for ``contact`` (on their organization, or ``organization`` when
     a tree-level contact files it for a sub-organization the caller has checked).
+
+    ``submission_key`` is the random key of the form: the same form sent again (a
+    double tap without JavaScript, a retried request) returns the ticket it already
+    opened. A different ticket sent with an old key (the Back button) is opened
+    without one. Two copies racing each other meet the unique constraint: the caller
+    rolls back and finds the first with ``submitted_ticket``.
 
     Raises ``InvalidInput`` with a message per field, before anything is stored.
     """
     from portal.services import attachments
 
+    submission_key = (submission_key or "").strip()[:64] or None
+    if submission_key:
+        existing = submitted_ticket(contact.id, submission_key)
+        if existing is not None:
+            if existing.title == (title or "").strip():
+                return existing
+            submission_key = None
     organization = organization or db.session.get(Organization, contact.organization_id)
     errors: dict[str, str] = {}
     title = _check_text(errors, "title", title, MAX_TITLE)
@@ -192,7 +211,7 @@ def open_ticket(contact: Contact, *, title: str, description: str, priority: str
                     title=title, description=description, priority=priority,
                     issue_type_id=kind.id if kind else None, sub_issue_type_id=sub.id if sub else None,
                     status_id=status.id, state=status.state, sla_id=sla.id if sla else None,
-                    created_at=now, updated_at=now)
+                    submission_key=submission_key, created_at=now, updated_at=now)
     db.session.add(ticket)
     db.session.flush()
     compute_due_times(ticket, now)
@@ -206,6 +225,14 @@ def open_ticket(contact: Contact, *, title: str, description: str, priority: str
 
     ticket_mail.ticket_opened(ticket, contact, organization)
     return ticket
+
+
+def submitted_ticket(contact_id: int, submission_key: str | None) -> Ticket | None:
+    """The ticket a contact already opened with this form key, if any."""
+    if not submission_key:
+        return None
+    return db.session.scalar(select(Ticket).where(Ticket.contact_id == contact_id,
+                                                  Ticket.submission_key == submission_key[:64]))
 
 
 # --- the conversation ------------------------------------------------------------------
@@ -272,16 +299,21 @@ def _event(ticket: Ticket, text: str, now: datetime, staff: StaffUser | None = N
     ticket.updated_at = now
 
 
+STOPPED = (TicketState.WAITING, TicketState.CLOSED)
+
+
 def _set_status(ticket: Ticket, status: TicketStatus, now: datetime) -> None:
-    """Move to ``status`` and keep the clocks right: entering waiting stops the
-    resolution clock, leaving it adds the business minutes waited."""
+    """Move to ``status`` and keep the clocks right: waiting on the customer or being
+    closed stops the resolution clock; going back to work adds the business minutes
+    it stood still (so a reopened ticket is not overdue for the time it was closed)."""
     old_state = ticket.state
     ticket.status_id, ticket.state = status.id, status.state
     if old_state == status.state:
         return
-    if status.state == TicketState.WAITING:
-        ticket.waiting_since = now
-    elif old_state == TicketState.WAITING and ticket.waiting_since is not None:
+    if status.state in STOPPED:
+        if old_state not in STOPPED or ticket.waiting_since is None:
+            ticket.waiting_since = now
+    elif old_state in STOPPED and ticket.waiting_since is not None:
         sla = db.session.get(Sla, ticket.sla_id) if ticket.sla_id else None
         if sla is not None:
             ticket.resolution_paused_minutes = (ticket.resolution_paused_minutes or 0) + max(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from portal.models import PRIORITIES
 
@@ -37,6 +37,7 @@ class TicketForm(FlaskForm):
                            validate_choice=False)
     site_id = SelectField(_l("Which site?"), coerce=optional_id, validate_choice=False)
     attachments = MultipleFileField(_l("Photos or files"))
+    submission_key = HiddenField()  # one ticket per form, however often it is sent
 
 
 class ReplyForm(FlaskForm):

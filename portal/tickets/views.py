@@ -7,8 +7,11 @@ template; plain posts get a 303, so everything also works without JavaScript.
 """
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from portal.access import (
@@ -117,6 +120,7 @@ def new():
     if request.method == "GET":
         form = TicketForm(formdata=None)
         form.issue_type_id.data = optional_id(request.args.get("issue_type_id"))
+        form.submission_key.data = secrets.token_urlsafe(16)
         return _form_page(form, facts)
     form = TicketForm()
     files = form.attachments.data or []
@@ -128,7 +132,15 @@ def new():
         ticket = service.open_ticket(
             contact, title=form.title.data or "", description=form.description.data or "",
             priority=form.priority.data or "", issue_type_id=form.issue_type_id.data,
-            sub_issue_type_id=form.sub_issue_type_id.data, site_id=form.site_id.data, files=files)
+            sub_issue_type_id=form.sub_issue_type_id.data, site_id=form.site_id.data, files=files,
+            submission_key=form.submission_key.data)
+        db.session.flush()
+    except IntegrityError:
+        # The same form, sent twice at the same moment: the first copy opened it.
+        db.session.rollback()
+        ticket = service.submitted_ticket(facts.contact_id, form.submission_key.data)
+        if ticket is None:
+            raise
     except InvalidInput as error:
         db.session.rollback()
         return _form_page(form, facts, status=422, errors=error.errors, files_lost=_files_chosen(files))

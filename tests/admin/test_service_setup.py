@@ -214,7 +214,7 @@ def test_a_calendar_with_a_split_day_and_a_closed_weekend_is_stored_as_intervals
 
 @pytest.mark.parametrize("days, field_message", [
     ({}, "Set working hours on at least one day: a week without any cannot time an SLA."),
-    ({"day_0": "17:00-09:00"}, "Each interval must end after it starts (17:00-09:00)."),
+    ({"day_0": "09:00-09:00"}, "Each interval must end after it starts (09:00-09:00)."),
     ({"day_0": "09:00-13:00, 12:00-17:00"}, "The intervals overlap."),
     ({"day_0": "9 to 5ish"}, UNREADABLE_DAY),
     ({"day_0": "09:00-25:00"}, UNREADABLE_DAY),

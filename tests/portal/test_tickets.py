@@ -181,6 +181,33 @@ def test_a_contact_who_came_through_a_link_opens_a_ticket_and_can_follow_it(app,
     assert targets == {("proposal", delivered.proposal.id), ("ticket", ticket_id)}
 
 
+def test_the_same_form_sent_twice_opens_one_ticket_and_mails_once(app, make, kinds, portal_sign_in):
+    contact = make.contact()
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    page = client.get("/tickets/new").get_data(as_text=True)
+    key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+    mails_before = len(outbox(app))
+    first = client.post("/tickets/new", data=form(kinds, submission_key=key))
+    second = client.post("/tickets/new", data=form(kinds, submission_key=key))
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Ticket.id))) == 1
+        db.session.remove()
+    assert len([m for m in outbox(app)[mails_before:] if m["to_addr"] == contact.email]) == 1
+
+
+def test_another_ticket_sent_with_an_old_form_key_is_opened_too(app, make, kinds, portal_sign_in):
+    """The Back button brings the old form (and its key) back; a new title is a new ticket."""
+    client = app.test_client()
+    portal_sign_in(client, make.contact())
+    first = client.post("/tickets/new", data=form(kinds, submission_key="k" * 22))
+    second = client.post("/tickets/new", data=form(kinds, submission_key="k" * 22, title="Gate is stuck"))
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] != second.headers["Location"]
+
+
 def test_htmx_submit_answers_with_a_redirect_header(app, make, kinds):
     client = signed_in(app, make.contact())
     response = client.post("/tickets/new", data=form(kinds), headers={"HX-Request": "true"})

@@ -35,17 +35,30 @@ def test_durations_show_back_as_hours():
     ("", []), ("closed", []), ("Closed", []), ("09:00-17:00", [(540, 1020)]), ("9-17", [(540, 1020)]),
     ("13:00-17:00, 09:00-12:00", [(540, 720), (780, 1020)]), ("00:00-24:00", [(0, 1440)]),
     ("8.30-12.30; 13h00-17h00", [(510, 750), (780, 1020)]), ("9:00 to 12:00", [(540, 720)]),
+    ("22:00-06:00", [(1320, 1800)]), ("17:00-09:00", [(1020, 1980)]), ("20:00-00:00", [(1200, 1440)]),
 ])
 def test_a_day_reads_as_sorted_intervals(text, intervals):
     assert service.parse_day(text) == intervals
     assert service.parse_day(service.format_day(intervals)) == intervals
 
 
-@pytest.mark.parametrize("text", ["9", "09:00-", "17:00-09:00", "09:00-09:00", "24:30-25:00", "09:60-10:00",
+@pytest.mark.parametrize("text", ["9", "09:00-", "09:00-09:00", "20:00-09:00, 22:00-23:00", "24:30-25:00", "09:60-10:00",
                                   "09:00-12:00, 11:00-13:00", "1-2,3-4,5-6,7-8,9-10"])
 def test_a_day_that_is_not_hours_raises(app, text):
     with app.test_request_context(), pytest.raises(ValueError):
         service.parse_day(text)
+
+
+def test_a_night_shift_spills_into_the_next_day_and_sunday_night_into_monday(ctx):
+    calendar = service.save_calendar(None, service.CalendarInput(
+        "Nights", "UTC", ["22:00-06:00", "", "", "", "", "", "20:00-02:00"]))
+    assert [(h.weekday, h.start_minute, h.end_minute) for h in calendar.hours] == [
+        (0, 0, 120), (0, 1320, 1440), (1, 0, 360), (6, 1200, 1440)]
+    from portal.services.business_hours import Schedule, add_business_minutes
+
+    schedule = Schedule.from_rows("UTC", [(h.weekday, h.start_minute, h.end_minute) for h in calendar.hours])
+    # Opened Monday 2026-03-09 23:30 with a 2-hour target: 30 min on Monday, 90 on Tuesday.
+    assert add_business_minutes(datetime(2026, 3, 9, 23, 30), 120, schedule) == datetime(2026, 3, 10, 1, 30)
 
 
 def test_a_calendar_keeps_its_rows_merged_and_ordered(ctx):

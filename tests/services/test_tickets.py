@@ -269,6 +269,35 @@ def test_closing_twice_and_reopening_twice_change_nothing_the_second_time(app, m
     assert [m["kind"] for m in outbox(app)[mails_before:]] == ["ticket_reopened"]
 
 
+def test_time_closed_does_not_count_against_a_reopened_ticket(app, make, ctx):
+    sla = make.sla(targets={"normal": (60, 480)})
+    opened = _open(make, sla)  # Monday 09:00, resolution due 17:00
+    ticket = _get(opened.id)
+    contact = db.session.get(Contact, ticket.contact_id)
+    tickets.close_by_contact(ticket, contact, now=_at(10))
+    db.session.commit()
+    tickets.reopen_by_contact(_get(opened.id), contact, now=_at(10, day=11))  # Wednesday 10:00
+    db.session.commit()
+    ticket = _get(opened.id)
+    # closed Monday 10:00 to Wednesday 10:00: 16 business hours stood still
+    assert ticket.resolution_paused_minutes == 16 * 60
+    assert ticket.resolution_due_at == _at(17, day=11)
+
+
+def test_a_breach_flag_is_cleared_when_the_due_time_moves_into_the_future(app, make, ctx):
+    sla = make.sla(targets={"urgent": (60, 120), "low": (60 * 8, 60 * 40)})
+    agent = make.staff(role="admin")
+    opened = _open(make, sla, priority="urgent")
+    ticket = _get(opened.id)
+    ticket.first_response_breached_at = ticket.resolution_breached_at = _at(12)
+    db.session.commit()
+    tickets.change_priority(_get(opened.id), "low", _staff(agent), now=_at(12))
+    db.session.commit()
+    ticket = _get(opened.id)
+    assert ticket.first_response_due_at == _at(17)
+    assert (ticket.first_response_breached_at, ticket.resolution_breached_at) == (None, None)
+
+
 # --- assignment -----------------------------------------------------------------------
 
 def test_assignment_refuses_staff_who_cannot_see_the_customer(app, make, ctx):
