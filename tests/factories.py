@@ -179,6 +179,17 @@ class Factories:
             return _detach(db.session.get(Ticket, ticket.id))
 
 
+def staff_message(app, ticket, staff, body: str = "On it.", internal: bool = False, now=None) -> None:
+    """A staff reply (or, with ``internal``, a note) on a ticket, through the service."""
+    from portal.models import Ticket
+    from portal.services import tickets
+
+    with app.app_context():
+        tickets.add_staff_message(db.session.get(Ticket, ticket.id), db.session.get(StaffUser, staff.id), body,
+                                  internal=internal, now=now)
+        db.session.commit()
+
+
 def sign_input(proposal: Proposal, option_ids=(), **overrides) -> SignInput:
     values = dict(option_ids=list(option_ids), signer_name="Cora Contact", consent=True,
                   signature_png=demo_signature_png(), strokes=DEMO_STROKES,

@@ -281,21 +281,26 @@ def contact_proposal(proposal_id: int) -> tuple[Proposal, PortalAccess]:
     return proposal, access
 
 
-def contact_proposals_query(facts: ContactFacts):
-    """The proposals a contact's portal home lists: by level when signed in, else those
-    of the usable links in this session."""
-    stmt = select(Proposal).where(Proposal.status != ProposalStatus.DRAFT)
+def _visible(facts: ContactFacts, model, target_type: str):
+    """The WHERE clause of a portal list of ``model`` (proposals, tickets: each has
+    ``contact_id`` and ``organization_id``): by level when signed in, else the
+    objects of the usable links in this session."""
     if facts.signed_in:
         if facts.level == "requester":
-            return stmt.where(Proposal.contact_id == facts.contact_id)
+            return model.contact_id == facts.contact_id
         if facts.level == "organization":
-            return stmt.where(Proposal.organization_id == facts.organization_id)
-        return stmt.where(Proposal.organization_id.in_(subtree_ids(facts.organization_id)))
+            return model.organization_id == facts.organization_id
+        return model.organization_id.in_(subtree_ids(facts.organization_id))
     grant = _require_grant()
     linked = select(PortalLink.target_id).where(
         PortalLink.id.in_(grant.link_ids or [0]), PortalLink.contact_id == facts.contact_id,
-        PortalLink.target_type == "proposal", PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
-    return stmt.where(Proposal.id.in_(linked))
+        PortalLink.target_type == target_type, PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
+    return model.id.in_(linked)
+
+
+def contact_proposals_query(facts: ContactFacts):
+    """The proposals a contact's portal home lists (drafts never)."""
+    return select(Proposal).where(Proposal.status != ProposalStatus.DRAFT, _visible(facts, Proposal, "proposal"))
 
 
 # --- tickets ---------------------------------------------------------------------
@@ -332,17 +337,5 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
 
 
 def contact_tickets_query(facts: ContactFacts):
-    """The tickets a contact's portal lists: by level when signed in, else those of
-    the usable links in this session."""
-    stmt = select(Ticket)
-    if facts.signed_in:
-        if facts.level == "requester":
-            return stmt.where(Ticket.contact_id == facts.contact_id)
-        if facts.level == "organization":
-            return stmt.where(Ticket.organization_id == facts.organization_id)
-        return stmt.where(Ticket.organization_id.in_(subtree_ids(facts.organization_id)))
-    grant = _require_grant()
-    linked = select(PortalLink.target_id).where(
-        PortalLink.id.in_(grant.link_ids or [0]), PortalLink.contact_id == facts.contact_id,
-        PortalLink.target_type == "ticket", PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
-    return stmt.where(Ticket.id.in_(linked))
+    """The tickets a contact's portal lists."""
+    return select(Ticket).where(_visible(facts, Ticket, "ticket"))

@@ -66,6 +66,16 @@ def _name_taken(model, name: str, exclude_id: int | None, *where) -> bool:
     return db.session.scalar(stmt.limit(1)) is not None
 
 
+def _check_name(errors: dict[str, str], name: str, limit: int, model, current, taken: str, *where) -> None:
+    """A name is given, fits its column, and is not another row's (any case)."""
+    if not name:
+        errors["name"] = _("Enter a name.")
+    elif len(name) > limit:
+        errors["name"] = _("Use at most %(n)s characters.", n=limit)
+    elif _name_taken(model, name, current.id if current else None, *where):
+        errors["name"] = taken
+
+
 # --- durations: what staff type for a target ------------------------------------------
 
 _HOURS_MINUTES = re.compile(r"(\d+):([0-5]\d)")
@@ -136,12 +146,7 @@ def sla_errors(data: SlaInput, sla: Sla | None = None) -> tuple[dict[str, str], 
     """Every rule ``data`` breaks (field -> message), and the targets in minutes."""
     errors: dict[str, str] = {}
     name = _clean(data.name)
-    if not name:
-        errors["name"] = _("Enter a name.")
-    elif len(name) > 120:
-        errors["name"] = _("Use at most %(n)s characters.", n=120)
-    elif _name_taken(Sla, name, sla.id if sla else None):
-        errors["name"] = _("Another SLA has this name.")
+    _check_name(errors, name, 120, Sla, sla, _("Another SLA has this name."))
     if data.calendar_id and db.session.get(ServiceCalendar, data.calendar_id) is None:
         errors["calendar_id"] = _("Choose a calendar from the list.")
     if sla is not None and sla.is_default and not data.is_default:
@@ -300,12 +305,7 @@ def calendar_errors(data: CalendarInput, calendar: ServiceCalendar | None = None
     """Every rule ``data`` breaks, and the schedule it describes when it is valid."""
     errors: dict[str, str] = {}
     name = _clean(data.name)
-    if not name:
-        errors["name"] = _("Enter a name.")
-    elif len(name) > 120:
-        errors["name"] = _("Use at most %(n)s characters.", n=120)
-    elif _name_taken(ServiceCalendar, name, calendar.id if calendar else None):
-        errors["name"] = _("Another calendar has this name.")
+    _check_name(errors, name, 120, ServiceCalendar, calendar, _("Another calendar has this name."))
     zone = _clean(data.timezone)
     if not is_valid_timezone(zone):
         errors["timezone"] = _("Choose a time zone from the list, such as Europe/Rome.")
@@ -428,12 +428,7 @@ def _last_active_of_state(status: TicketStatus) -> bool:
 
 
 def _status_name_errors(errors: dict[str, str], name: str, status: TicketStatus | None) -> None:
-    if not name:
-        errors["name"] = _("Enter a name.")
-    elif len(name) > 60:
-        errors["name"] = _("Use at most %(n)s characters.", n=60)
-    elif _name_taken(TicketStatus, name, status.id if status else None):
-        errors["name"] = _("Another status has this name.")
+    _check_name(errors, name, 60, TicketStatus, status, _("Another status has this name."))
 
 
 def add_status(name: str, state: str) -> TicketStatus:
@@ -515,13 +510,8 @@ def issue_type_tree() -> list[tuple[IssueType, list[IssueType]]]:
 def _issue_type_errors(name: str, parent_id: int | None, sla_id: int | None,
                        kind: IssueType | None) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not name:
-        errors["name"] = _("Enter a name.")
-    elif len(name) > 120:
-        errors["name"] = _("Use at most %(n)s characters.", n=120)
-    elif _name_taken(IssueType, name, kind.id if kind else None,
-                     IssueType.parent_id == parent_id if parent_id else IssueType.parent_id.is_(None)):
-        errors["name"] = _("This name is already used at this level.")
+    _check_name(errors, name, 120, IssueType, kind, _("This name is already used at this level."),
+                IssueType.parent_id == parent_id if parent_id else IssueType.parent_id.is_(None))
     if sla_id and db.session.get(Sla, sla_id) is None:
         errors["sla_id"] = _("Choose an SLA from the list.")
     return errors

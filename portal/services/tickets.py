@@ -237,25 +237,34 @@ def submitted_ticket(contact_id: int, submission_key: str | None) -> Ticket | No
 
 # --- the conversation ------------------------------------------------------------------
 
-def add_contact_reply(ticket: Ticket, contact: Contact, body: str, files: Sequence = (),
-                      now: datetime | None = None) -> TicketMessage:
-    """A contact's public reply. A ticket waiting on the customer goes back to work;
-    a closed one must be reopened first. The assignee (else the account manager) is told."""
-    from portal.services import attachments, ticket_mail
+def _write_message(ticket: Ticket, kind: str, body: str, files: Sequence, now: datetime,
+                   **author) -> TicketMessage:
+    """Check the text and the files (``InvalidInput`` before anything is stored), then
+    add the message and store its attachments."""
+    from portal.services import attachments
 
-    if ticket.state == TicketState.CLOSED:
-        raise NotAllowed(_("This ticket is closed. Reopen it to reply."))
     errors: dict[str, str] = {}
     body = _check_text(errors, "body", body, MAX_BODY)
     uploads = attachments.validate_uploads(files, errors)
     if errors:
         raise InvalidInput(errors)
-    now = now or utcnow()
-    message = TicketMessage(ticket_id=ticket.id, kind=MessageKind.REPLY, body=body, author_contact_id=contact.id,
-                            created_at=now)
+    message = TicketMessage(ticket_id=ticket.id, kind=kind, body=body, created_at=now, **author)
     db.session.add(message)
     db.session.flush()
     attachments.store_uploads(ticket, message, uploads)
+    return message
+
+
+def add_contact_reply(ticket: Ticket, contact: Contact, body: str, files: Sequence = (),
+                      now: datetime | None = None) -> TicketMessage:
+    """A contact's public reply. A ticket waiting on the customer goes back to work;
+    a closed one must be reopened first. The assignee (else the account manager) is told."""
+    from portal.services import ticket_mail
+
+    if ticket.state == TicketState.CLOSED:
+        raise NotAllowed(_("This ticket is closed. Reopen it to reply."))
+    now = now or utcnow()
+    message = _write_message(ticket, MessageKind.REPLY, body, files, now, author_contact_id=contact.id)
     if ticket.state == TicketState.WAITING:
         _set_status(ticket, status_for(TicketState.OPEN, resumed=True), now)
     ticket.updated_at = now
@@ -268,19 +277,11 @@ def add_staff_message(ticket: Ticket, staff: StaffUser, body: str, *, internal: 
     """A staff member's public reply (mailed to the contact with a portal link; the
     first one records the first response) or internal note (never shown or mailed
     to a contact)."""
-    from portal.services import attachments, ticket_mail
+    from portal.services import ticket_mail
 
-    errors: dict[str, str] = {}
-    body = _check_text(errors, "body", body, MAX_BODY)
-    uploads = attachments.validate_uploads(files, errors)
-    if errors:
-        raise InvalidInput(errors)
     now = now or utcnow()
-    message = TicketMessage(ticket_id=ticket.id, kind=MessageKind.NOTE if internal else MessageKind.REPLY,
-                            body=body, author_staff_id=staff.id, created_at=now)
-    db.session.add(message)
-    db.session.flush()
-    attachments.store_uploads(ticket, message, uploads)
+    message = _write_message(ticket, MessageKind.NOTE if internal else MessageKind.REPLY, body, files, now,
+                             author_staff_id=staff.id)
     ticket.updated_at = now
     if not internal:
         if ticket.first_response_at is None:

@@ -229,32 +229,29 @@ def reply(ticket_id: int):
     return _after_change(ticket_id)
 
 
-@bp.post("/<int:ticket_id>/close")
-def close(ticket_id: int):
-    """Close the ticket; a second tap (or a closed ticket) changes nothing."""
+def _contact_step(ticket_id: int, step):
+    """Close or reopen for the contact; a second tap (or the wrong state) changes nothing."""
     ticket, access = _load(ticket_id)
     try:
-        service.close_by_contact(ticket, access.contact)
+        step(ticket, access.contact)
     except NotAllowed as error:
         db.session.rollback()
         ticket, access = _reload(ticket_id)
         return _ticket_page(ticket, access, status=409, notice=str(error))
     db.session.commit()
     return _after_change(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/close")
+def close(ticket_id: int):
+    """Close the ticket."""
+    return _contact_step(ticket_id, service.close_by_contact)
 
 
 @bp.post("/<int:ticket_id>/reopen")
 def reopen(ticket_id: int):
-    """Reopen a closed ticket; a second tap changes nothing."""
-    ticket, access = _load(ticket_id)
-    try:
-        service.reopen_by_contact(ticket, access.contact)
-    except NotAllowed as error:
-        db.session.rollback()
-        ticket, access = _reload(ticket_id)
-        return _ticket_page(ticket, access, status=409, notice=str(error))
-    db.session.commit()
-    return _after_change(ticket_id)
+    """Reopen a closed ticket."""
+    return _contact_step(ticket_id, service.reopen_by_contact)
 
 
 @bp.get("/<int:ticket_id>/attachments/<int:attachment_id>")

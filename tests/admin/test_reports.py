@@ -7,10 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from portal.extensions import db
-from portal.models import StaffUser, Ticket
-from portal.services import tickets
-from tests.factories import add_to_team
+from tests.factories import add_to_team, staff_message
 
 HX = {"HX-Request": "true"}
 URL = "/admin/reports/first-response"
@@ -18,10 +15,7 @@ MARCH = {"from_month": "2026-03", "to_month": "2026-03"}
 
 
 def _answer(app, ticket, staff, at: datetime) -> None:
-    with app.app_context():
-        tickets.add_staff_message(db.session.get(Ticket, ticket.id), db.session.get(StaffUser, staff.id),
-                                  "On it.", internal=False, now=at)
-        db.session.commit()
+    staff_message(app, ticket, staff, now=at)
 
 
 @pytest.fixture

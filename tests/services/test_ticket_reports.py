@@ -18,20 +18,15 @@ from datetime import date, datetime
 
 import pytest
 
-from portal.extensions import db
-from portal.models import StaffUser, Ticket
-from portal.services import tickets
 from portal.services.ticket_reports import ReportFilters, first_response_report
 
 NOW = datetime(2026, 4, 6, 9, 30)
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
+from tests.factories import staff_message
 
 
 def _answer(app, ticket, staff, at: datetime) -> None:
-    with app.app_context():
-        tickets.add_staff_message(db.session.get(Ticket, ticket.id), db.session.get(StaffUser, staff.id),
-                                  "On it.", internal=False, now=at)
-        db.session.commit()
+    staff_message(app, ticket, staff, now=at)
 
 
 @pytest.fixture
