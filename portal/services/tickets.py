@@ -124,12 +124,15 @@ def issue_types() -> list[IssueType]:
         .order_by(IssueType.position, IssueType.name)))
 
 
+def active_sites(organization_id: int) -> list[Site]:
+    """The sites of an organization a new ticket may name."""
+    return list(db.session.scalars(
+        select(Site).where(Site.organization_id == organization_id, Site.is_active.is_(True)).order_by(Site.name)))
+
+
 def ticket_choices(organization_id: int) -> tuple[list[IssueType], list[Site]]:
     """The top-level issue types and the active sites a new ticket may name."""
-    kinds = issue_types()
-    sites = list(db.session.scalars(
-        select(Site).where(Site.organization_id == organization_id, Site.is_active.is_(True)).order_by(Site.name)))
-    return kinds, sites
+    return issue_types(), active_sites(organization_id)
 
 
 def sub_issue_types(parent_id: int | None) -> list[IssueType]:
@@ -194,7 +197,7 @@ def open_ticket(contact: Contact, *, title: str, description: str, priority: str
     if priority not in PRIORITIES:
         errors["priority"] = _("Choose a priority.")
     kind, sub = _check_kinds(errors, issue_type_id, sub_issue_type_id)
-    _kinds, sites = ticket_choices(organization.id)
+    sites = active_sites(organization.id)
     site = next((s for s in sites if s.id == site_id), None)
     if len(sites) > 1 and site is None:
         errors["site_id"] = _("Choose the site this is about.")
