@@ -503,3 +503,14 @@ def test_leaving_the_team_sends_one_back_to_the_list(app, make, login):
 
 def test_the_nav_links_to_organizations(app, admin_client):
     assert 'href="/admin/organizations/"' in admin_client.get("/admin/organizations/").get_data(as_text=True)
+
+
+def test_the_page_leads_to_the_queue_filtered_to_its_tickets(app, admin_client, make):
+    ours = make.organization_with("Ours Ltd")
+    theirs = make.organization_with("Theirs Ltd")
+    make.ticket(make.contact(ours), title="Our broken gate")
+    make.ticket(make.contact(theirs), title="Their cold boiler")
+    html = admin_client.get(f"/admin/organizations/{ours.id}").get_data(as_text=True)
+    href = re.search(r'href="([^"]+)" id="tickets-link"', html).group(1).replace("&amp;", "&")
+    queue = admin_client.get(href).get_data(as_text=True)
+    assert "Our broken gate" in queue and "Their cold boiler" not in queue
