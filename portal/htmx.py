@@ -22,6 +22,15 @@ def render_page(template: str, block: str | None = None, status: int = 200, **co
     return response
 
 
+def render_partial(template: str, page: str, **context) -> Response:
+    """A ``_``-prefixed partial file for a swap request, else the whole ``page`` it is
+    part of (the same context renders both)."""
+    body = render_template(template if wants_partial() else page, **context)
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    return response
+
+
 def redirect_after_post(location: str) -> Response:
     """303 for a plain form; ``HX-Redirect`` for htmx, which would otherwise swap the page in."""
     if wants_partial():

@@ -272,6 +272,7 @@ def test_admin_matrix(app, make, login, capsys):
 ADMIN_CONTACT_ROUTES = {
     "admin.contacts.for_organization": (("GET",), False, "organization"),
     "admin.contacts.show": (("GET",), False, "contact"),
+    "admin.tickets.new": (("GET", "POST"), False, "contact"),  # a ticket taken by phone: technicians too
     "admin.contacts.new": (("GET", "POST"), True, "organization"),  # even the empty form is for editors
     "admin.contacts.update": (("POST",), True, "contact"),
     "admin.contacts.deactivate": (("POST",), True, "contact"),
@@ -279,6 +280,7 @@ ADMIN_CONTACT_ROUTES = {
 }
 ADMIN_EXTRA.update(ADMIN_CONTACT_ROUTES)
 SESSION_ONLY["admin.contacts.index"] = "list and search, filtered by access (checked below)"
+SESSION_ONLY["admin.tickets.sub_issue_types"] = "the sub-issue select of the new-ticket form; names no customer object"
 
 
 def test_admin_contact_matrix(app, make, login, capsys):

@@ -6,12 +6,15 @@ Every ticket is listed through ``staff_tickets_query`` and loaded through
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, request, send_file, url_for
+import secrets
+
+from flask import Blueprint, abort, flash, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from admin.forms import attach_errors
@@ -23,6 +26,7 @@ from admin.tickets.forms import (
     StatusForm,
 )
 from portal.access.staff import (
+    staff_contact,
     staff_organizations_query,
     staff_ticket,
     staff_tickets_query,
@@ -31,6 +35,7 @@ from portal.extensions import db
 from portal.htmx import redirect_after_post, render_page, wants_partial
 from portal.models import (
     PRIORITIES,
+    Contact,
     IssueType,
     Organization,
     Sla,
@@ -46,11 +51,13 @@ from portal.services import attachments
 from portal.services import ticket_queue as queue
 from portal.services import tickets as service
 from portal.services.errors import InvalidInput, NotAllowed
+from portal.tickets.forms import TicketForm, optional_id, ticket_form_context
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
 INDEX = "admin/tickets/index.html"
 SHOW = "admin/tickets/show.html"
+NEW = "admin/tickets/new.html"
 
 SHOW_OPTIONS = (joinedload(Ticket.organization), joinedload(Ticket.contact), joinedload(Ticket.site),
                 joinedload(Ticket.issue_type), joinedload(Ticket.sub_issue_type), joinedload(Ticket.status),
@@ -311,4 +318,66 @@ def attachment(ticket_id: int, attachment_id: int):
                          max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- a ticket taken by phone ------------------------------------------------------------
+
+def _new_page(form: TicketForm, contact: Contact, status: int = 200, errors: dict | None = None,
+              notice: str | None = None, files_lost: bool = False):
+    context = ticket_form_context(form, contact.organization_id, "admin.tickets.sub_issue_types")
+    return render_page(NEW, block="ticket_form", status=status, contact=contact, errors=errors or {},
+                       notice=notice, files_lost=files_lost, **context)
+
+
+@bp.route("/new/<int:contact_id>", methods=["GET", "POST"])
+def new(contact_id: int):
+    """A customer calls: staff open the ticket for that contact. It runs on the same
+    rules as one opened on the portal (SLA, due times, the contact's receipt)."""
+    contact = staff_contact(current_user, contact_id, options=[joinedload(Contact.organization)])
+    if request.method == "GET":
+        form = TicketForm(formdata=None)
+        form.submission_key.data = secrets.token_urlsafe(16)
+        return _new_page(form, contact)
+    form = TicketForm()
+    files = form.attachments.data or []
+    lost = any(getattr(f, "filename", "") for f in files)
+    if not contact.is_active:
+        return _new_page(form, contact, status=409, files_lost=lost,
+                         notice=_("This contact is inactive: open the ticket for an active contact."))
+    if request.form.get("refresh"):  # without JavaScript: the sub-types of the chosen type
+        return _new_page(form, contact, files_lost=lost)
+    try:
+        ticket = service.open_ticket(
+            contact, title=form.title.data or "", description=form.description.data or "",
+            priority=form.priority.data or "", issue_type_id=form.issue_type_id.data,
+            sub_issue_type_id=form.sub_issue_type_id.data, site_id=form.site_id.data, files=files,
+            submission_key=form.submission_key.data, opened_by=current_user)
+        db.session.flush()
+    except IntegrityError:  # the same form twice at once: the first copy opened it
+        db.session.rollback()
+        ticket = service.submitted_ticket(contact_id, form.submission_key.data)
+        if ticket is None:
+            raise
+    except InvalidInput as error:
+        db.session.rollback()
+        return _new_page(form, staff_contact(current_user, contact_id), status=422, errors=error.errors,
+                         files_lost=lost)
+    except NotAllowed as error:
+        db.session.rollback()
+        return _new_page(form, staff_contact(current_user, contact_id), status=409, notice=str(error),
+                         files_lost=lost)
+    ticket_id = ticket.id
+    db.session.commit()
+    return redirect_after_post(url_for(".show", ticket_id=ticket_id))
+
+
+@bp.get("/new/sub-issue-types")
+def sub_issue_types():
+    """The sub-issue select for the chosen type, swapped in by htmx."""
+    form = TicketForm(formdata=None)
+    form.issue_type_id.data = optional_id(request.args.get("issue_type_id"))
+    context = ticket_form_context(form, 0, "admin.tickets.sub_issue_types")
+    response = make_response(render_template("tickets/_sub_issue_type.html", errors={}, **context))
+    response.vary.add("HX-Request")
     return response

@@ -14,7 +14,11 @@ from portal.services.mail import queue_mail
 from portal.services.urls import external_url
 
 
-def _contact_link(ticket: Ticket, contact: Contact) -> str:
+def _contact_link(ticket: Ticket, contact: Contact) -> str | None:
+    """A fresh portal link to the ticket, or None for a contact without portal access
+    (a customer who calls in rather than uses the portal): their mail says so."""
+    if not contact.has_portal_access:
+        return None
     issued = links.issue_link(contact, "ticket", ticket.id)
     return external_url("links.open", token=issued.token)
 
@@ -32,12 +36,17 @@ def _watchers(ticket: Ticket) -> list[StaffUser]:
     return [user] if user is not None and user.is_enabled else []
 
 
-def ticket_opened(ticket: Ticket, contact: Contact, organization: Organization) -> None:
+def ticket_opened(ticket: Ticket, contact: Contact, organization: Organization,
+                  opened_by: StaffUser | None = None) -> None:
+    """The contact's receipt (with a portal link when they have portal access), and
+    word to the assignee or account manager, unless they opened it themselves."""
+    url = _contact_link(ticket, contact)
     queue_mail(contact.email, _("We received your ticket %(number)s: %(title)s", number=ticket.number,
                                 title=ticket.title),
-               "ticket_opened", kind="ticket_opened", ticket=ticket, contact=contact,
-               url=_contact_link(ticket, contact))
+               "ticket_opened", kind="ticket_opened", ticket=ticket, contact=contact, url=url)
     for user in _watchers(ticket):
+        if opened_by is not None and user.id == opened_by.id:
+            continue
         queue_mail(user.email, _("New ticket %(number)s from %(organization)s: %(title)s", number=ticket.number,
                                  organization=organization.name, title=ticket.title),
                    "ticket_new_for_staff", kind="ticket_new", ticket=ticket, contact=contact,

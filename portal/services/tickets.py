@@ -169,9 +169,13 @@ def _check_kinds(errors: dict[str, str], issue_type_id: int | None,
 def open_ticket(contact: Contact, *, title: str, description: str, priority: str = "normal",
                 issue_type_id: int | None = None, sub_issue_type_id: int | None = None,
                 site_id: int | None = None, files: Sequence = (), organization: Organization | None = None,
-                submission_key: str | None = None, now: datetime | None = None) -> Ticket:
+                submission_key: str | None = None, opened_by: StaffUser | None = None,
+                now: datetime | None = None) -> Ticket:
     """Open a ticket for ``contact`` (on their organization, or ``organization`` when
     a tree-level contact files it for a sub-organization the caller has checked).
+
+    ``opened_by``: the staff member who took the request (a phone call); the
+    timeline says so and the contact is mailed as for any ticket.
 
     ``submission_key`` is the random key of the form: the same form sent again (a
     double tap without JavaScript, a retried request) returns the ticket it already
@@ -223,10 +227,13 @@ def open_ticket(contact: Contact, *, title: str, description: str, priority: str
     db.session.add(message)
     db.session.flush()
     attachments.store_uploads(ticket, message, uploads)
+    if opened_by is not None:
+        _event(ticket, _("Opened by %(staff)s for %(contact)s", staff=opened_by.name, contact=contact.full_name),
+               now, staff=opened_by)
 
     from portal.services import ticket_mail
 
-    ticket_mail.ticket_opened(ticket, contact, organization)
+    ticket_mail.ticket_opened(ticket, contact, organization, opened_by)
     return ticket
 
 

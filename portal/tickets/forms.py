@@ -2,6 +2,7 @@
 (``portal.services.tickets``) holds every rule and says what is wrong with what."""
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
@@ -45,3 +46,22 @@ class ReplyForm(FlaskForm):
 
     body = TextAreaField(_l("Your reply"))
     attachments = MultipleFileField(_l("Photos or files"))
+
+
+def upload_limits() -> dict:
+    """The attachment limits, for the file inputs' hints and their early check in app.js."""
+    config = current_app.config
+    return {"max_files": config["ATTACHMENT_MAX_FILES"], "max_bytes": config["ATTACHMENT_MAX_BYTES"],
+            "max_mb": f"{config['ATTACHMENT_MAX_BYTES'] / 1024 / 1024:g}"}
+
+
+def ticket_form_context(form: TicketForm, organization_id: int, sub_types_endpoint: str) -> dict:
+    """What the new-ticket fields (tickets/_ticket_fields.html) show, on the portal and
+    for staff taking a call: the choices, the sub-types of the chosen type, the limits."""
+    from portal.services import tickets
+
+    kinds, sites = tickets.ticket_choices(organization_id)
+    chosen = form.issue_type_id.data if any(k.id == form.issue_type_id.data for k in kinds) else None
+    return dict(form=form, kinds=kinds, subs=tickets.sub_issue_types(chosen), sites=sites if len(sites) > 1 else [],
+                priorities=[(p, tickets.priority_label(p)) for p in PRIORITIES],
+                sub_types_endpoint=sub_types_endpoint, **upload_limits())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
+from flask import Blueprint, abort, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound
@@ -28,9 +28,9 @@ from portal.access.contacts import (
 )
 from portal.errors import CSRF_RERENDER, error_page
 from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, wants_partial
+from portal.htmx import redirect_after_post, render_page, render_partial, wants_partial
 from portal.links.views import link_unusable_page
-from portal.models import PRIORITIES, Contact, Ticket
+from portal.models import Contact, Ticket
 from portal.services import attachments
 from portal.services import tickets as service
 from portal.services.errors import InvalidInput, NotAllowed
@@ -43,7 +43,7 @@ from portal.services.portal_tickets import (
     public_conversation,
     resolution_clock,
 )
-from portal.tickets.forms import ReplyForm, TicketForm, optional_id
+from portal.tickets.forms import ReplyForm, TicketForm, optional_id, ticket_form_context, upload_limits
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -58,9 +58,7 @@ def link_unusable(error: LinkUnusable):
 
 
 def _limits() -> dict:
-    config = current_app.config
-    return {"max_files": config["ATTACHMENT_MAX_FILES"], "max_bytes": config["ATTACHMENT_MAX_BYTES"],
-            "max_mb": f"{config['ATTACHMENT_MAX_BYTES'] / 1024 / 1024:g}"}
+    return upload_limits()
 
 
 def _too_large_message() -> str:
@@ -99,15 +97,13 @@ def index():
 
 # --- a new ticket ----------------------------------------------------------------
 
-def _form_page(form: TicketForm, facts: ContactFacts, status: int = 200, block: str | None = "ticket_form",
-               errors: dict | None = None, notice: str | None = None, files_lost: bool = False):
-    kinds, sites = service.ticket_choices(facts.organization_id)
-    chosen = form.issue_type_id.data if any(k.id == form.issue_type_id.data for k in kinds) else None
-    return render_page(
-        NEW, block=block, status=status, form=form, who=facts, signed_in=facts.signed_in, kinds=kinds,
-        subs=service.sub_issue_types(chosen), sites=sites if len(sites) > 1 else [],
-        priorities=[(p, service.priority_label(p)) for p in PRIORITIES], errors=errors or {}, notice=notice,
-        files_lost=files_lost, **_limits())
+def _form_page(form: TicketForm, facts: ContactFacts, status: int = 200, errors: dict | None = None,
+               notice: str | None = None, files_lost: bool = False, partial: str | None = None):
+    context = ticket_form_context(form, facts.organization_id, "tickets.sub_issue_types")
+    context.update(who=facts, signed_in=facts.signed_in, errors=errors or {}, notice=notice, files_lost=files_lost)
+    if partial:
+        return render_partial(partial, NEW, **context)
+    return render_page(NEW, block="ticket_form", status=status, **context)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -167,7 +163,7 @@ def sub_issue_types():
         abort(404)
     form = TicketForm(formdata=None)
     form.issue_type_id.data = optional_id(request.args.get("issue_type_id"))
-    return _form_page(form, facts, block="sub_issue_type")
+    return _form_page(form, facts, partial="tickets/_sub_issue_type.html")
 
 
 # --- one ticket --------------------------------------------------------------------

@@ -588,3 +588,91 @@ def test_the_assignee_list_follows_the_access_rule(app, make):
             assert listed == expected
         assert {team.id, manager.id, account_manager.id, seller.id} <= {u.id for u in assignable_staff(org.id)}
         assert nobody.id not in {u.id for u in assignable_staff(org.id)}
+
+
+# --- a ticket taken by phone -------------------------------------------------------------
+
+def _phone_form(**overrides) -> dict:
+    data = {"title": "Gate will not close", "description": "Called at 8am: the north gate is stuck open.",
+            "priority": "urgent", "submission_key": "phone-call-1"}
+    data.update(overrides)
+    return data
+
+
+def test_staff_open_a_ticket_for_a_caller_who_gets_the_receipt(app, make, login):
+    manager = make.staff(role="manager", name="Mona Manager")
+    organization = make.organization_with("Callers Inc", account_manager_id=manager.id)
+    caller = make.contact(organization, first_name="Carl")
+    client = _client(app, login, manager)
+    page = client.get(f"/admin/tickets/new/{caller.id}")
+    assert page.status_code == 200 and 'name="submission_key" value="' in page.get_data(as_text=True)
+    mails_before = len(outbox(app))
+    response = client.post(f"/admin/tickets/new/{caller.id}", data=_phone_form())
+    assert response.status_code == 303
+    ticket_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    ticket = stored(app, Ticket, ticket_id)
+    assert (ticket.contact_id, ticket.organization_id, ticket.priority) == (caller.id, organization.id, "urgent")
+    assert ticket.first_response_due_at is not None
+    with app.app_context():
+        kinds = [(m.kind, m.author_contact_id, m.author_staff_id) for m in db.session.scalars(
+            select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id))]
+        db.session.remove()
+    assert kinds == [("reply", caller.id, None), ("event", None, manager.id)]
+    mails = outbox(app)[mails_before:]
+    # the caller gets the receipt with a portal link; the manager who took the call no "new ticket" mail
+    assert [(m["to_addr"], m["kind"]) for m in mails] == [(caller.email, "ticket_opened")]
+    assert "/l/" in mails[0]["body_text"]
+    # the same form sent again opens nothing more
+    again = client.post(f"/admin/tickets/new/{caller.id}", data=_phone_form())
+    assert again.headers["Location"] == response.headers["Location"]
+    assert len(outbox(app)) == mails_before + 1
+
+
+def test_a_caller_without_portal_access_gets_a_receipt_without_a_link(app, make, login):
+    caller = make.contact(portal_enabled=False)
+    client = _client(app, login, make.staff(role="admin"))
+    assert client.post(f"/admin/tickets/new/{caller.id}", data=_phone_form()).status_code == 303
+    [mail] = [m for m in outbox(app) if m["to_addr"] == caller.email]
+    assert "/l/" not in mail["body_text"] and "We will write to you here" in mail["body_text"]
+
+
+def test_a_phone_ticket_with_a_missing_title_comes_back_with_422_keeping_the_text(app, make, login):
+    caller = make.contact()
+    client = _client(app, login, make.staff(role="admin"))
+    response = client.post(f"/admin/tickets/new/{caller.id}", data=_phone_form(title=""), headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" not in html
+    assert "Please fill this in." in html and "the north gate is stuck open." in html
+    with app.app_context():
+        assert db.session.scalar(select(Ticket.id)) is None
+        db.session.remove()
+
+
+def test_the_phone_form_offers_the_sub_types_of_the_chosen_type(app, make, login):
+    plumbing = make.issue_type("Plumbing")
+    make.issue_type("Leak", parent=plumbing)
+    client = _client(app, login, make.staff(role="technician"))
+    response = client.get("/admin/tickets/new/sub-issue-types", query_string={"issue_type_id": plumbing.id},
+                          headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html and ">Leak</option>" in html
+
+
+def test_no_phone_ticket_for_an_inactive_contact(app, make, login):
+    caller = make.contact(is_active=False)
+    client = _client(app, login, make.staff(role="admin"))
+    response = client.post(f"/admin/tickets/new/{caller.id}", data=_phone_form())
+    assert response.status_code == 409
+    with app.app_context():
+        assert db.session.scalar(select(Ticket.id)) is None
+        db.session.remove()
+
+
+def test_a_reply_to_a_caller_without_portal_access_says_how_to_answer(app, make, login):
+    caller = make.contact(portal_enabled=False)
+    ticket = make.ticket(caller)
+    client = _client(app, login, make.staff(role="admin"))
+    assert client.post(f"/admin/tickets/{ticket.id}/reply", data={"body": "A technician comes at 10."}).status_code == 303
+    [mail] = [m for m in outbox(app) if m["kind"] == "ticket_reply"]
+    assert mail["to_addr"] == caller.email and "/l/" not in mail["body_text"]
+    assert "A technician comes at 10." in mail["body_text"] and "by phone or email" in mail["body_text"]
