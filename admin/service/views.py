@@ -100,13 +100,19 @@ def _sla_input(form: SlaForm) -> service.SlaInput:
                  for p in PRIORITIES})
 
 
-def _save_sla(form: SlaForm, sla: Sla | None) -> Sla | None:
+def _checked_save(form, data, errors_of, save, current):
+    """The form's own checks and the service's rules together (every message at once),
+    then the save; None when anything is refused."""
     valid = form.validate()
-    errors, _targets = service.sla_errors(_sla_input(form), sla)
+    errors = errors_of(data, current)[0]
     if not valid or errors:
         attach_errors(form, InvalidInput({k: v for k, v in errors.items() if not getattr(form, k).errors}))
         return None
-    return service.save_sla(sla, _sla_input(form))
+    return save(current, data)
+
+
+def _save_sla(form: SlaForm, sla: Sla | None) -> Sla | None:
+    return _checked_save(form, _sla_input(form), service.sla_errors, service.save_sla, sla)
 
 
 @bp.route("/slas/new", methods=["GET", "POST"])
@@ -165,12 +171,7 @@ def _calendar_input(form: CalendarForm) -> service.CalendarInput:
 
 
 def _save_calendar(form: CalendarForm, calendar: ServiceCalendar | None) -> ServiceCalendar | None:
-    valid = form.validate()
-    errors, _schedule = service.calendar_errors(_calendar_input(form), calendar)
-    if not valid or errors:
-        attach_errors(form, InvalidInput({k: v for k, v in errors.items() if not getattr(form, k).errors}))
-        return None
-    return service.save_calendar(calendar, _calendar_input(form))
+    return _checked_save(form, _calendar_input(form), service.calendar_errors, service.save_calendar, calendar)
 
 
 @bp.route("/calendars/new", methods=["GET", "POST"])
