@@ -3,9 +3,11 @@
 
     python3 dev.py run     install into .venv, migrate, seed demo data, start the app
     python3 dev.py test    install into .venv (with test extras) and run the whole suite
+    python3 dev.py lint    ruff and the import-linter contracts (CI runs it)
 
 Anything after ``test`` goes to pytest (``python3 dev.py test -k signing``).
 """
+
 from __future__ import annotations
 
 import os
@@ -69,12 +71,12 @@ def ensure_chromium() -> None:
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         print("Installing Debian's chromium for the browser tests", flush=True)
-        result = subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-                                shell=True)
+        result = subprocess.run(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium", shell=True
+        )
         if result.returncode == 0:
             return
-    print("No Chromium found: browser tests will be skipped (set REQUIRE_BROWSER=1 to make that an error).",
-          flush=True)
+    print("No Chromium found: browser tests will be skipped (set REQUIRE_BROWSER=1 to make that an error).", flush=True)
 
 
 def test(args: list[str]) -> None:
@@ -87,14 +89,25 @@ def test(args: list[str]) -> None:
     sys.exit(result.returncode)
 
 
+def lint() -> None:
+    """ruff (lint and format check) and the import-linter contracts of pyproject.toml."""
+    install("[test]")
+    paths = ["portal", "admin", "tests", "scripts", "migrations", "dev.py"]
+    sh(BIN / "ruff", "check", *paths)
+    sh(BIN / "ruff", "format", "--check", *paths)
+    sh(BIN / "lint-imports")
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench", "lint"}:
         sys.exit(__doc__)
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "run":
         run()
     elif command == "test":
         test(rest)
+    elif command == "lint":
+        lint()
     else:
         install("[test]")
         sys.exit(subprocess.run([str(PY), "scripts/bench.py", *rest], cwd=ROOT).returncode)

@@ -1,10 +1,11 @@
 """The staff area at /admin. Login is required before every view except an allow-list."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
-from portal.extensions import login_manager
+from portal.core.extensions import login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -19,6 +20,15 @@ def require_staff():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     return None
+
+
+@bp.app_context_processor
+def staff_abilities():
+    """Templates ask ``can("see_outbox")`` (the policy in ``portal.access.staff``),
+    never compare roles themselves."""
+    from portal.access.staff import staff_can
+
+    return {"can": lambda ability, obj=None: staff_can(current_user, ability, obj)}
 
 
 @bp.get("/")

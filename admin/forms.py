@@ -1,9 +1,10 @@
 """Form helpers shared by the staff pages."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 
-from portal.services.errors import InvalidInput
+from portal.core.errors import InvalidInput
 
 
 def attach_errors(form: FlaskForm, error: InvalidInput) -> None:

@@ -1,4 +1,5 @@
 """Porchlight: a customer portal and back office for service businesses."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ from flask import Flask, request, session
 from flask_login import current_user
 from sqlalchemy import event
 
-from portal.config import Config, engine_options
+from portal.core.config import Config, engine_options
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -23,8 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import errors, security, templating
     from portal.cli import init_cli
+    from portal.core import error_pages as errors
+    from portal.core import security, templating
 
     security.init_security(app)
     errors.init_errors(app)
@@ -33,14 +35,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def load_models() -> None:
+    """Import every domain's models so their tables are on the metadata (Alembic, tests)."""
+    from portal.domains.customers import models as _customers  # noqa: F401
+    from portal.domains.identity import models as _identity  # noqa: F401
+    from portal.domains.proposals import models as _proposals  # noqa: F401
+    from portal.domains.service_desk import models as _service_desk  # noqa: F401
+    from portal.mail import models as _mail  # noqa: F401
+
+
 def _init_extensions(app: Flask) -> None:
-    from portal import models  # noqa: F401  (register the tables with the metadata)
-    from portal.assets import init_assets
-    from portal.extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
+    load_models()
+    from portal.core.assets import init_assets
+    from portal.core.extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
@@ -60,6 +76,7 @@ def _init_extensions(app: Flask) -> None:
         if response.is_streamed and hasattr(body, "close"):
             response.call_on_close(body.close)
         return response
+
     init_assets(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
 
@@ -70,7 +87,7 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from portal.services.accounts import load_session_user
+        from portal.domains.identity.staff import load_session_user
 
         return load_session_user(session.get("staff_sid"), user_id)
 

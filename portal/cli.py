@@ -1,4 +1,5 @@
 """The ``flask`` commands: seed-demo, create-staff, outbox work, jobs run-due."""
+
 from __future__ import annotations
 
 import time
@@ -7,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 def init_cli(app: Flask) -> None:
@@ -32,13 +33,14 @@ def init_cli(app: Flask) -> None:
     @app.cli.command("create-staff")
     @click.option("--email", prompt=True)
     @click.option("--name", prompt=True)
-    @click.option("--role", type=click.Choice(["admin", "manager", "sales", "technician"]), default="sales",
-                  show_default=True)
+    @click.option(
+        "--role", type=click.Choice(["admin", "manager", "sales", "technician"]), default="sales", show_default=True
+    )
     @click.password_option()
     def create_staff_command(email: str, name: str, role: str, password: str):
         """Create a staff account."""
-        from portal.services.accounts import create_staff
-        from portal.services.errors import InvalidInput
+        from portal.core.errors import InvalidInput
+        from portal.domains.identity.staff import create_staff
 
         try:
             user = create_staff(email, name, password, role=role)
@@ -55,7 +57,7 @@ def init_cli(app: Flask) -> None:
     @click.option("--batch", default=50, show_default=True)
     def work_command(once: bool, interval: float, batch: int):
         """Deliver due mail with retries and backoff (run as many workers as you like)."""
-        from portal.services.mail import deliver_due, smtp_configured
+        from portal.mail.outbox import deliver_due, smtp_configured
 
         if not smtp_configured():
             click.echo("No MAIL_SERVER configured: mail stays in the outbox (see /admin/outbox).")
@@ -76,13 +78,17 @@ def init_cli(app: Flask) -> None:
     jobs = AppGroup("jobs", help="Scheduled work (run from cron or any scheduler).")
 
     @jobs.command("run-due")
-    @click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
-                                                                "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]),
-                  default=None, help="Act as if it were this UTC time (tests, catching up).")
+    @click.option(
+        "--now",
+        "now",
+        type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]),
+        default=None,
+        help="Act as if it were this UTC time (tests, catching up).",
+    )
     @click.option("--batch", default=200, show_default=True, help="Tickets per transaction.")
     def run_due_command(now, batch: int):
         """Flag SLA breaches and mail the assignee and account manager, once per breach."""
-        from portal.services.sla_jobs import flag_breaches
+        from portal.domains.service_desk.jobs import flag_breaches
 
         report = flag_breaches(now, batch=batch)
         db.session.remove()

@@ -1,4 +1,5 @@
 """Demo data: enough to walk the whole story on a laptop."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -6,11 +7,16 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import select
 
-from portal.extensions import db
-from portal.models import CatalogItem, Contact, Organization, Proposal, StaffUser, organization_team, utcnow
-from portal.services import accounts, links, proposals
-from portal.services.proposals import LineInput, SignInput
-from portal.services.urls import external_url
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.urls import external_url
+from portal.domains.customers.models import Contact, Organization, organization_team
+from portal.domains.identity import links
+from portal.domains.identity import staff as accounts
+from portal.domains.identity.models import StaffUser
+from portal.domains.proposals import operations as proposals
+from portal.domains.proposals.models import CatalogItem, Proposal
+from portal.domains.proposals.operations import LineInput, SignInput
 
 DEMO_PASSWORD = "porchlight-demo"
 TERMS = (
@@ -60,8 +66,13 @@ def seed_demo() -> dict:
 
 def _create_world() -> None:
     admin = accounts.create_staff("admin@demo.porchlight", "Ada Admin", DEMO_PASSWORD, role="admin")
-    rep = accounts.create_staff("sales@demo.porchlight", "Sam Sales", DEMO_PASSWORD, role="sales",
-                                timezone=current_app.config["DEFAULT_TIMEZONE"])
+    rep = accounts.create_staff(
+        "sales@demo.porchlight",
+        "Sam Sales",
+        DEMO_PASSWORD,
+        role="sales",
+        timezone=current_app.config["DEFAULT_TIMEZONE"],
+    )
     accounts.create_staff("tech@demo.porchlight", "Theo Tech", DEMO_PASSWORD, role="technician")
     catalog = {}
     for code, name, price in CATALOG:
@@ -70,32 +81,75 @@ def _create_world() -> None:
         catalog[code] = item
     tech = db.session.scalar(select(StaffUser).where(StaffUser.email == "tech@demo.porchlight"))
     greenleaf = Organization(
-        name="Greenleaf Property Management", city="Albany", invoice_template="detailed", tax_region="us_ny",
-        tax_id="NY-4417-2290", billing_address="12 State Street\nAlbany, NY 12207", billing_attention="Jane Park",
-        billing_reviewed_at=utcnow(), account_manager_id=rep.id)
-    harbor = Organization(name="Harbor Dental Group", city="Rome", tax_region="eu_it", tax_id="IT 0192 8374 651",
-                          billing_address="Via del Corso 10\n00186 Roma", billing_attention="Lucia Rossi")
+        name="Greenleaf Property Management",
+        city="Albany",
+        invoice_template="detailed",
+        tax_region="us_ny",
+        tax_id="NY-4417-2290",
+        billing_address="12 State Street\nAlbany, NY 12207",
+        billing_attention="Jane Park",
+        billing_reviewed_at=utcnow(),
+        account_manager_id=rep.id,
+    )
+    harbor = Organization(
+        name="Harbor Dental Group",
+        city="Rome",
+        tax_region="eu_it",
+        tax_id="IT 0192 8374 651",
+        billing_address="Via del Corso 10\n00186 Roma",
+        billing_attention="Lucia Rossi",
+    )
     db.session.add_all([greenleaf, harbor])
     db.session.flush()
     north = Organization(name="Greenleaf North Campus", city="Troy", parent_id=greenleaf.id, bill_to_parent=True)
     db.session.add(north)
     db.session.flush()
-    db.session.execute(organization_team.insert(), [
-        {"organization_id": greenleaf.id, "staff_id": rep.id},
-        {"organization_id": harbor.id, "staff_id": rep.id},
-        {"organization_id": harbor.id, "staff_id": tech.id},
-    ])
-    jane = Contact(organization_id=greenleaf.id, first_name="Jane", last_name="Park", title="Facilities director",
-                   email="jane.park@greenleaf.example", timezone="America/New_York", is_primary=True,
-                   portal_level="organization_tree")
-    omar = Contact(organization_id=greenleaf.id, first_name="Omar", last_name="Diaz", title="Site manager",
-                   email="omar.diaz@greenleaf.example", timezone="America/New_York")
-    nina = Contact(organization_id=north.id, first_name="Nina", last_name="Brooks", title="Campus lead",
-                   email="nina.brooks@greenleaf.example", timezone="America/New_York", is_primary=True,
-                   portal_level="organization")
-    lucia = Contact(organization_id=harbor.id, first_name="Lucia", last_name="Rossi", title="Office manager",
-                    email="lucia.rossi@harbor.example", timezone="Europe/Rome", is_primary=True,
-                    portal_level="organization")
+    db.session.execute(
+        organization_team.insert(),
+        [
+            {"organization_id": greenleaf.id, "staff_id": rep.id},
+            {"organization_id": harbor.id, "staff_id": rep.id},
+            {"organization_id": harbor.id, "staff_id": tech.id},
+        ],
+    )
+    jane = Contact(
+        organization_id=greenleaf.id,
+        first_name="Jane",
+        last_name="Park",
+        title="Facilities director",
+        email="jane.park@greenleaf.example",
+        timezone="America/New_York",
+        is_primary=True,
+        portal_level="organization_tree",
+    )
+    omar = Contact(
+        organization_id=greenleaf.id,
+        first_name="Omar",
+        last_name="Diaz",
+        title="Site manager",
+        email="omar.diaz@greenleaf.example",
+        timezone="America/New_York",
+    )
+    nina = Contact(
+        organization_id=north.id,
+        first_name="Nina",
+        last_name="Brooks",
+        title="Campus lead",
+        email="nina.brooks@greenleaf.example",
+        timezone="America/New_York",
+        is_primary=True,
+        portal_level="organization",
+    )
+    lucia = Contact(
+        organization_id=harbor.id,
+        first_name="Lucia",
+        last_name="Rossi",
+        title="Office manager",
+        email="lucia.rossi@harbor.example",
+        timezone="Europe/Rome",
+        is_primary=True,
+        portal_level="organization",
+    )
     db.session.add_all([jane, omar, nina, lucia])
     db.session.flush()
 
@@ -109,16 +163,30 @@ def _create_world() -> None:
         return proposal
 
     build(jane, "Spring clean-up, north campus", [("MOW", "4"), ("EDGE", "4")], [("MULCH", "3")])
-    delivered = build(jane, "Grounds maintenance 2027", [("MOW", "26"), ("EDGE", "26"), ("HEDGE", "2")],
-                      [("AERATE", "1"), ("MULCH", "6"), ("IRRIG", "2"), ("LEAF", "1"), ("SNOW", "8")])
+    delivered = build(
+        jane,
+        "Grounds maintenance 2027",
+        [("MOW", "26"), ("EDGE", "26"), ("HEDGE", "2")],
+        [("AERATE", "1"), ("MULCH", "6"), ("IRRIG", "2"), ("LEAF", "1"), ("SNOW", "8")],
+    )
     proposals.deliver_proposal(delivered, rep)
     signed = build(lucia, "Clinic entrance care", [("MOW", "12"), ("HEDGE", "1")], [("MULCH", "2"), ("LEAF", "1")])
     issued = proposals.deliver_proposal(signed, rep)
-    proposals.sign_proposal(signed, lucia, issued.link, SignInput(
-        option_ids=[str(signed.lines[-1].id)], signer_name="Lucia Rossi", consent=True,
-        signature_png=demo_signature_png(), strokes=DEMO_STROKES, seen_hash=proposals.content_hash(signed),
-        ip="127.0.0.1", user_agent="demo seed",
-    ))
+    proposals.sign_proposal(
+        signed,
+        lucia,
+        issued.link,
+        SignInput(
+            option_ids=[str(signed.lines[-1].id)],
+            signer_name="Lucia Rossi",
+            consent=True,
+            signature_png=demo_signature_png(),
+            strokes=DEMO_STROKES,
+            seen_hash=proposals.content_hash(signed),
+            ip="127.0.0.1",
+            user_agent="demo seed",
+        ),
+    )
     build(nina, "North campus snow plan", [("SNOW", "10")], [("LEAF", "1")])
     won = build(omar, "Irrigation repair", [("IRRIG", "3")], [("AERATE", "1")])
     proposals.deliver_proposal(won, rep)

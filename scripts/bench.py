@@ -28,6 +28,7 @@ Run it from the project root with the Python that has the project installed.
 
 Exit status: 0 whatever the figures say, 1 when a server did not start.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,6 +66,7 @@ TERMS = "Prices are valid for 30 days.\nInvoices are due 15 days after the work 
 
 # --- small HTTP helpers ----------------------------------------------------------
 
+
 @dataclass
 class Reply:
     status: int
@@ -93,8 +95,9 @@ class Reply:
         return None
 
 
-def fetch(port: int, method: str, path: str, headers: dict | None = None, body: bytes | None = None,
-          timeout: float = 10) -> Reply:
+def fetch(
+    port: int, method: str, path: str, headers: dict | None = None, body: bytes | None = None, timeout: float = 10
+) -> Reply:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -129,11 +132,11 @@ class AssetParser(HTMLParser):
 
 # --- the servers -------------------------------------------------------------------
 
+
 class Server:
     """One gunicorn master (in its own session) and its workers."""
 
-    def __init__(self, name: str, app_spec: str, chdir: Path, port: int, env: dict, options: list[str],
-                 log_path: Path):
+    def __init__(self, name: str, app_spec: str, chdir: Path, port: int, env: dict, options: list[str], log_path: Path):
         self.name, self.app_spec, self.chdir, self.port = name, app_spec, chdir, port
         self.env, self.options, self.log_path = env, options, log_path
         self.proc: subprocess.Popen | None = None
@@ -141,10 +144,26 @@ class Server:
 
     def start(self) -> None:
         self._log = open(self.log_path, "wb")
-        cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.options,
-               "--chdir", str(self.chdir), self.app_spec]
-        self.proc = subprocess.Popen(cmd, cwd=str(self.chdir), env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            *self.options,
+            "--chdir",
+            str(self.chdir),
+            self.app_spec,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=str(self.chdir),
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def wait_ready(self, path: str, timeout: float = 30) -> bool:
         deadline = time.monotonic() + timeout
@@ -188,8 +207,20 @@ class Server:
 
 
 def gunicorn_options(args) -> list[str]:
-    options = ["--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
-               "--log-level", "warning", "--graceful-timeout", "5", "--timeout", "60"]
+    options = [
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "5",
+        "--timeout",
+        "60",
+    ]
     # gunicorn >= 27 opens a control socket at one fixed path per user: two servers would clash.
     help_text = subprocess.run([sys.executable, "-m", "gunicorn", "--help"], capture_output=True, text=True).stdout
     if "--no-control-socket" in help_text:
@@ -198,6 +229,7 @@ def gunicorn_options(args) -> list[str]:
 
 
 # --- load generation ----------------------------------------------------------------
+
 
 @dataclass
 class Target:
@@ -251,13 +283,27 @@ end
 
 def wrk_load(wrk: str, target: Target, seconds: int, concurrency: int, workdir: Path) -> LoadResult:
     script = workdir / f"wrk_{re.sub(r'[^a-z0-9]+', '_', target.name.lower())}.lua"
-    script.write_text(WRK_LUA.format(
-        method=_lua_string(target.method),
-        body=f"wrk.body = {_lua_string(target.body.decode())}" if target.body else "",
-        headers="\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in target.headers.items()),
-    ))
-    cmd = [wrk, "-t", "1", "-c", str(concurrency), "-d", f"{max(1, seconds)}s", "--timeout", "10s",
-           "-s", str(script), f"http://127.0.0.1:{target.port}{target.path}"]
+    script.write_text(
+        WRK_LUA.format(
+            method=_lua_string(target.method),
+            body=f"wrk.body = {_lua_string(target.body.decode())}" if target.body else "",
+            headers="\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in target.headers.items()),
+        )
+    )
+    cmd = [
+        wrk,
+        "-t",
+        "1",
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{max(1, seconds)}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{target.port}{target.path}",
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     match = re.search(r"BENCH_RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", run.stdout)
     if run.returncode != 0 or not match:
@@ -314,8 +360,15 @@ def python_load(target: Target, seconds: float, concurrency: int) -> LoadResult:
     def pct(p: float) -> float | None:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else None
 
-    return LoadResult("python", sum(r[0] for r in results), sum(r[1] for r in results),
-                      sum(r[2] for r in results), seconds, pct(0.50), pct(0.99))
+    return LoadResult(
+        "python",
+        sum(r[0] for r in results),
+        sum(r[1] for r in results),
+        sum(r[2] for r in results),
+        seconds,
+        pct(0.50),
+        pct(0.99),
+    )
 
 
 def load(target: Target, seconds: float, concurrency: int, wrk: str | None, workdir: Path) -> LoadResult:
@@ -329,24 +382,31 @@ def load(target: Target, seconds: float, concurrency: int, wrk: str | None, work
 
 # --- the data -----------------------------------------------------------------------
 
+
 def make_proposal(rep, contact, title: str, lines: int, optional: int):
     """A draft with ``lines`` lines, the last ``optional`` of them optional."""
-    from portal.services import proposals
-    from portal.services.proposals import LineInput
+    from portal.domains.proposals import operations as proposals
+    from portal.domains.proposals.operations import LineInput
 
     proposal = proposals.create_proposal(rep, contact, title, "USD", TERMS)
     proposal = proposals.load_proposal(proposal.id)
     for i in range(lines):
-        proposals.add_line(proposal, LineInput(
-            f"Service {i + 1}: seasonal grounds work", Decimal(1 + i % 4), Decimal("40.00") + i,
-            i >= lines - optional))
+        proposals.add_line(
+            proposal,
+            LineInput(
+                f"Service {i + 1}: seasonal grounds work",
+                Decimal(1 + i % 4),
+                Decimal("40.00") + i,
+                i >= lines - optional,
+            ),
+        )
     return proposal
 
 
 def make_people(password: str = STAFF_PASSWORD):
-    from portal.extensions import db
-    from portal.models import Contact, Organization
-    from portal.services import accounts
+    from portal.core.extensions import db
+    from portal.domains.customers.models import Contact, Organization
+    from portal.domains.identity import staff as accounts
 
     staff = accounts.create_staff("bench-admin@bench.example", "Bench Admin", password, role="admin")
     org = Organization(name="Bench Property Management")
@@ -368,8 +428,8 @@ def migrate(app) -> None:
 def prepare_instance() -> dict:
     """Schema, people and one delivered proposal of 20 lines (5 optional) for the servers."""
     from portal import create_app
-    from portal.extensions import db
-    from portal.services import proposals
+    from portal.core.extensions import db
+    from portal.domains.proposals import operations as proposals
 
     app = create_app()
     migrate(app)
@@ -387,7 +447,7 @@ def prepare_instance() -> dict:
         }
         # Build the CSS/JS bundles now, so two workers do not race to build them.
         with app.test_request_context():
-            from portal.extensions import assets
+            from portal.core.extensions import assets
 
             for bundle in assets:
                 bundle.urls()
@@ -398,22 +458,25 @@ def prepare_instance() -> dict:
 
 # --- 5. queries per page --------------------------------------------------------------
 
+
 def count_queries(workdir: Path) -> dict:
     """SQL statements for one GET, small vs large data, with the Flask test client."""
     from sqlalchemy import event
 
     from portal import create_app
+    from portal.core.extensions import db
     from portal.demo import DEMO_STROKES, demo_signature_png
-    from portal.extensions import db
-    from portal.services import proposals
-    from portal.services.proposals import SignInput
+    from portal.domains.proposals import operations as proposals
+    from portal.domains.proposals.operations import SignInput
 
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'queries.db'}",
-        "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
-        "TESTING": True,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'queries.db'}",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "TESTING": True,
+        }
+    )
     migrate(app)
     signature_png = demo_signature_png()
     counter = {"n": 0}
@@ -427,10 +490,21 @@ def count_queries(workdir: Path) -> dict:
             if n % 3:
                 proposals.deliver_proposal(proposal, rep)
             if n % 3 == 2:
-                proposals.sign_proposal(proposal, contact, None, SignInput(
-                    option_ids=[str(proposal.lines[-1].id)], signer_name="Bea Bench", consent=True,
-                    signature_png=signature_png, strokes=DEMO_STROKES, seen_hash=proposals.content_hash(proposal),
-                    ip="127.0.0.1", user_agent="bench"))
+                proposals.sign_proposal(
+                    proposal,
+                    contact,
+                    None,
+                    SignInput(
+                        option_ids=[str(proposal.lines[-1].id)],
+                        signer_name="Bea Bench",
+                        consent=True,
+                        signature_png=signature_png,
+                        strokes=DEMO_STROKES,
+                        seen_hash=proposals.content_hash(proposal),
+                        ip="127.0.0.1",
+                        user_agent="bench",
+                    ),
+                )
         db.session.commit()
 
     with app.app_context():
@@ -474,12 +548,13 @@ def count_queries(workdir: Path) -> dict:
         raise RuntimeError(f"admin login answered {response.status_code}")
     admin = {5: counted(admin_client, "/admin/proposals/", "Listed proposal 3")}
     with app.app_context():
-        from portal.models import Contact, StaffUser
+        from portal.domains.customers.models import Contact
+        from portal.domains.identity.models import StaffUser
 
         add_listed_proposals(db.session.get(StaffUser, contact_ids[0]), db.session.get(Contact, contact_ids[1]), 45)
         from sqlalchemy import func, select
 
-        from portal.models import Proposal
+        from portal.domains.proposals.models import Proposal
 
         total = db.session.scalar(select(func.count()).select_from(Proposal))
         db.session.remove()
@@ -493,6 +568,7 @@ def count_queries(workdir: Path) -> dict:
 
 # --- 6. tickets ----------------------------------------------------------------------------
 
+
 def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]:
     """The admin queue (first page, a search, a filter) as a signed-in admin, and the
     portal ticket list as a signed-in contact (organization level), over HTTP."""
@@ -502,9 +578,13 @@ def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]
     if login_page.status != 200 or not cookie or not match:
         raise RuntimeError(f"/admin/login answered {login_page.status} without a form")
     body = urlencode({"email": info["admin_email"], "password": STAFF_PASSWORD, "csrf_token": match.group(1)})
-    signed_in = fetch(port, "POST", "/admin/login", {"Cookie": f"{cookie_name}={cookie}",
-                                                     "Content-Type": "application/x-www-form-urlencoded"},
-                      body.encode())
+    signed_in = fetch(
+        port,
+        "POST",
+        "/admin/login",
+        {"Cookie": f"{cookie_name}={cookie}", "Content-Type": "application/x-www-form-urlencoded"},
+        body.encode(),
+    )
     staff_cookie = signed_in.cookie(cookie_name)
     if signed_in.status != 303 or not staff_cookie:
         raise RuntimeError(f"admin login answered {signed_in.status}")
@@ -512,14 +592,23 @@ def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]
     targets = [
         Target("queue: first page", port, "GET", "/admin/tickets/", staff),
         Target("queue: search a title word", port, "GET", "/admin/tickets/?q=boiler", staff),
-        Target("queue: filter urgent+unassigned", port, "GET", "/admin/tickets/?priority=urgent&assignee=unassigned",
-               staff),
+        Target(
+            "queue: filter urgent+unassigned", port, "GET", "/admin/tickets/?priority=urgent&assignee=unassigned", staff
+        ),
     ]
     if "tickets.index" in app.view_functions:
         # A signed-in contact's session, signed with the instance's key (as sign-in would leave it).
         serializer = app.session_interface.get_signing_serializer(app)
-        contact_cookie = serializer.dumps({"portal": {"contact": info["portal_contact"], "epoch": info["portal_epoch"],
-                                                      "links": [], "signed_in": True}})
+        contact_cookie = serializer.dumps(
+            {
+                "portal": {
+                    "contact": info["portal_contact"],
+                    "epoch": info["portal_epoch"],
+                    "links": [],
+                    "signed_in": True,
+                }
+            }
+        )
         portal = {"Cookie": f"{cookie_name}={contact_cookie}", "Accept-Encoding": "gzip"}
         targets.append(Target("portal: ticket list", port, "GET", "/tickets", portal))
     for target in targets:
@@ -530,6 +619,7 @@ def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]
 
 
 # --- the report -------------------------------------------------------------------------
+
 
 @dataclass
 class Row:
@@ -544,8 +634,10 @@ def kb(n: int) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    widths = [max(len(getattr(r, f)) for r in rows + [Row("figure", "value", "budget", "result")])
-              for f in ("figure", "value", "budget", "verdict")]
+    widths = [
+        max(len(getattr(r, f)) for r in rows + [Row("figure", "value", "budget", "result")])
+        for f in ("figure", "value", "budget", "verdict")
+    ]
     line = "  ".join("{:<%d}" % w for w in widths)
     print(line.format("figure", "value", "budget", "result"))
     print(line.format(*("-" * w for w in widths)))
@@ -563,8 +655,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default 1)")
     parser.add_argument("--no-wrk", action="store_true", help="use the built-in load generator even if wrk exists")
     parser.add_argument("--tickets", type=int, default=100_000, help="tickets seeded for step 6 (default 100000)")
-    parser.add_argument("--tickets-pg", metavar="URL",
-                        help="also time the ticket queue on this PostgreSQL database (it is EMPTIED first)")
+    parser.add_argument(
+        "--tickets-pg",
+        metavar="URL",
+        help="also time the ticket queue on this PostgreSQL database (it is EMPTIED first)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="porchlight-bench-"))
@@ -591,13 +686,17 @@ def main() -> int:
         os.environ.update(bench_env)
         wrk = None if args.no_wrk else shutil.which("wrk")
         options = gunicorn_options(args)
-        print(f"Porchlight bench: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-              f"load: {'wrk (1 thread)' if wrk else 'built-in Python generator'}, "
-              f"{args.concurrency} connections, {args.duration:g} s per measurement")
+        print(
+            f"Porchlight bench: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+            f"load: {'wrk (1 thread)' if wrk else 'built-in Python generator'}, "
+            f"{args.concurrency} connections, {args.duration:g} s per measurement"
+        )
         print(f"gunicorn (both servers): {' '.join(options)}")
         print(f"instance: {instance}")
-        print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-              "(other work on this machine skews the rates)")
+        print(
+            f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+            "(other work on this machine skews the rates)"
+        )
 
         # 1. the instance
         started = time.monotonic()
@@ -637,8 +736,9 @@ def main() -> int:
             if opened.status != 303 or not cookie:
                 raise RuntimeError(f"/l/<token> answered {opened.status} without a session cookie")
             page_path = urlsplit(opened.headers["Location"]).path
-            first = fetch(portal_port, "GET", page_path,
-                          {"Cookie": f"{cookie_name}={cookie}", "Accept-Encoding": "gzip"})
+            first = fetch(
+                portal_port, "GET", page_path, {"Cookie": f"{cookie_name}={cookie}", "Accept-Encoding": "gzip"}
+            )
             if first.status != 200:
                 raise RuntimeError(f"{page_path} answered {first.status}")
             cookie = first.cookie(cookie_name) or cookie  # the session now holds the CSRF secret
@@ -649,8 +749,12 @@ def main() -> int:
             csrf_token = match.group(1)
             session_headers = {"Cookie": f"{cookie_name}={cookie}", "Accept-Encoding": "gzip"}
             toggle_body = urlencode([("option", i) for i in info["options"][:2]]).encode()
-            toggle_headers = {**session_headers, "HX-Request": "true", "X-CSRFToken": csrf_token,
-                              "Content-Type": "application/x-www-form-urlencoded"}
+            toggle_headers = {
+                **session_headers,
+                "HX-Request": "true",
+                "X-CSRFToken": csrf_token,
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
             targets = [
                 Target("bare route", bare_port, "GET", "/", {"Accept-Encoding": "gzip"}),
                 Target("portal proposal page", portal_port, "GET", page_path, session_headers),
@@ -661,28 +765,42 @@ def main() -> int:
                 raise RuntimeError(f"the option toggle answered {toggle.status}: {toggle.text[:200]!r}")
 
             # 3. throughput
-            print(f"\n3. throughput ({args.duration:g} s each, {args.concurrency} connections, "
-                  f"after {args.warmup:g} s warm-up)")
+            print(
+                f"\n3. throughput ({args.duration:g} s each, {args.concurrency} connections, "
+                f"after {args.warmup:g} s warm-up)"
+            )
             results: dict[str, LoadResult] = {}
             for target in targets:
                 if args.warmup > 0:
                     load(target, args.warmup, args.concurrency, wrk, workdir)
                 result = load(target, args.duration, args.concurrency, wrk, workdir)
                 results[target.name] = result
-                latency = (f", p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
-                           if result.p50_ms is not None else "")
-                problems = (f"  [{result.other} non-200, {result.errors} socket errors]"
-                            if result.other or result.errors else "")
-                print(f"   {target.name:<22} {result.rps:9.1f} rps  ({result.ok} x 200 in "
-                      f"{result.seconds:.1f} s via {result.tool}{latency}){problems}")
+                latency = (
+                    f", p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms" if result.p50_ms is not None else ""
+                )
+                problems = (
+                    f"  [{result.other} non-200, {result.errors} socket errors]"
+                    if result.other or result.errors
+                    else ""
+                )
+                print(
+                    f"   {target.name:<22} {result.rps:9.1f} rps  ({result.ok} x 200 in "
+                    f"{result.seconds:.1f} s via {result.tool}{latency}){problems}"
+                )
             bare_rps = results["bare route"].rps
             rows.append(Row("bare route", f"{bare_rps:.0f} rps", "(reference)", "-"))
             for name in ("portal proposal page", "option toggle"):
                 rps = results[name].rps
                 ratio = rps / bare_rps if bare_rps else 0.0
                 print(f"   {name:<22} ratio to bare route: {ratio:.2f}")
-                rows.append(Row(f"{name} rps", f"{rps:.0f} rps = {ratio:.2f} x bare",
-                                f">= {RATIO_BUDGET:.2f} x bare", "PASS" if ratio >= RATIO_BUDGET else "FAIL"))
+                rows.append(
+                    Row(
+                        f"{name} rps",
+                        f"{rps:.0f} rps = {ratio:.2f} x bare",
+                        f">= {RATIO_BUDGET:.2f} x bare",
+                        "PASS" if ratio >= RATIO_BUDGET else "FAIL",
+                    )
+                )
 
             # 4. a phone's first load
             print("\n4. first load of a phone (Accept-Encoding: gzip; body bytes as served, headers not counted)")
@@ -704,34 +822,64 @@ def main() -> int:
                 print(f"   {reply.status} {len(reply.raw):>8,} B  {how:<15} {path}")
             total = sum(len(reply.raw) for _, reply in fetched)
             bad = [p for p, r in fetched if r.status != 200]
-            print(f"   total: {len(fetched)} requests, {kb(total)}"
-                  + (f"; {len(uncompressed)} response(s) served without compression" if uncompressed else ""))
-            rows.append(Row("first load requests", str(len(fetched)), f"<= {FIRST_LOAD_REQUESTS_BUDGET}",
-                            "PASS" if len(fetched) <= FIRST_LOAD_REQUESTS_BUDGET and not bad else "FAIL"))
-            rows.append(Row("first load bytes", kb(total) + (" (some uncompressed)" if uncompressed else ""),
-                            f"<= {FIRST_LOAD_BYTES_BUDGET // 1024} KB",
-                            "PASS" if total <= FIRST_LOAD_BYTES_BUDGET and not bad else "FAIL"))
+            print(
+                f"   total: {len(fetched)} requests, {kb(total)}"
+                + (f"; {len(uncompressed)} response(s) served without compression" if uncompressed else "")
+            )
+            rows.append(
+                Row(
+                    "first load requests",
+                    str(len(fetched)),
+                    f"<= {FIRST_LOAD_REQUESTS_BUDGET}",
+                    "PASS" if len(fetched) <= FIRST_LOAD_REQUESTS_BUDGET and not bad else "FAIL",
+                )
+            )
+            rows.append(
+                Row(
+                    "first load bytes",
+                    kb(total) + (" (some uncompressed)" if uncompressed else ""),
+                    f"<= {FIRST_LOAD_BYTES_BUDGET // 1024} KB",
+                    "PASS" if total <= FIRST_LOAD_BYTES_BUDGET and not bad else "FAIL",
+                )
+            )
             toggle_how = toggle.encoding or "not compressed"
             print(f"   option toggle response: {len(toggle.raw):,} B ({toggle_how})")
-            rows.append(Row("toggle response", f"{len(toggle.raw):,} B ({toggle_how})",
-                            f"< {TOGGLE_BYTES_BUDGET // 1024} KB",
-                            "PASS" if len(toggle.raw) < TOGGLE_BYTES_BUDGET else "FAIL"))
+            rows.append(
+                Row(
+                    "toggle response",
+                    f"{len(toggle.raw):,} B ({toggle_how})",
+                    f"< {TOGGLE_BYTES_BUDGET // 1024} KB",
+                    "PASS" if len(toggle.raw) < TOGGLE_BYTES_BUDGET else "FAIL",
+                )
+            )
 
             # 4b. (step 6 of the docstring) the ticket queue and the portal ticket list through gunicorn
             seconds = min(args.duration, 4.0)
-            print(f"\n4b. tickets through gunicorn at {ticket_info['count']:,} tickets "
-                  f"({seconds:g} s each, {args.concurrency} connections; bare route: {bare_rps:.0f} rps)")
+            print(
+                f"\n4b. tickets through gunicorn at {ticket_info['count']:,} tickets "
+                f"({seconds:g} s each, {args.concurrency} connections; bare route: {bare_rps:.0f} rps)"
+            )
             try:
                 for target in ticket_targets(portal_port, ticket_app, ticket_info, cookie_name):
                     if args.warmup > 0:
                         load(target, args.warmup, args.concurrency, wrk, workdir)
                     result = load(target, seconds, args.concurrency, wrk, workdir)
                     ratio = result.rps / bare_rps if bare_rps else 0.0
-                    problems = f"  [{result.other} non-200, {result.errors} errors]" if result.other or result.errors else ""
-                    print(f"   {target.name:<30} {result.rps:8.1f} rps = {ratio:.2f} x bare, p50 "
-                          f"{result.p50_ms or 0:.1f} ms{problems}")
-                    rows.append(Row(f"{target.name} rps", f"{result.rps:.0f} rps = {ratio:.2f} x bare",
-                                    "(report)", "-" if not problems else "FAIL"))
+                    problems = (
+                        f"  [{result.other} non-200, {result.errors} errors]" if result.other or result.errors else ""
+                    )
+                    print(
+                        f"   {target.name:<30} {result.rps:8.1f} rps = {ratio:.2f} x bare, p50 "
+                        f"{result.p50_ms or 0:.1f} ms{problems}"
+                    )
+                    rows.append(
+                        Row(
+                            f"{target.name} rps",
+                            f"{result.rps:.0f} rps = {ratio:.2f} x bare",
+                            "(report)",
+                            "-" if not problems else "FAIL",
+                        )
+                    )
             except Exception as error:  # a report: say what broke and carry on
                 print(f"   failed: {error!r}")
                 rows.append(Row("tickets through gunicorn", f"error: {error}"[:60], "(report)", "FAIL"))
@@ -740,17 +888,27 @@ def main() -> int:
         print("\n5. SQL statements per GET (Flask test client)")
         try:
             counts = count_queries(workdir)
-            for key, label, unit in (("page", "portal proposal page", "lines"),
-                                     ("admin", "admin proposal list", "proposals")):
+            for key, label, unit in (
+                ("page", "portal proposal page", "lines"),
+                ("admin", "admin proposal list", "proposals"),
+            ):
                 small, large = counts[key][5], counts[key][50]
                 same = len(small) == len(large)
-                print(f"   {label:<22} 5 {unit}: {len(small):>3}   50 {unit}: {len(large):>3}"
-                      + ("" if same else "   <- grows with the data"))
+                print(
+                    f"   {label:<22} 5 {unit}: {len(small):>3}   50 {unit}: {len(large):>3}"
+                    + ("" if same else "   <- grows with the data")
+                )
                 if not same:
-                    for statement in large[len(small):][:5]:
+                    for statement in large[len(small) :][:5]:
                         print("      extra: " + " ".join(statement.split())[:160])
-                rows.append(Row(f"queries {label}", f"{len(small)} (5 {unit}) / {len(large)} (50 {unit})",
-                                "equal", "PASS" if same else "FAIL"))
+                rows.append(
+                    Row(
+                        f"queries {label}",
+                        f"{len(small)} (5 {unit}) / {len(large)} (50 {unit})",
+                        "equal",
+                        "PASS" if same else "FAIL",
+                    )
+                )
         except Exception as error:  # a report: say what broke and carry on
             print(f"   failed: {error!r}")
             rows.append(Row("queries per page", f"error: {error}"[:60], "equal", "FAIL"))
@@ -772,16 +930,30 @@ def main() -> int:
                 pages = [r for r in results if r["rows"] is not None]
                 worst = max(pages, key=lambda r: r["median"])
                 for r in pages:
-                    if r["label"] in ("queue: first page", "queue: search a title word",
-                                      "queue: filter urgent+unassigned", "portal: ticket list (org level)"):
-                        rows.append(Row(f"{r['label']} ({engine})", f"{r['median']:.1f} ms median "
-                                        f"(bare {bare_ms:.2f} ms)", f"< {bench_tickets.BUDGET_MS:.0f} ms",
-                                        "PASS" if r["median"] < bench_tickets.BUDGET_MS and r["status"] == 200
-                                        else "FAIL"))
-                rows.append(Row(f"slowest queue page ({engine})", f"{worst['median']:.1f} ms: {worst['label']}",
+                    if r["label"] in (
+                        "queue: first page",
+                        "queue: search a title word",
+                        "queue: filter urgent+unassigned",
+                        "portal: ticket list (org level)",
+                    ):
+                        rows.append(
+                            Row(
+                                f"{r['label']} ({engine})",
+                                f"{r['median']:.1f} ms median (bare {bare_ms:.2f} ms)",
                                 f"< {bench_tickets.BUDGET_MS:.0f} ms",
-                                "PASS" if all(r["median"] < bench_tickets.BUDGET_MS and r["status"] == 200
-                                              for r in pages) else "FAIL"))
+                                "PASS" if r["median"] < bench_tickets.BUDGET_MS and r["status"] == 200 else "FAIL",
+                            )
+                        )
+                rows.append(
+                    Row(
+                        f"slowest queue page ({engine})",
+                        f"{worst['median']:.1f} ms: {worst['label']}",
+                        f"< {bench_tickets.BUDGET_MS:.0f} ms",
+                        "PASS"
+                        if all(r["median"] < bench_tickets.BUDGET_MS and r["status"] == 200 for r in pages)
+                        else "FAIL",
+                    )
+                )
             except Exception as error:  # a report: say what broke and carry on
                 print(f"   failed: {error!r}")
                 rows.append(Row(f"ticket pages ({engine})", f"error: {error}"[:60], "< 100 ms", "FAIL"))

@@ -3,6 +3,7 @@
 Served by gunicorn with exactly the settings the portal gets, so the ratio of the
 two request rates shows what the portal itself costs per request.
 """
+
 from flask import Flask
 
 app = Flask(__name__)

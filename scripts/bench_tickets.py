@@ -11,6 +11,7 @@ scratch database. A report, not a test: it prints the median and 90th percentile
 server time (Flask test client, in process) of each page, beside a bare Flask route
 timed the same way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,51 +45,80 @@ def seed_tickets(app, count: int = TICKETS, admin_email: str | None = None) -> d
     Returns what the timings need (who to sign in as, what to search for)."""
     from sqlalchemy import insert, select
 
-    from portal.extensions import db
-    from portal.models import (
-        Contact,
-        IssueType,
-        Organization,
-        Sla,
-        StaffUser,
-        Ticket,
-        TicketState,
-        TicketStatus,
-        organization_team,
-        utcnow,
-    )
-    from portal.models.accounts import search_key
-    from portal.services import accounts
+    from portal.core.db import utcnow
+    from portal.core.extensions import db
+    from portal.core.queries.search import search_key
+    from portal.domains.customers.models import Contact, Organization, organization_team
+    from portal.domains.identity import staff as accounts
+    from portal.domains.identity.models import StaffUser
+    from portal.domains.service_desk.models import IssueType, Sla, Ticket, TicketState, TicketStatus
 
     rng = random.Random(4)
     with app.app_context():
-        admin = (db.session.scalar(select(StaffUser).where(StaffUser.email == admin_email)) if admin_email
-                 else accounts.create_staff("queue-admin@bench.example", "Queue Admin", PASSWORD, role="admin"))
+        admin = (
+            db.session.scalar(select(StaffUser).where(StaffUser.email == admin_email))
+            if admin_email
+            else accounts.create_staff("queue-admin@bench.example", "Queue Admin", PASSWORD, role="admin")
+        )
         technician = accounts.create_staff("queue-tech@bench.example", "Queue Tech", PASSWORD, role="technician")
-        staff = [admin, technician] + [accounts.create_staff(f"queue-staff{i}@bench.example", f"Staff {i}", PASSWORD,
-                                                             role="manager") for i in range(4)]
-        organizations = [Organization(name=f"{name} Property Group")
-                         for name in ("Acme", "Birch", "Cedar", "Dover", "Elm", "Fir", "Grove", "Heath", "Ivy", "Juniper",
-                                      "Kestrel", "Larch", "Maple", "Nettle", "Oak", "Pine", "Quince", "Rowan", "Spruce",
-                                      "Teak")[:ORGANIZATIONS]]
+        staff = [admin, technician] + [
+            accounts.create_staff(f"queue-staff{i}@bench.example", f"Staff {i}", PASSWORD, role="manager")
+            for i in range(4)
+        ]
+        organizations = [
+            Organization(name=f"{name} Property Group")
+            for name in (
+                "Acme",
+                "Birch",
+                "Cedar",
+                "Dover",
+                "Elm",
+                "Fir",
+                "Grove",
+                "Heath",
+                "Ivy",
+                "Juniper",
+                "Kestrel",
+                "Larch",
+                "Maple",
+                "Nettle",
+                "Oak",
+                "Pine",
+                "Quince",
+                "Rowan",
+                "Spruce",
+                "Teak",
+            )[:ORGANIZATIONS]
+        ]
         db.session.add_all(organizations)
         db.session.flush()
         # The technician is on two customers' account team: a tenth of the queue.
-        db.session.execute(organization_team.insert(), [
-            {"organization_id": organizations[i].id, "staff_id": technician.id} for i in (0, 1)])
+        db.session.execute(
+            organization_team.insert(),
+            [{"organization_id": organizations[i].id, "staff_id": technician.id} for i in (0, 1)],
+        )
         contacts = []
         for org in organizations:
             for n in range(CONTACTS_PER_ORGANIZATION):
-                contacts.append(Contact(organization_id=org.id, first_name=("Ana", "Ben", "Cleo")[n],
-                                        last_name=f"{org.name.split()[0]}son",
-                                        email=f"{('ana', 'ben', 'cleo')[n]}@{org.name.split()[0].lower()}.example",
-                                        portal_level="organization"))
+                contacts.append(
+                    Contact(
+                        organization_id=org.id,
+                        first_name=("Ana", "Ben", "Cleo")[n],
+                        last_name=f"{org.name.split()[0]}son",
+                        email=f"{('ana', 'ben', 'cleo')[n]}@{org.name.split()[0].lower()}.example",
+                        portal_level="organization",
+                    )
+                )
         db.session.add_all(contacts)
         kinds = [IssueType(name=name) for name in ("Plumbing", "Electrical", "Grounds")]
         db.session.add_all(kinds)
         db.session.flush()
-        statuses = {state: db.session.scalars(select(TicketStatus).where(TicketStatus.state == state)
-                                              .order_by(TicketStatus.position)).all() for state in TicketState.ALL}
+        statuses = {
+            state: db.session.scalars(
+                select(TicketStatus).where(TicketStatus.state == state).order_by(TicketStatus.position)
+            ).all()
+            for state in TicketState.ALL
+        }
         sla_id = db.session.scalar(select(Sla.id).where(Sla.is_default.is_(True)))
         now = utcnow()
         start = now - timedelta(days=365)
@@ -103,20 +133,28 @@ def seed_tickets(app, count: int = TICKETS, admin_email: str | None = None) -> d
             status = statuses[state][i % len(statuses[state])]
             answered = state != TicketState.OPEN or i % 2 == 0
             title = f"{WORDS[i % len(WORDS)]} {THINGS[(i // 10) % len(THINGS)]} at unit {i % 997}"
-            rows.append({
-                "organization_id": contact.organization_id, "contact_id": contact.id, "title": title,
-                "title_key": search_key(title), "description": "Seeded for the benchmark.",
-                "issue_type_id": kinds[i % 3].id, "priority": rng.choices(("low", "normal", "high", "urgent"),
-                                                                          (20, 50, 20, 10))[0],
-                "status_id": status.id, "state": state, "sla_id": sla_id,
-                "assignee_id": None if i % 4 == 0 else staff[i % len(staff)].id,
-                "first_response_due_at": created + timedelta(hours=2),
-                "resolution_due_at": None if state == TicketState.WAITING else created + timedelta(hours=16),
-                "waiting_since": created + timedelta(hours=3) if state == TicketState.WAITING else None,
-                "first_response_at": created + timedelta(minutes=rng.randint(5, 240)) if answered else None,
-                "closed_at": created + timedelta(hours=rng.randint(1, 48)) if state == TicketState.CLOSED else None,
-                "created_at": created, "updated_at": min(now, created + timedelta(minutes=rng.randint(0, 4000))),
-            })
+            rows.append(
+                {
+                    "organization_id": contact.organization_id,
+                    "contact_id": contact.id,
+                    "title": title,
+                    "title_key": search_key(title),
+                    "description": "Seeded for the benchmark.",
+                    "issue_type_id": kinds[i % 3].id,
+                    "priority": rng.choices(("low", "normal", "high", "urgent"), (20, 50, 20, 10))[0],
+                    "status_id": status.id,
+                    "state": state,
+                    "sla_id": sla_id,
+                    "assignee_id": None if i % 4 == 0 else staff[i % len(staff)].id,
+                    "first_response_due_at": created + timedelta(hours=2),
+                    "resolution_due_at": None if state == TicketState.WAITING else created + timedelta(hours=16),
+                    "waiting_since": created + timedelta(hours=3) if state == TicketState.WAITING else None,
+                    "first_response_at": created + timedelta(minutes=rng.randint(5, 240)) if answered else None,
+                    "closed_at": created + timedelta(hours=rng.randint(1, 48)) if state == TicketState.CLOSED else None,
+                    "created_at": created,
+                    "updated_at": min(now, created + timedelta(minutes=rng.randint(0, 4000))),
+                }
+            )
             if len(rows) == CHUNK:
                 db.session.execute(insert(Ticket), rows)
                 rows = []
@@ -134,10 +172,16 @@ def seed_tickets(app, count: int = TICKETS, admin_email: str | None = None) -> d
 
             db.session.execute(text("ANALYZE"))
             db.session.commit()
-        info = {"admin_email": admin.email, "technician_email": technician.email, "seconds": seconds,
-                "portal_contact": contacts[0].id, "portal_epoch": contacts[0].portal_epoch,
-                "organization_prefix": organizations[5].name[:4].lower(), "count": count,
-                "a_number": f"T-{count // 2:06d}"}
+        info = {
+            "admin_email": admin.email,
+            "technician_email": technician.email,
+            "seconds": seconds,
+            "portal_contact": contacts[0].id,
+            "portal_epoch": contacts[0].portal_epoch,
+            "organization_prefix": organizations[5].name[:4].lower(),
+            "count": count,
+            "a_number": f"T-{count // 2:06d}",
+        }
         db.session.remove()
     return info
 
@@ -178,8 +222,12 @@ def _median_ms(client, path: str, requests: int) -> tuple[float, float, int, str
         response = client.get(path)
         timings.append((time.perf_counter() - began) * 1000)
     timings.sort()
-    return statistics.median(timings), timings[int(0.9 * (len(timings) - 1))], response.status_code, \
-        response.get_data(as_text=True)
+    return (
+        statistics.median(timings),
+        timings[int(0.9 * (len(timings) - 1))],
+        response.status_code,
+        response.get_data(as_text=True),
+    )
 
 
 def time_in_process(app, info: dict, requests: int = 30, explain: bool = False) -> list[dict]:
@@ -187,7 +235,7 @@ def time_in_process(app, info: dict, requests: int = 30, explain: bool = False) 
     Flask route timed the same way (the reference)."""
     from sqlalchemy import event
 
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_bare import app as bare_app
@@ -197,8 +245,12 @@ def time_in_process(app, info: dict, requests: int = 30, explain: bool = False) 
     _login(clients["admin"], info["admin_email"])
     _login(clients["technician"], info["technician_email"])
     with clients["contact"].session_transaction() as session:
-        session["portal"] = {"contact": info["portal_contact"], "epoch": info["portal_epoch"], "links": [],
-                             "signed_in": True}
+        session["portal"] = {
+            "contact": info["portal_contact"],
+            "epoch": info["portal_epoch"],
+            "links": [],
+            "signed_in": True,
+        }
     results = []
     median, p90, _status, _html = _median_ms(bare_app.test_client(), "/", requests)
     results.append({"label": "bare Flask route (reference)", "median": median, "p90": p90, "rows": None, "status": 200})
@@ -213,8 +265,11 @@ def time_in_process(app, info: dict, requests: int = 30, explain: bool = False) 
         engine = db.engine
     for label, who, path in paths:
         median, p90, status, html = _median_ms(clients[who], path, requests)
-        rows = len(re.findall(r'<tr id="ticket-\d+"', html)) if who != "contact" else len(
-            re.findall(r'href="/tickets/\d+"', html))
+        rows = (
+            len(re.findall(r'<tr id="ticket-\d+"', html))
+            if who != "contact"
+            else len(re.findall(r'href="/tickets/\d+"', html))
+        )
         results.append({"label": label, "median": median, "p90": p90, "rows": rows, "status": status, "path": path})
         if explain and who != "contact":
             statements: list = []
@@ -232,7 +287,7 @@ def time_in_process(app, info: dict, requests: int = 30, explain: bool = False) 
 
 
 def _explain(app, label: str, statements) -> None:
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     print(f"\n--- {label}")
     with app.app_context():
@@ -253,8 +308,11 @@ def _explain(app, label: str, statements) -> None:
 def print_results(results: list[dict], engine: str) -> None:
     print(f"   {'page':<34} {'median':>9} {'p90':>9}  {'rows':>4}  budget < {BUDGET_MS:.0f} ms ({engine})")
     for r in results:
-        verdict = "" if r["rows"] is None else ("PASS" if r["median"] < BUDGET_MS and r["status"] == 200
-                                                else f"FAIL ({r['status']})")
+        verdict = (
+            ""
+            if r["rows"] is None
+            else ("PASS" if r["median"] < BUDGET_MS and r["status"] == 200 else f"FAIL ({r['status']})")
+        )
         rows = "" if r["rows"] is None else str(r["rows"])
         print(f"   {r['label']:<34} {r['median']:7.1f}ms {r['p90']:7.1f}ms  {rows:>4}  {verdict}")
 
@@ -265,10 +323,11 @@ def prepare_database(url: str):
     from sqlalchemy import text
 
     from portal import create_app
-    from portal.extensions import db
+    from portal.core.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
-                      "MAIL_SERVER": None})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "MAIL_SERVER": None}
+    )
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:

@@ -4,6 +4,7 @@ The schema comes from ``flask db upgrade``, so every run also exercises the
 migrations. Each test starts from empty tables (rows are deleted after each test;
 tests that need real concurrency commit for real, so no wrapping transaction).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import event, text
 
 from portal import create_app
-from portal.extensions import db
+from portal.core.extensions import db
 from tests import factories
 
 
@@ -106,8 +107,12 @@ def _restore_reference_rows(conn, reference: dict[str, list[dict]]) -> None:
         if table.name in reference:
             conn.execute(table.insert(), reference[table.name])
             if conn.dialect.name == "postgresql" and "id" in table.c:
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                  f"(SELECT max(id) FROM {table.name}))"))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"
+                    )
+                )
 
 
 @pytest.fixture
@@ -118,10 +123,11 @@ def rate_limited_app(app, tmp_path_factory):
     ``limiter`` object, so the flag is put back (and the counters cleared) afterwards,
     or every later test would be rate limited too.
     """
-    from portal.extensions import limiter
+    from portal.core.extensions import limiter
 
-    limited = make_app(tmp_path_factory, RATELIMIT_ENABLED=True,
-                       SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    limited = make_app(
+        tmp_path_factory, RATELIMIT_ENABLED=True, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"]
+    )
     limiter.reset()
     try:
         yield limited
@@ -210,6 +216,7 @@ def count_queries(app):
 
 # --- a real SMTP server on loopback ---------------------------------------------
 
+
 class RecordingHandler:
     """aiosmtpd handler that keeps messages, or refuses them with a chosen reply."""
 
@@ -271,7 +278,6 @@ def mail_server(app):
 
 
 def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(r'"X-CSRFToken": "([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)

@@ -9,6 +9,7 @@ in S, in P and in an unrelated U; and a contact who only opened one link.
 Admin: each staff role, on the account team of one organization and not of another,
 against that organization's objects.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,8 +17,8 @@ from dataclasses import dataclass, field
 import pytest
 from flask import url_for
 
-from portal.extensions import db
-from portal.models import Contact, Organization
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact, Organization
 from tests.factories import add_to_team, sign_form
 
 # --- what every route is ---------------------------------------------------------
@@ -52,7 +53,7 @@ SESSION_ONLY = {
 PORTAL_PROPOSAL_ROUTES = {
     "proposals.show": ("GET", 200),
     "proposals.options": ("POST", 200),
-    "proposals.sign": ("POST", 303),          # already signed: back to the signed view
+    "proposals.sign": ("POST", 303),  # already signed: back to the signed view
     "proposals.signature_image": ("GET", 200),
 }
 
@@ -81,13 +82,20 @@ def _all_routes(app):
 
 
 def test_every_route_is_in_the_matrix(app):
-    known = (set(PUBLIC) | set(SESSION_ONLY) | set(PORTAL_PROPOSAL_ROUTES) | set(ADMIN_PROPOSAL_ROUTES)
-             | set(PORTAL_EXTRA) | set(ADMIN_EXTRA))
+    known = (
+        set(PUBLIC)
+        | set(SESSION_ONLY)
+        | set(PORTAL_PROPOSAL_ROUTES)
+        | set(ADMIN_PROPOSAL_ROUTES)
+        | set(PORTAL_EXTRA)
+        | set(ADMIN_EXTRA)
+    )
     missing = sorted({rule.endpoint for rule in _all_routes(app)} - known)
     assert not missing, f"routes with no authorization expectation: {missing}"
 
 
 # --- the world -------------------------------------------------------------------
+
 
 @dataclass
 class World:
@@ -163,9 +171,13 @@ def test_portal_matrix(app, world, capsys):
     failures = []
     for level, visible in VISIBLE.items():
         client = _signed_in(app, world.contacts[level])
-        targets = {"mine": world.proposals[level], "colleague": world.proposals["colleague"],
-                   "in_S": world.proposals["in_S"], "in_P": world.proposals["in_P"],
-                   "in_U": world.proposals["in_U"]}
+        targets = {
+            "mine": world.proposals[level],
+            "colleague": world.proposals["colleague"],
+            "in_S": world.proposals["in_S"],
+            "in_P": world.proposals["in_P"],
+            "in_U": world.proposals["in_U"],
+        }
         for relation, proposal in targets.items():
             for endpoint, (_method, ok) in PORTAL_PROPOSAL_ROUTES.items():
                 expected = ok if relation in visible else 404
@@ -240,13 +252,17 @@ def test_admin_matrix(app, make, login, capsys):
                 cases += 1
                 if (status == 404) != (expected == "404") or status >= 500:
                     # revoke_link with a link id of 0 is a 404 for everyone allowed past access
-                    if endpoint == "admin.proposals.revoke_link" and status == 404 and not (
-                            role == "technician" and where == "team") and expected == "allowed":
+                    if (
+                        endpoint == "admin.proposals.revoke_link"
+                        and status == 404
+                        and not (role == "technician" and where == "team")
+                        and expected == "allowed"
+                    ):
                         continue
                     failures.append((role, where, endpoint, expected, status))
         # The list shows only what the role may see.
         listing = client.get("/admin/proposals/").get_data(as_text=True)
-        sees_other = f"/admin/proposals/{proposals['other'].id}\"" in listing
+        sees_other = f'/admin/proposals/{proposals["other"].id}"' in listing
         cases += 1
         if sees_other != (role in ("admin", "manager")):
             failures.append((role, "list", "admin.proposals.index", role in ("admin", "manager"), sees_other))
@@ -296,8 +312,11 @@ def test_admin_contact_matrix(app, make, login, capsys):
         for where in ("team", "other"):
             # deactivate comes before reactivate: a contact an allowed role deactivates comes back
             for endpoint, (methods, edits, names) in ADMIN_CONTACT_ROUTES.items():
-                values = ({"organization_id": orgs[where].id} if names == "organization"
-                          else {"contact_id": contacts[where].id})
+                values = (
+                    {"organization_id": orgs[where].id}
+                    if names == "organization"
+                    else {"contact_id": contacts[where].id}
+                )
                 with app.test_request_context():
                     path = url_for(endpoint, **values)
                 for method in methods:
@@ -353,15 +372,21 @@ def test_admin_organization_matrix(app, make, login, capsys):
                     for method in methods:
                         expected = _admin_expected(role, where == "team", edits, None)
                         # Empty data: what is checked is who gets past the access check.
-                        status = (client.get(path, headers={"HX-Request": "true"}) if method == "GET"
-                                  else client.post(path, data={})).status_code
+                        status = (
+                            client.get(path, headers={"HX-Request": "true"})
+                            if method == "GET"
+                            else client.post(path, data={})
+                        ).status_code
                         cases += 1
                         if (status == 404) != (expected == "404") or status >= 500:
                             failures.append((role, where, endpoint, path, method, expected, status))
         # Creating: everyone but technicians (an empty form is a 422, not a 404).
         for method in ("GET", "POST"):
-            status = (client.get("/admin/organizations/new") if method == "GET"
-                      else client.post("/admin/organizations/new", data={})).status_code
+            status = (
+                client.get("/admin/organizations/new")
+                if method == "GET"
+                else client.post("/admin/organizations/new", data={})
+            ).status_code
             cases += 1
             if (status == 404) != (role == "technician") or status >= 500:
                 failures.append((role, "new", "admin.organizations.new", method, status))
@@ -422,7 +447,7 @@ def test_portal_ticket_matrix(app, world, make, monkeypatch, tmp_path, capsys):
 
     from werkzeug.datastructures import FileStorage
 
-    from portal.models import TicketAttachment
+    from portal.domains.service_desk.models import TicketAttachment
     from tests.factories import outbox
 
     monkeypatch.setitem(app.config, "ATTACHMENTS_DIR", str(tmp_path / "attachments"))
@@ -433,16 +458,20 @@ def test_portal_ticket_matrix(app, world, make, monkeypatch, tmp_path, capsys):
         photo = FileStorage(io.BytesIO(_png()), filename="photo.png", content_type="image/png")
         tickets[key] = make.ticket(world.contacts[key], title=f"Ticket for {key}", files=[photo]).id
     with app.app_context():
-        for ticket_id, attachment_id in db.session.execute(
-                db.select(TicketAttachment.ticket_id, TicketAttachment.id)):
+        for ticket_id, attachment_id in db.session.execute(db.select(TicketAttachment.ticket_id, TicketAttachment.id)):
             attachments[ticket_id] = attachment_id
         db.session.remove()
     cases = 0
     failures = []
     for level, visible in VISIBLE.items():
         client = _signed_in(app, world.contacts[level])
-        targets = {"mine": tickets[level], "colleague": tickets["colleague"], "in_S": tickets["in_S"],
-                   "in_P": tickets["in_P"], "in_U": tickets["in_U"]}
+        targets = {
+            "mine": tickets[level],
+            "colleague": tickets["colleague"],
+            "in_S": tickets["in_S"],
+            "in_P": tickets["in_P"],
+            "in_U": tickets["in_U"],
+        }
         for relation, ticket_id in targets.items():
             for endpoint, (_method, ok) in PORTAL_TICKET_ROUTES.items():
                 expected = ok if relation in visible else 404
@@ -451,16 +480,20 @@ def test_portal_ticket_matrix(app, world, make, monkeypatch, tmp_path, capsys):
                 if status != expected:
                     failures.append((level, relation, endpoint, expected, status))
         # the list shows exactly what the level may open
-        listed = {int(i) for i in re.findall(r'href="/tickets/(\d+)"', client.get("/tickets?show=all").get_data(
-            as_text=True))}
-        relation_of = {key: ("mine" if key == level else "colleague" if key in VISIBLE or key == "colleague" else key)
-                       for key in tickets}
+        listed = {
+            int(i) for i in re.findall(r'href="/tickets/(\d+)"', client.get("/tickets?show=all").get_data(as_text=True))
+        }
+        relation_of = {
+            key: ("mine" if key == level else "colleague" if key in VISIBLE or key == "colleague" else key)
+            for key in tickets
+        }
         cases += 1
         if listed != {tickets[key] for key, relation in relation_of.items() if relation in visible}:
             failures.append((level, "list", "tickets.index", sorted(visible), sorted(listed)))
     # A contact who only opened the link mailed for one ticket sees that ticket and nothing else.
-    [mail] = [m for m in outbox(app) if m["kind"] == "ticket_opened"
-              and m["to_addr"] == world.contacts["requester"].email]
+    [mail] = [
+        m for m in outbox(app) if m["kind"] == "ticket_opened" and m["to_addr"] == world.contacts["requester"].email
+    ]
     token = re.search(r"/l/([A-Za-z0-9_-]{20,})", mail["body_text"]).group(1)
     client = app.test_client()
     assert client.get(f"/l/{token}").status_code == 303
@@ -505,7 +538,7 @@ def test_admin_ticket_matrix(app, make, login, monkeypatch, tmp_path, capsys):
 
     from werkzeug.datastructures import FileStorage
 
-    from portal.models import Ticket, TicketAttachment
+    from portal.domains.service_desk.models import Ticket, TicketAttachment
 
     monkeypatch.setitem(app.config, "ATTACHMENTS_DIR", str(tmp_path / "attachments"))
     orgs = {"team": make.organization("Team Customer"), "other": make.organization("Other Customer")}
@@ -560,7 +593,9 @@ def test_admin_ticket_matrix(app, make, login, monkeypatch, tmp_path, capsys):
     client = app.test_client()
     login(client, make.staff(role="admin"))
     with app.test_request_context():
-        crossed = url_for("admin.tickets.attachment", ticket_id=tickets["team"], attachment_id=attachments[tickets["other"]])
+        crossed = url_for(
+            "admin.tickets.attachment", ticket_id=tickets["team"], attachment_id=attachments[tickets["other"]]
+        )
     cases += 1
     if client.get(crossed).status_code != 404:
         failures.append(("admin", "crossed attachment", "admin.tickets.attachment", 404, "not 404"))
@@ -595,14 +630,18 @@ ADMIN_SERVICE_ROUTES = {
     "admin.service.reactivate_issue_type": ("POST",),
     "admin.service.delete_status": ("POST",),
 }
-SESSION_ONLY.update({endpoint: "service setup: admins and managers only (test_admin_service_setup_matrix)"
-                     for endpoint in ADMIN_SERVICE_ROUTES})
+SESSION_ONLY.update(
+    {
+        endpoint: "service setup: admins and managers only (test_admin_service_setup_matrix)"
+        for endpoint in ADMIN_SERVICE_ROUTES
+    }
+)
 
 
 def test_admin_service_setup_matrix(app, make, login, capsys):
     from datetime import date
 
-    from portal.models import ServiceHoliday, Sla, TicketStatus
+    from portal.domains.service_desk.models import ServiceHoliday, Sla, TicketStatus
 
     arguments = {rule.endpoint: rule.arguments for rule in app.url_map.iter_rules()}
     cases = 0
@@ -620,8 +659,13 @@ def test_admin_service_setup_matrix(app, make, login, capsys):
             ticket_status = TicketStatus(name=f"Matrix {role}", state="open", position=99)
             db.session.add_all([holiday, ticket_status])
             db.session.commit()
-            values = {"sla_id": sla.id, "calendar_id": calendar_id, "holiday_id": holiday.id,
-                      "status_id": ticket_status.id, "issue_type_id": kind.id}
+            values = {
+                "sla_id": sla.id,
+                "calendar_id": calendar_id,
+                "holiday_id": holiday.id,
+                "status_id": ticket_status.id,
+                "issue_type_id": kind.id,
+            }
         allowed = role in ("admin", "manager")
         for endpoint, methods in ADMIN_SERVICE_ROUTES.items():
             with app.test_request_context():
@@ -665,15 +709,19 @@ def test_admin_site_and_report_matrix(app, make, login, capsys):
         login(client, user)
         for where in ("team", "other"):
             for endpoint, (method, edits, names) in ADMIN_SITE_ROUTES.items():
-                values = ({"organization_id": orgs[where].id} if names == "organization"
-                          else {"site_id": sites[where].id})
+                values = (
+                    {"organization_id": orgs[where].id} if names == "organization" else {"site_id": sites[where].id}
+                )
                 with app.test_request_context():
                     path = url_for(endpoint, **values)
                 expected = _admin_expected(role, where == "team", edits, None)
                 # Empty data (a 422) or a repeated deactivation (a no-op): who gets past the access check.
                 for headers in ({}, {"HX-Request": "true"}):
-                    status = (client.get(path, headers=headers) if method == "GET"
-                              else client.post(path, data={}, headers=headers)).status_code
+                    status = (
+                        client.get(path, headers=headers)
+                        if method == "GET"
+                        else client.post(path, data={}, headers=headers)
+                    ).status_code
                     cases += 1
                     if (status == 404) != (expected == "404") or status >= 500:
                         failures.append((role, where, endpoint, headers, expected, status))

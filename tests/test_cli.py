@@ -1,23 +1,18 @@
 """The ``flask`` commands: seed-demo, create-staff, outbox work, jobs run-due."""
+
 from __future__ import annotations
 
 import re
 
 from sqlalchemy import func, select
 
+from portal.core.extensions import db
 from portal.demo import DEMO_PASSWORD
-from portal.extensions import db
-from portal.models import (
-    CatalogItem,
-    Contact,
-    Organization,
-    OutboxMessage,
-    OutboxStatus,
-    Proposal,
-    Signature,
-    StaffUser,
-)
-from portal.services import accounts
+from portal.domains.customers.models import Contact, Organization
+from portal.domains.identity import staff as accounts
+from portal.domains.identity.models import StaffUser
+from portal.domains.proposals.models import CatalogItem, Proposal, Signature
+from portal.mail.models import OutboxMessage, OutboxStatus
 from tests.factories import outbox, queued_mail
 
 PORTAL_LINK = re.compile(r"https://portal\.example\.test/l/([A-Za-z0-9_\-]+)")
@@ -25,8 +20,10 @@ PORTAL_LINK = re.compile(r"https://portal\.example\.test/l/([A-Za-z0-9_\-]+)")
 
 def _counts(app) -> dict[str, int]:
     with app.app_context():
-        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-                for model in (StaffUser, Organization, Contact, CatalogItem, Proposal, Signature, OutboxMessage)}
+        return {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (StaffUser, Organization, Contact, CatalogItem, Proposal, Signature, OutboxMessage)
+        }
 
 
 def test_seed_demo_prints_a_staff_login_url_and_a_working_portal_link(app, open_link, login):
@@ -91,9 +88,19 @@ def test_outbox_work_once_delivers_due_mail_and_exits(app, mail_server):
 
 
 def test_create_staff_creates_an_argon2_hashed_user(app):
-    result = app.test_cli_runner().invoke(args=[
-        "create-staff", "--email", "Nia.New@Example.test", "--name", "Nia New", "--role", "manager",
-        "--password", "a long enough password"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "create-staff",
+            "--email",
+            "Nia.New@Example.test",
+            "--name",
+            "Nia New",
+            "--role",
+            "manager",
+            "--password",
+            "a long enough password",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Created manager nia.new@example.test" in result.output
     with app.app_context():
@@ -106,7 +113,8 @@ def test_create_staff_creates_an_argon2_hashed_user(app):
 def test_create_staff_prompts_for_the_password_twice(app):
     result = app.test_cli_runner().invoke(
         args=["create-staff", "--email", "pat@example.test", "--name", "Pat", "--role", "sales"],
-        input="a long enough password\na long enough password\n")
+        input="a long enough password\na long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "a long enough password" not in result.output  # the prompt hides what is typed
     with app.app_context():
@@ -119,8 +127,9 @@ def test_create_staff_refuses_a_short_password_and_a_duplicate_email(app, make):
     short = runner.invoke(args=["create-staff", "--email", "new@example.test", "--name", "N", "--password", "short"])
     assert short.exit_code != 0
     assert "Use at least 10 characters" in short.output
-    duplicate = runner.invoke(args=["create-staff", "--email", existing.email, "--name", "N",
-                                    "--password", "a long enough password"])
+    duplicate = runner.invoke(
+        args=["create-staff", "--email", existing.email, "--name", "N", "--password", "a long enough password"]
+    )
     assert duplicate.exit_code != 0
     assert "already exists" in duplicate.output
     with app.app_context():
@@ -128,12 +137,15 @@ def test_create_staff_refuses_a_short_password_and_a_duplicate_email(app, make):
 
 
 def test_seed_demo_makes_issue_types_sites_and_tickets_once(app):
-    from portal.models import IssueType, MessageKind, Site, Ticket, TicketMessage, TicketState
+    from portal.domains.customers.models import Site
+    from portal.domains.service_desk.models import IssueType, MessageKind, Ticket, TicketMessage, TicketState
 
     def counts():
         with app.app_context():
-            return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-                    for model in (IssueType, Site, Ticket, TicketMessage)}
+            return {
+                model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (IssueType, Site, Ticket, TicketMessage)
+            }
 
     runner = app.test_cli_runner()
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
@@ -154,12 +166,13 @@ def test_seed_demo_makes_issue_types_sites_and_tickets_once(app):
 def test_jobs_run_due_flags_sla_breaches_once_and_prints_the_counts(app, make):
     from datetime import datetime
 
-    from portal.models import Ticket
+    from portal.domains.service_desk.models import Ticket
     from tests.factories import stored
 
     manager = make.staff(role="sales")
-    organization = make.organization_with(sla_id=make.sla(targets={"normal": (60, 480)}).id,
-                                          account_manager_id=manager.id)
+    organization = make.organization_with(
+        sla_id=make.sla(targets={"normal": (60, 480)}).id, account_manager_id=manager.id
+    )
     ticket = make.ticket(make.contact(organization), now=datetime(2026, 3, 9, 9, 0))  # a Monday: due 10:00
     runner = app.test_cli_runner()
     result = runner.invoke(args=["jobs", "run-due", "--now", "2026-03-09T12:00"])

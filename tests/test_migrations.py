@@ -3,6 +3,7 @@
 Each run uses its own app and database (a fresh SQLite file; on PostgreSQL runs also a
 throwaway schema), never the session database the other tests share.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import make_app
 
 ENGINES = ["sqlite"]
@@ -27,7 +28,7 @@ def _pg_url() -> str:
     url = os.environ["TEST_DATABASE_URL"]
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -50,8 +51,11 @@ def migration_app(request, tmp_path, tmp_path_factory):
     admin_engine = create_engine(_pg_url())
     with admin_engine.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    application = make_app(tmp_path_factory, SQLALCHEMY_DATABASE_URI=_pg_url(), SQLALCHEMY_ENGINE_OPTIONS={
-        "connect_args": {"options": f"-csearch_path={schema}"}})
+    application = make_app(
+        tmp_path_factory,
+        SQLALCHEMY_DATABASE_URI=_pg_url(),
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"}},
+    )
     try:
         yield application
     finally:
@@ -63,16 +67,14 @@ def migration_app(request, tmp_path, tmp_path_factory):
 
 def _differences(app) -> list:
     """What autogenerate would put in a new migration: empty when models match the schema."""
-    with app.app_context():
-        with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts=dict(app.extensions["migrate"].configure_args))
-            return compare_metadata(context, db.metadata)
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts=dict(app.extensions["migrate"].configure_args))
+        return compare_metadata(context, db.metadata)
 
 
 def _tables(app) -> set[str]:
-    with app.app_context():
-        with db.engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
+    with app.app_context(), db.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
 
 
 def _revisions(app) -> list:

@@ -1,4 +1,5 @@
 """Security: CSRF on every POST, headers and cookies, and templates a strict CSP can serve."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 from flask import url_for
 
-from portal.extensions import db
+from portal.core.extensions import db
+from portal.domains.identity.models import PortalLink
+from portal.domains.proposals import operations as service
 from portal.links.views import renew_reference
-from portal.models import OutboxMessage, OutboxStatus, PortalLink
-from portal.services import proposals as service
+from portal.mail.models import OutboxMessage, OutboxStatus
 from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, outbox, queued_mail, sign_form, snapshot
 
@@ -21,12 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [ROOT / "portal" / "templates", ROOT / "admin" / "templates"]
 CSRF_REFUSED = "This form expired or was sent from another page."
 # forms that come back filled in (422) instead of the generic refusal page (400)
-RERENDERED = {"admin.auth.login": "The page was open too long. Please sign in again.",
-              "proposals.sign": "This page was open for a long time",
-              "sign_in.start": "This page was open for a long time. Please send it again.",
-              "sign_in.code": "This page was open for a long time. Please press Sign in once more.",
-              "tickets.new": "This page was open for a long time, so we need you to send it once more.",
-              "tickets.reply": "This page was open for a long time, so we need you to send it once more."}
+RERENDERED = {
+    "admin.auth.login": "The page was open too long. Please sign in again.",
+    "proposals.sign": "This page was open for a long time",
+    "sign_in.start": "This page was open for a long time. Please send it again.",
+    "sign_in.code": "This page was open for a long time. Please press Sign in once more.",
+    "tickets.new": "This page was open for a long time, so we need you to send it once more.",
+    "tickets.reply": "This page was open for a long time, so we need you to send it once more.",
+}
 
 
 def _templates(suffix: str = ".html") -> list[Path]:
@@ -36,6 +40,7 @@ def _templates(suffix: str = ".html") -> list[Path]:
 
 
 # --- CSRF on every POST ------------------------------------------------------------
+
 
 @pytest.fixture
 def world(app, make, login, open_link):
@@ -59,11 +64,16 @@ def world(app, make, login, open_link):
     client = app.test_client()
     login(client, staff)
     assert open_link(client, delivered.token).status_code == 200
-    values = {"proposal_id": delivered.proposal.id, "line_id": line_id, "link_id": delivered.link_id,
-              "message_id": dead.id, "contact_id": delivered.contact.id,
-              "organization_id": delivered.proposal.organization_id}
+    values = {
+        "proposal_id": delivered.proposal.id,
+        "line_id": line_id,
+        "link_id": delivered.link_id,
+        "message_id": dead.id,
+        "contact_id": delivered.contact.id,
+        "organization_id": delivered.proposal.organization_id,
+    }
     with app.test_request_context():  # a pending portal sign-in, whose link and code a POST would use
-        from portal.services.sign_in import request_sign_in
+        from portal.domains.identity.sign_in import request_sign_in
 
         request_sign_in(delivered.contact.email, None)
         db.session.commit()
@@ -71,14 +81,16 @@ def world(app, make, login, open_link):
     # admin tickets: a ticket of the delivered proposal's customer (the rep's proposal lets them see it)
     values["ticket_id"] = values.get("ticket_id") or make.ticket(delivered.contact).id
     # portal tickets: the same ticket opened through its mailed link, in the same session
-    [ticket_mail] = [m for m in outbox(app) if m["kind"] == "ticket_opened"
-                     and f"T-{values['ticket_id']:06d}" in m["subject"]]
-    assert open_link(client, re.search(r"/l/([A-Za-z0-9_-]{20,})", ticket_mail["body_text"]).group(1)
-                     ).status_code == 200
+    [ticket_mail] = [
+        m for m in outbox(app) if m["kind"] == "ticket_opened" and f"T-{values['ticket_id']:06d}" in m["subject"]
+    ]
+    assert (
+        open_link(client, re.search(r"/l/([A-Za-z0-9_-]{20,})", ticket_mail["body_text"]).group(1)).status_code == 200
+    )
     # service setup: the reference calendar, SLA and status, an issue type and a holiday
     values.update(calendar_id=1, sla_id=1, status_id=1, issue_type_id=make.issue_type("Forgeable").id)
     with app.app_context():
-        from portal.models import ServiceHoliday
+        from portal.domains.service_desk.models import ServiceHoliday
 
         holiday = ServiceHoliday(calendar_id=1, day=date(2030, 1, 1), name="Forgeable")
         db.session.add(holiday)
@@ -91,10 +103,18 @@ def world(app, make, login, open_link):
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},
         "admin.proposals.new": {"contact_id": str(delivered.contact.id), "title": "Forged", "currency": "USD"},
-        "admin.proposals.add_line": {"catalog_item_id": "0", "description": "Forged", "quantity": "1",
-                                     "unit_price": "1.00"},
-        "admin.proposals.update_line": {"catalog_item_id": "0", "description": "Forged", "quantity": "1",
-                                        "unit_price": "1.00"},
+        "admin.proposals.add_line": {
+            "catalog_item_id": "0",
+            "description": "Forged",
+            "quantity": "1",
+            "unit_price": "1.00",
+        },
+        "admin.proposals.update_line": {
+            "catalog_item_id": "0",
+            "description": "Forged",
+            "quantity": "1",
+            "unit_price": "1.00",
+        },
         "admin.proposals.update_header": {"title": "Forged", "terms": "Forged", "internal_notes": "Forged"},
         "admin.proposals.deliver": {"contact_id": str(delivered.contact.id)},
         "admin.proposals.mark_lost": {"reason": "price"},
@@ -111,9 +131,13 @@ def world(app, make, login, open_link):
         "admin.tickets.change_priority": {"priority": "urgent"},
         "admin.tickets.assign": {"assignee_id": str(staff.id)},
         "admin.tickets.bulk_assign": {"ticket_ids": ["1"], "assignee_id": str(staff.id)},
-        "admin.service.new_sla": {"name": "Forged", "calendar_id": "1", "is_shared": "y", "is_default": "y",
-                                  **{f"{kind}_{p}": "1" for kind in ("first", "resolution")
-                                     for p in ("low", "normal", "high", "urgent")}},
+        "admin.service.new_sla": {
+            "name": "Forged",
+            "calendar_id": "1",
+            "is_shared": "y",
+            "is_default": "y",
+            **{f"{kind}_{p}": "1" for kind in ("first", "resolution") for p in ("low", "normal", "high", "urgent")},
+        },
         "admin.service.new_calendar": {"name": "Forged", "timezone": "UTC", "day_0": "09:00-17:00"},
         "admin.service.edit_calendar": {"name": "Forged", "timezone": "UTC", "day_0": "09:00-10:00"},
         "admin.service.add_holiday": {"day": "2030-12-25", "holiday_name": "Forged"},
@@ -157,12 +181,17 @@ def test_a_post_with_the_pages_csrf_token_goes_through(app, world, monkeypatch):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     page = client.get(f"/admin/proposals/{values['proposal_id']}").get_data(as_text=True)
     token = csrf_token_from(page)
-    response = client.post(f"/admin/proposals/{values['proposal_id']}/lines",
-                           data={**forms["admin.proposals.add_line"], "csrf_token": token})
+    response = client.post(
+        f"/admin/proposals/{values['proposal_id']}/lines",
+        data={**forms["admin.proposals.add_line"], "csrf_token": token},
+    )
     assert response.status_code == 303
     # htmx sends it as a header, set once on <body>
-    response = client.post(f"/admin/proposals/{values['proposal_id']}/lines", data=forms["admin.proposals.add_line"],
-                           headers={"HX-Request": "true", "X-CSRFToken": token})
+    response = client.post(
+        f"/admin/proposals/{values['proposal_id']}/lines",
+        data=forms["admin.proposals.add_line"],
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
     assert response.status_code == 200
 
 
@@ -173,8 +202,10 @@ def test_a_csrf_token_from_another_session_is_refused(app, world, make, login, m
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     foreign = csrf_token_from(other.get("/admin/proposals/").get_data(as_text=True))
     before = snapshot(app)
-    response = client.post(f"/admin/proposals/{values['proposal_id']}/lines",
-                           data={**forms["admin.proposals.add_line"], "csrf_token": foreign})
+    response = client.post(
+        f"/admin/proposals/{values['proposal_id']}/lines",
+        data={**forms["admin.proposals.add_line"], "csrf_token": foreign},
+    )
     assert response.status_code == 400
     assert snapshot(app) == before
 
@@ -192,6 +223,7 @@ def test_login_without_a_csrf_token_shows_the_form_again(app, client, make, monk
 
 
 # --- headers and cookies -----------------------------------------------------------
+
 
 @pytest.fixture
 def pages(app, make, login, open_link):
@@ -282,7 +314,7 @@ def test_portal_session_cookie_is_httponly_and_samesite_lax(client, make):
 def test_session_cookie_is_secure_when_base_url_is_https(app):
     import os
 
-    from portal.config import Config
+    from portal.core.config import Config
 
     old = os.environ.get("BASE_URL")
     os.environ["BASE_URL"] = "https://portal.example.com"
@@ -306,7 +338,9 @@ EVENT_HANDLER = re.compile(r"<[^>]*\s(?:on[a-z]+|hx-on[:\-][\w:\-]*)\s*=", re.I 
 JAVASCRIPT_URL = re.compile(r"javascript:", re.I)
 OTHER_HOST = re.compile(
     r"\b(?:src|href|action|formaction|srcset|poster|data|hx-(?:get|post|put|patch|delete))\s*=\s*[\"']?\s*"
-    r"(?:https?:)?//", re.I)
+    r"(?:https?:)?//",
+    re.I,
+)
 HX_URL = re.compile(r"\shx-(get|post|put|patch|delete)\s*=\s*\"([^\"]*)\"")
 
 
@@ -314,37 +348,45 @@ def _scan(pattern: re.Pattern, text: str) -> list[str]:
     return [m.group(0)[:80] for m in pattern.finditer(text)]
 
 
-@pytest.mark.parametrize("name, pattern", [
-    ("inline <script>", INLINE_SCRIPT),
-    ("style= attribute", STYLE_ATTRIBUTE),
-    ("<style> element", STYLE_ELEMENT),
-    ("on*= event handler", EVENT_HANDLER),
-    ("javascript: URL", JAVASCRIPT_URL),
-    ("reference to another host", OTHER_HOST),
-])
+@pytest.mark.parametrize(
+    "name, pattern",
+    [
+        ("inline <script>", INLINE_SCRIPT),
+        ("style= attribute", STYLE_ATTRIBUTE),
+        ("<style> element", STYLE_ELEMENT),
+        ("on*= event handler", EVENT_HANDLER),
+        ("javascript: URL", JAVASCRIPT_URL),
+        ("reference to another host", OTHER_HOST),
+    ],
+)
 def test_no_template_has_what_a_strict_csp_would_block(name, pattern):
     offenders = {str(p.relative_to(ROOT)): hits for p in _templates() if (hits := _scan(pattern, p.read_text()))}
     assert not offenders, f"{name}: {offenders}"
 
 
-@pytest.mark.parametrize("sample, pattern", [
-    ("<script>alert(1)</script>", INLINE_SCRIPT),
-    ('<script src="/x.js">alert(1)</script>', INLINE_SCRIPT),
-    ('<p class="x" style="color:red">', STYLE_ATTRIBUTE),
-    ("<style>p{}</style>", STYLE_ELEMENT),
-    ('<button type="button" onclick="go()">', EVENT_HANDLER),
-    ('<form hx-on:submit="go()">', EVENT_HANDLER),
-    ('<a href="javascript:go()">', JAVASCRIPT_URL),
-    ('<img src="https://cdn.example/x.png">', OTHER_HOST),
-    ('<link href="//cdn.example/x.css">', OTHER_HOST),
-])
+@pytest.mark.parametrize(
+    "sample, pattern",
+    [
+        ("<script>alert(1)</script>", INLINE_SCRIPT),
+        ('<script src="/x.js">alert(1)</script>', INLINE_SCRIPT),
+        ('<p class="x" style="color:red">', STYLE_ATTRIBUTE),
+        ("<style>p{}</style>", STYLE_ELEMENT),
+        ('<button type="button" onclick="go()">', EVENT_HANDLER),
+        ('<form hx-on:submit="go()">', EVENT_HANDLER),
+        ('<a href="javascript:go()">', JAVASCRIPT_URL),
+        ('<img src="https://cdn.example/x.png">', OTHER_HOST),
+        ('<link href="//cdn.example/x.css">', OTHER_HOST),
+    ],
+)
 def test_the_template_scanner_catches_what_it_looks_for(sample, pattern):
     assert _scan(pattern, sample)
 
 
 def test_the_template_scanner_leaves_safe_markup_alone():
-    safe = ('<script src="{{ ASSET_URL }}" defer></script><a href="{{ url_for(\'index\') }}" class="button">'
-            '<button type="submit" hx-post="{{ url_for(\'x\') }}" data-pad-clear>')
+    safe = (
+        '<script src="{{ ASSET_URL }}" defer></script><a href="{{ url_for(\'index\') }}" class="button">'
+        '<button type="submit" hx-post="{{ url_for(\'x\') }}" data-pad-clear>'
+    )
     for pattern in (INLINE_SCRIPT, STYLE_ATTRIBUTE, STYLE_ELEMENT, EVENT_HANDLER, JAVASCRIPT_URL, OTHER_HOST):
         assert not _scan(pattern, safe), pattern
 

@@ -1,4 +1,5 @@
 """Staff sign-in and sign-out."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -8,10 +9,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from admin.auth.forms import LoginForm
-from portal.errors import CSRF_RERENDER
-from portal.extensions import db, form_email, limiter
-from portal.htmx import render_page
-from portal.services import accounts
+from portal.core.error_pages import CSRF_RERENDER
+from portal.core.extensions import db, form_email, limiter
+from portal.core.htmx import render_page
+from portal.domains.identity import staff as accounts
 
 bp = Blueprint("auth", __name__)
 
@@ -48,8 +49,9 @@ def login():
 
 def _login_after_csrf_expired():
     form = LoginForm()
-    return render_page("admin/auth/login.html", status=422, form=form,
-                       error=_("The page was open too long. Please sign in again."))
+    return render_page(
+        "admin/auth/login.html", status=422, form=form, error=_("The page was open too long. Please sign in again.")
+    )
 
 
 CSRF_RERENDER["admin.auth.login"] = _login_after_csrf_expired

@@ -1,4 +1,5 @@
 """Staff contact forms: shape and format only; the contact service holds the rules."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -6,16 +7,41 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal.models import PORTAL_LEVELS
+from portal.domains.customers.models import PORTAL_LEVELS
 
 # Offered as suggestions; any zoneinfo name is accepted (the service checks it).
 COMMON_TIMEZONES = (
-    "UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
-    "America/Anchorage", "Pacific/Honolulu", "America/Toronto", "America/Vancouver", "America/Halifax",
-    "America/Mexico_City", "America/Sao_Paulo", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Paris",
-    "Europe/Berlin", "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam", "Europe/Bucharest", "Europe/Athens",
-    "Europe/Helsinki", "Africa/Johannesburg", "Asia/Dubai", "Asia/Kolkata", "Asia/Singapore", "Asia/Tokyo",
-    "Australia/Sydney", "Pacific/Auckland",
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Toronto",
+    "America/Vancouver",
+    "America/Halifax",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Bucharest",
+    "Europe/Athens",
+    "Europe/Helsinki",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
 )
 
 LEVEL_LABELS = {
@@ -41,8 +67,11 @@ class ContactForm(FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[DataRequired(_l("Choose a time zone.")), Length(max=64)])
     is_primary = BooleanField(_l("Primary contact of the organization"))
     portal_enabled = BooleanField(_l("Portal access"), default=True)
-    portal_level = SelectField(_l("Portal level"), default="requester",
-                               choices=lambda: [(level, LEVEL_LABELS[level]) for level in PORTAL_LEVELS])
+    portal_level = SelectField(
+        _l("Portal level"),
+        default="requester",
+        choices=lambda: [(level, LEVEL_LABELS[level]) for level in PORTAL_LEVELS],
+    )
 
 
 class ContactEditForm(ContactForm):

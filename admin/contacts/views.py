@@ -4,6 +4,7 @@ one may see, create, edit (details, organization, primary, portal access), deact
 Every contact and organization is loaded through ``portal.access.staff``: what a staff
 member may not see is a 404, and technicians only read (their POSTs are 404 too).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, request, url_for
@@ -21,12 +22,12 @@ from portal.access.staff import (
     staff_organization,
     staff_organizations_query,
 )
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.models import Contact, Organization
-from portal.models.accounts import search_key
-from portal.services import contacts as service
-from portal.services.errors import InvalidInput, NotAllowed
+from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.queries.search import search_key
+from portal.domains.customers import contacts as service
+from portal.domains.customers.models import Contact, Organization
 
 bp = Blueprint("contacts", __name__)
 
@@ -51,17 +52,26 @@ def _list_context() -> dict:
 
 
 def _form_context() -> dict:
-    return {"timezones": COMMON_TIMEZONES, "level_help": LEVEL_HELP, "level_labels": LEVEL_LABELS,
-            "organization_pages": _organization_pages()}
-
+    return {
+        "timezones": COMMON_TIMEZONES,
+        "level_help": LEVEL_HELP,
+        "level_labels": LEVEL_LABELS,
+        "organization_pages": _organization_pages(),
+    }
 
 
 def _input(form: ContactForm, organization: Organization | None = None) -> service.ContactInput:
     return service.ContactInput(
-        first_name=form.first_name.data or "", last_name=form.last_name.data or "", email=form.email.data or "",
-        phone=form.phone.data or "", title=form.title.data or "", timezone=form.timezone.data or "",
-        is_primary=bool(form.is_primary.data), portal_enabled=bool(form.portal_enabled.data),
-        portal_level=form.portal_level.data, organization=organization,
+        first_name=form.first_name.data or "",
+        last_name=form.last_name.data or "",
+        email=form.email.data or "",
+        phone=form.phone.data or "",
+        title=form.title.data or "",
+        timezone=form.timezone.data or "",
+        is_primary=bool(form.is_primary.data),
+        portal_enabled=bool(form.portal_enabled.data),
+        portal_level=form.portal_level.data,
+        organization=organization,
     )
 
 
@@ -85,15 +95,22 @@ def _editable_contact(contact_id: int) -> Contact:
 
 # --- lists ---------------------------------------------------------------------------
 
+
 @bp.get("/contacts/")
 def index():
     """Every contact of the organizations this staff member may see; htmx search."""
     query = (request.args.get("q") or "").strip()[:100]
     page = _page()
-    rows, has_next = service.list_contacts(service.matching(staff_contacts_query(current_user), query), page,
-                                           PAGE_SIZE)
-    return render_page("admin/contacts/index.html", block="results", rows=rows, q=query, page=page,
-                       has_next=has_next, **_list_context())
+    rows, has_next = service.list_contacts(service.matching(staff_contacts_query(current_user), query), page, PAGE_SIZE)
+    return render_page(
+        "admin/contacts/index.html",
+        block="results",
+        rows=rows,
+        q=query,
+        page=page,
+        has_next=has_next,
+        **_list_context(),
+    )
 
 
 @bp.get("/organizations/<int:organization_id>/contacts")
@@ -102,12 +119,20 @@ def for_organization(organization_id: int):
     page = _page()
     stmt = staff_contacts_query(current_user).where(Contact.organization_id == organization.id)
     rows, has_next = service.list_contacts(stmt, page, PAGE_SIZE)
-    return render_page("admin/contacts/organization.html", block="results", organization=organization, rows=rows,
-                       page=page, has_next=has_next, may_edit=staff_may_edit_contacts(current_user, organization),
-                       **_list_context())
+    return render_page(
+        "admin/contacts/organization.html",
+        block="results",
+        organization=organization,
+        rows=rows,
+        page=page,
+        has_next=has_next,
+        may_edit=staff_may_edit_contacts(current_user, organization),
+        **_list_context(),
+    )
 
 
 # --- create --------------------------------------------------------------------------
+
 
 @bp.route("/organizations/<int:organization_id>/contacts/new", methods=["GET", "POST"])
 def new(organization_id: int):
@@ -131,16 +156,20 @@ def new(organization_id: int):
             status = 409
         else:
             db.session.commit()
-            flash(_("%(name)s was added to %(organization)s.", name=contact.full_name,
-                    organization=organization.name), "success")
+            flash(
+                _("%(name)s was added to %(organization)s.", name=contact.full_name, organization=organization.name),
+                "success",
+            )
             return redirect_after_post(url_for(".show", contact_id=contact.id))
     else:
         status = 422
-    return render_page("admin/contacts/new.html", status=status, form=form, organization=organization,
-                       **_form_context())
+    return render_page(
+        "admin/contacts/new.html", status=status, form=form, organization=organization, **_form_context()
+    )
 
 
 # --- the contact page ----------------------------------------------------------------
+
 
 def _organization_choices(contact: Contact, query: str, selected_id: int | None) -> list[tuple[int, str]]:
     """Organizations to move the contact to: the current (and chosen) one, then the
@@ -161,16 +190,19 @@ def _organization_choices(contact: Contact, query: str, selected_id: int | None)
 
 def _show(contact: Contact, form: ContactEditForm | None = None, status: int = 200):
     may_edit = staff_may_edit_contacts(current_user, contact.organization)
-    context = {"contact": contact, "may_edit": may_edit, "organization_choices": [], "org_q": "",
-               **_form_context()}
+    context = {"contact": contact, "may_edit": may_edit, "organization_choices": [], "org_q": "", **_form_context()}
     if may_edit:
         form = form or ContactEditForm(formdata=None, obj=contact)
         org_q = (request.args.get("org_q") or "").strip()[:100]
         selected = form.organization_id.data if isinstance(form.organization_id.data, int) else None
         if "org_q" in request.args:  # a search keeps the organization picked so far (if visible: see below)
             selected = request.args.get("organization_id", type=int) or selected
-        context.update(form=form, org_q=org_q, selected_organization_id=selected or contact.organization_id,
-                       organization_choices=_organization_choices(contact, org_q, selected))
+        context.update(
+            form=form,
+            org_q=org_q,
+            selected_organization_id=selected or contact.organization_id,
+            organization_choices=_organization_choices(contact, org_q, selected),
+        )
         if "org_q" in request.args and wants_partial():  # the organization search: just the options
             return render_page(SHOW, block="organization_options", **context)
     context["open_links"] = service.open_link_count(contact)
@@ -214,8 +246,13 @@ def deactivate(contact_id: int):
         flash(_("%(name)s was deactivated.", name=contact.full_name), "success")
         flash(str(ACCESS_ENDED), "warning")
         if was_primary:
-            flash(_("They were the primary contact of %(organization)s: choose another one.",
-                    organization=contact.organization.name), "warning")
+            flash(
+                _(
+                    "They were the primary contact of %(organization)s: choose another one.",
+                    organization=contact.organization.name,
+                ),
+                "warning",
+            )
     return redirect_after_post(url_for(".show", contact_id=contact_id))
 
 
@@ -226,11 +263,14 @@ def reactivate(contact_id: int):
         service.reactivate_contact(contact)
     except InvalidInput as error:
         db.session.rollback()
-        flash(_("%(problem)s Change this contact's email first, or deactivate the other contact.",
-                problem=error.errors.get("email", str(error))), "error")
+        flash(
+            _(
+                "%(problem)s Change this contact's email first, or deactivate the other contact.",
+                problem=error.errors.get("email", str(error)),
+            ),
+            "error",
+        )
         return _show(_contact(contact_id), status=409)
     db.session.commit()
-    flash(_("%(name)s is active again. Their earlier portal links stay revoked.", name=contact.full_name),
-          "success")
+    flash(_("%(name)s is active again. Their earlier portal links stay revoked.", name=contact.full_name), "success")
     return redirect_after_post(url_for(".show", contact_id=contact_id))
-

@@ -1,4 +1,5 @@
 """Staff organization forms: shape and format only; the organization service holds the rules."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -6,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from portal.models import INVOICE_TEMPLATES, TAX_REGIONS
+from portal.domains.customers.models import INVOICE_TEMPLATES, TAX_REGIONS
 
 INVOICE_TEMPLATE_LABELS = {
     "standard": _l("Standard"),
@@ -47,10 +48,13 @@ class OrganizationForm(FlaskForm):
     parent_id = SelectField(_l("Parent organization"), coerce=int, default=0, validate_choice=False)
     bill_to_parent = BooleanField(_l("Bill to parent (invoices go to the parent organization)"))
     invoice_template = SelectField(
-        _l("Invoice template"), default="standard",
-        choices=lambda: [(t, INVOICE_TEMPLATE_LABELS.get(t, t)) for t in INVOICE_TEMPLATES])
-    tax_region = SelectField(_l("Tax region"), default="none",
-                             choices=lambda: [(r, TAX_REGION_LABELS.get(r, r)) for r in TAX_REGIONS])
+        _l("Invoice template"),
+        default="standard",
+        choices=lambda: [(t, INVOICE_TEMPLATE_LABELS.get(t, t)) for t in INVOICE_TEMPLATES],
+    )
+    tax_region = SelectField(
+        _l("Tax region"), default="none", choices=lambda: [(r, TAX_REGION_LABELS.get(r, r)) for r in TAX_REGIONS]
+    )
     tax_id = StringField(_l("Tax ID"), validators=[Length(max=40, message=_l("A tax ID has 2 to 40 characters."))])
     billing_address = TextAreaField(_l("Billing address"), validators=[Length(max=2000)])
     billing_attention = StringField(_l("Attention (the billing contact's name)"), validators=[Length(max=200)])

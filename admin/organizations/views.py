@@ -5,6 +5,7 @@ page (tree, contacts and proposals with or without sub-organizations, onboarding
 Every organization is loaded or listed through ``portal.access.staff``: what a staff
 member may not see is a 404, and so is what they may not change (technicians read).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,11 +34,15 @@ from portal.access.staff import (
     staff_organizations_query,
     staff_proposals_query,
 )
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.models import Organization, Sla, StaffUser
-from portal.services import organizations as service
-from portal.services.errors import InvalidInput
+from portal.core.errors import InvalidInput
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.domains.customers import organizations as service
+from portal.domains.customers.models import Organization
+from portal.domains.identity.models import StaffUser
+from portal.domains.proposals.queries import organization_proposal_counts, organization_proposals
+from portal.domains.service_desk.models import Sla
+from portal.domains.service_desk.sla import AppliedSla, applied_sla
 
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
 
@@ -52,6 +57,7 @@ PROPOSALS_SHOWN = 50
 
 
 # --- the list ------------------------------------------------------------------------
+
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     value = request.args.get(name) or default
@@ -68,20 +74,27 @@ def index():
         "dir": _choice("dir", ("asc", "desc"), "asc"),
     }
     page = service.list_organizations(
-        staff_organizations_query(current_user), filters["q"], filters["status"], filters["sort"],
-        filters["dir"] == "desc", after=request.args.get("after"), before=request.args.get("before"))
-    return render_page(INDEX, block="results", page=page, filters=filters,
-                       may_create=staff_may_create_organization(current_user))
+        staff_organizations_query(current_user),
+        filters["q"],
+        filters["status"],
+        filters["sort"],
+        filters["dir"] == "desc",
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+    )
+    return render_page(
+        INDEX, block="results", page=page, filters=filters, may_create=staff_may_create_organization(current_user)
+    )
 
 
 # --- create and edit -----------------------------------------------------------------
+
 
 def _editable(organization_id: int, *options) -> Organization:
     organization = staff_organization(current_user, organization_id, options=options)
     if not staff_may_edit_organization(current_user, organization):
         abort(404)
     return organization
-
 
 
 def _staff_choices(organization: Organization | None) -> list[tuple[int, str]]:
@@ -91,10 +104,15 @@ def _staff_choices(organization: Organization | None) -> list[tuple[int, str]]:
         keep = {user.id for user in organization.team}
         if organization.account_manager_id:
             keep.add(organization.account_manager_id)
-    stmt = select(StaffUser).where(StaffUser.is_enabled.is_(True) | StaffUser.id.in_(keep)).order_by(
-        StaffUser.name, StaffUser.id)
-    return [(user.id, user.name if user.is_enabled else _("%(name)s (disabled)", name=user.name))
-            for user in db.session.scalars(stmt)]
+    stmt = (
+        select(StaffUser)
+        .where(StaffUser.is_enabled.is_(True) | StaffUser.id.in_(keep))
+        .order_by(StaffUser.name, StaffUser.id)
+    )
+    return [
+        (user.id, user.name if user.is_enabled else _("%(name)s (disabled)", name=user.name))
+        for user in db.session.scalars(stmt)
+    ]
 
 
 def _parent_choices(organization: Organization | None, query: str, selected: int | None) -> list[tuple[int, str]]:
@@ -108,8 +126,11 @@ def _parent_choices(organization: Organization | None, query: str, selected: int
     keep = {i for i in (organization.parent_id if organization else None, selected) if i and i not in listed}
     extra = []
     if keep:
-        found = dict(db.session.execute(
-            visible.with_only_columns(Organization.id, Organization.name).where(Organization.id.in_(keep))).all())
+        found = dict(
+            db.session.execute(
+                visible.with_only_columns(Organization.id, Organization.name).where(Organization.id.in_(keep))
+            ).all()
+        )
         for i in sorted(keep):
             if i in found:
                 extra.append((i, found[i]))
@@ -124,9 +145,13 @@ def _form_page(form: OrganizationForm, organization: Organization | None, status
     selected = form.parent_id.data if isinstance(form.parent_id.data, int) else None
     if organization is not None and request.method == "GET" and selected is None:
         selected = organization.parent_id
-    context = {"form": form, "organization": organization, "parent_q": parent_q,
-               "parent_choices": _parent_choices(organization, parent_q, selected),
-               "selected_parent_id": selected or 0}
+    context = {
+        "form": form,
+        "organization": organization,
+        "parent_q": parent_q,
+        "parent_choices": _parent_choices(organization, parent_q, selected),
+        "selected_parent_id": selected or 0,
+    }
     if "parent_q" in request.args and wants_partial():  # the parent search: just the options
         return render_page(FORM, block="parent_options", **context)
     return render_page(FORM, block="organization_form", status=status, **context)
@@ -147,18 +172,26 @@ def _load_parent(form: OrganizationForm, organization: Organization | None) -> t
     return parent, True
 
 
-def _input(form: OrganizationForm, parent: Organization | None,
-           organization: Organization | None = None) -> service.OrganizationInput:
+def _input(
+    form: OrganizationForm, parent: Organization | None, organization: Organization | None = None
+) -> service.OrganizationInput:
     manager = db.session.get(StaffUser, form.account_manager_id.data) if form.account_manager_id.data else None
     return service.OrganizationInput(
-        name=form.name.data or "", city=form.city.data or "", parent=parent,
-        bill_to_parent=bool(form.bill_to_parent.data), invoice_template=form.invoice_template.data,
-        tax_region=form.tax_region.data, tax_id=form.tax_id.data or "",
-        billing_address=form.billing_address.data or "", billing_attention=form.billing_attention.data or "",
-        billing_reviewed=bool(form.billing_reviewed.data), account_manager=manager,
+        name=form.name.data or "",
+        city=form.city.data or "",
+        parent=parent,
+        bill_to_parent=bool(form.bill_to_parent.data),
+        invoice_template=form.invoice_template.data,
+        tax_region=form.tax_region.data,
+        tax_id=form.tax_id.data or "",
+        billing_address=form.billing_address.data or "",
+        billing_attention=form.billing_attention.data or "",
+        billing_reviewed=bool(form.billing_reviewed.data),
+        account_manager=manager,
         # A form without the SLA field (an older page) leaves the SLA as it was.
-        sla_id=(form.sla_id.data or None) if "sla_id" in request.form else (
-            organization.sla_id if organization is not None else None),
+        sla_id=(form.sla_id.data or None)
+        if "sla_id" in request.form
+        else (organization.sla_id if organization is not None else None),
     )
 
 
@@ -197,11 +230,15 @@ def _save(form: OrganizationForm, organization: Organization | None) -> Organiza
 def _sla_choices() -> list[SelectChoice]:
     """Inherit, then the shared SLAs, then the custom ones (each group by name)."""
     shared, custom = _("Shared SLAs"), _("Custom SLAs")
-    slas = db.session.execute(select(Sla.id, Sla.name, Sla.is_shared, Sla.is_default)
-                              .order_by(Sla.is_shared.desc(), Sla.name))
+    slas = db.session.execute(
+        select(Sla.id, Sla.name, Sla.is_shared, Sla.is_default).order_by(Sla.is_shared.desc(), Sla.name)
+    )
     return [SelectChoice(0, _("Inherit (parent's, else the default)"))] + [
-        SelectChoice(sla_id, _("%(name)s (default)", name=name) if is_default else name,
-                     optgroup=shared if is_shared else custom) for sla_id, name, is_shared, is_default in slas]
+        SelectChoice(
+            sla_id, _("%(name)s (default)", name=name) if is_default else name, optgroup=shared if is_shared else custom
+        )
+        for sla_id, name, is_shared, is_default in slas
+    ]
 
 
 def _with_staff_choices(form: OrganizationForm, organization: Organization | None) -> OrganizationForm:
@@ -260,8 +297,10 @@ def deactivate(organization_id: int):
     organization = _editable(organization_id)
     service.deactivate_organization(organization)
     db.session.commit()
-    flash(_("%(name)s is inactive: it leaves the default list and takes no new contacts.",
-            name=organization.name), "success")
+    flash(
+        _("%(name)s is inactive: it leaves the default list and takes no new contacts.", name=organization.name),
+        "success",
+    )
     return redirect_after_post(url_for(".show", organization_id=organization_id))
 
 
@@ -275,6 +314,7 @@ def reactivate(organization_id: int):
 
 
 # --- the organization page -------------------------------------------------------------
+
 
 @dataclass
 class ChecklistItem:
@@ -292,23 +332,39 @@ def _contacts_url(organization: Organization) -> str:
 
 
 def _checklist(organization: Organization, may_edit: bool) -> list[ChecklistItem]:
-    facts = service.onboarding(organization)
+    facts = service.onboarding(organization, applied_sla(organization))
     edit_url = url_for(".edit", organization_id=organization.id) if may_edit else None
     contacts = _contacts_url(organization)
     return [
-        ChecklistItem(_("Account team set"), facts.account_team, edit_url and f"{edit_url}#team",
-                      _("An account manager or at least one team member.")),
-        ChecklistItem(_("Primary contact chosen"), facts.primary_contact, contacts,
-                      _("The default recipient of notifications after the sale.")),
-        ChecklistItem(_("Portal enabled for a contact"), facts.portal_contact, contacts,
-                      _("At least one active contact can use the customer portal.")),
-        ChecklistItem(_("Billing settings reviewed"), facts.billing_reviewed, edit_url and f"{edit_url}#billing",
-                      _("Tick \"Billing settings reviewed\" on the edit page once they are right.")),
+        ChecklistItem(
+            _("Account team set"),
+            facts.account_team,
+            edit_url and f"{edit_url}#team",
+            _("An account manager or at least one team member."),
+        ),
+        ChecklistItem(
+            _("Primary contact chosen"),
+            facts.primary_contact,
+            contacts,
+            _("The default recipient of notifications after the sale."),
+        ),
+        ChecklistItem(
+            _("Portal enabled for a contact"),
+            facts.portal_contact,
+            contacts,
+            _("At least one active contact can use the customer portal."),
+        ),
+        ChecklistItem(
+            _("Billing settings reviewed"),
+            facts.billing_reviewed,
+            edit_url and f"{edit_url}#billing",
+            _('Tick "Billing settings reviewed" on the edit page once they are right.'),
+        ),
         ChecklistItem(_("SLA chosen"), facts.sla_chosen, edit_url and f"{edit_url}#sla", _sla_note(facts.sla)),
     ]
 
 
-def _sla_note(applied: service.AppliedSla) -> str:
+def _sla_note(applied: AppliedSla) -> str:
     """Which SLA the organization's tickets run on, and why."""
     if applied.source == "here":
         return _("%(sla)s, chosen for this organization.", sla=applied.sla_name)
@@ -323,19 +379,25 @@ def _sla_note(applied: service.AppliedSla) -> str:
 
 @bp.get("/<int:organization_id>")
 def show(organization_id: int):
-    organization = staff_organization(current_user, organization_id, options=[
-        joinedload(Organization.account_manager), selectinload(Organization.team)])
+    organization = staff_organization(
+        current_user,
+        organization_id,
+        options=[joinedload(Organization.account_manager), selectinload(Organization.team)],
+    )
     include_subs = request.args.get("subs") == "1"
     visible = staff_organizations_query(current_user)
     proposals = staff_proposals_query(current_user)
     subtree = service.visible_subtree(organization, visible)
     scope = subtree if include_subs else [organization.id]
     context = {
-        "organization": organization, "include_subs": include_subs,
-        "counts": service.related_counts(organization, subtree, proposals),
+        "organization": organization,
+        "include_subs": include_subs,
+        "contact_counts": service.contact_counts(organization, subtree),
+        "proposal_counts": organization_proposal_counts(organization.id, subtree, proposals),
         "contacts": service.organization_contacts(scope, CONTACTS_SHOWN),
-        "proposals": service.organization_proposals(scope, proposals, PROPOSALS_SHOWN),
-        "contacts_shown": CONTACTS_SHOWN, "proposals_shown": PROPOSALS_SHOWN,
+        "proposals": organization_proposals(scope, proposals, PROPOSALS_SHOWN),
+        "contacts_shown": CONTACTS_SHOWN,
+        "proposals_shown": PROPOSALS_SHOWN,
         "level_labels": PORTAL_LEVEL_LABELS,
         "contact_pages": "admin.contacts.show" in current_app.view_functions,
     }
@@ -343,8 +405,13 @@ def show(organization_id: int):
         return render_page(SHOW, block="related", **context)
     may_edit = staff_may_edit_organization(current_user, organization)
     return render_page(
-        SHOW, **context, may_edit=may_edit, tree=service.organization_tree(organization, visible),
-        checklist=_checklist(organization, may_edit), contacts_url=_contacts_url(organization),
-        invoice_templates=INVOICE_TEMPLATE_LABELS, tax_regions=TAX_REGION_LABELS,
+        SHOW,
+        **context,
+        may_edit=may_edit,
+        tree=service.organization_tree(organization, visible),
+        checklist=_checklist(organization, may_edit),
+        contacts_url=_contacts_url(organization),
+        invoice_templates=INVOICE_TEMPLATE_LABELS,
+        tax_regions=TAX_REGION_LABELS,
         **sites_context(organization),
     )

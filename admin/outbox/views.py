@@ -3,6 +3,7 @@
 With no SMTP server configured (the embedded default) mail stays here, and the portal
 links inside it can be clicked, so the whole story can be walked on one laptop.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, url_for
@@ -10,11 +11,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.access.staff import sees_everything
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page
-from portal.models import OutboxMessage, OutboxStatus
-from portal.services import mail
+from portal.access.staff import staff_may_see_outbox
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page
+from portal.mail import outbox as mail
+from portal.mail.models import OutboxMessage, OutboxStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE_SIZE = 30
@@ -23,7 +24,7 @@ PAGE_SIZE = 30
 @bp.before_request
 def only_admins_and_managers():
     """The outbox holds every customer's mail: admins and managers only."""
-    if not sees_everything(current_user):
+    if not staff_may_see_outbox(current_user):
         abort(404)
 
 
@@ -35,8 +36,14 @@ def index():
     if status in (OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.DEAD):
         stmt = stmt.where(OutboxMessage.status == status)
     messages = db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-    return render_page("admin/outbox/index.html", messages=messages[:PAGE_SIZE], has_next=len(messages) > PAGE_SIZE,
-                       page=page, status_filter=status, smtp=mail.smtp_configured())
+    return render_page(
+        "admin/outbox/index.html",
+        messages=messages[:PAGE_SIZE],
+        has_next=len(messages) > PAGE_SIZE,
+        page=page,
+        status_filter=status,
+        smtp=mail.smtp_configured(),
+    )
 
 
 @bp.post("/<int:message_id>/retry")
@@ -60,6 +67,13 @@ def send_now():
         flash(_("No SMTP server is configured: mail is kept here."), "error")
     else:
         report = mail.deliver_due(limit=100)
-        flash(_("Sent %(sent)s, will retry %(retried)s, failed %(dead)s.", sent=report.sent,
-                retried=report.retried, dead=report.dead), "success")
+        flash(
+            _(
+                "Sent %(sent)s, will retry %(retried)s, failed %(dead)s.",
+                sent=report.sent,
+                retried=report.retried,
+                dead=report.dead,
+            ),
+            "success",
+        )
     return redirect_after_post(url_for(".index"))

@@ -1,4 +1,5 @@
 """Staff proposal forms: shape and format only; the proposal service holds the rules."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -8,15 +9,19 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.models import LOST_REASONS
+from portal.domains.proposals.models import LOST_REASONS
 
 CURRENCIES = ("USD", "EUR", "GBP", "RON", "CAD")
 # Fixed choices are given as callables: WTForms 3.3 deprecates (and 3.4 removes) tuple
 # choices passed to the field's constructor; a callable works from WTForms 3.0 on.
 
 LOST_REASON_LABELS = {
-    "price": _l("Price"), "competitor": _l("Went with a competitor"), "timing": _l("Timing"),
-    "scope": _l("Scope did not fit"), "no_decision": _l("No decision"), "other": _l("Other"),
+    "price": _l("Price"),
+    "competitor": _l("Went with a competitor"),
+    "timing": _l("Timing"),
+    "scope": _l("Scope did not fit"),
+    "no_decision": _l("No decision"),
+    "other": _l("Other"),
 }
 
 
@@ -36,13 +41,23 @@ class ProposalHeaderForm(FlaskForm):
 class LineForm(FlaskForm):
     catalog_item_id = SelectField(_l("Service"), coerce=int, default=0)
     description = StringField(_l("Description"), validators=[Length(max=500)])
-    quantity = DecimalField(_l("Quantity"), places=3, default=Decimal("1"), validators=[
-        DataRequired(_l("Enter a quantity.")),
-        NumberRange(min=0.001, max=1_000_000, message=_l("Quantity must be greater than zero.")),
-    ])
-    unit_price = DecimalField(_l("Unit price"), places=2, validators=[
-        Optional(), NumberRange(min=0, max=99_999_999, message=_l("Unit price must be zero or more.")),
-    ])
+    quantity = DecimalField(
+        _l("Quantity"),
+        places=3,
+        default=Decimal("1"),
+        validators=[
+            DataRequired(_l("Enter a quantity.")),
+            NumberRange(min=0.001, max=1_000_000, message=_l("Quantity must be greater than zero.")),
+        ],
+    )
+    unit_price = DecimalField(
+        _l("Unit price"),
+        places=2,
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=99_999_999, message=_l("Unit price must be zero or more.")),
+        ],
+    )
     position = IntegerField(_l("Position"), validators=[Optional(), NumberRange(min=0, max=10_000)])
     is_optional = BooleanField(_l("Optional service"))
 
@@ -52,7 +67,8 @@ class DeliverForm(FlaskForm):
 
 
 class LostForm(FlaskForm):
-    reason = SelectField(_l("Reason"), choices=lambda: [(r, LOST_REASON_LABELS[r]) for r in LOST_REASONS],
-                         validators=[DataRequired()])
+    reason = SelectField(
+        _l("Reason"), choices=lambda: [(r, LOST_REASON_LABELS[r]) for r in LOST_REASONS], validators=[DataRequired()]
+    )
     competitor = StringField(_l("Competitor"), validators=[Length(max=200)])
     detail = TextAreaField(_l("Detail"), validators=[Length(max=5000)])

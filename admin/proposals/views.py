@@ -1,4 +1,5 @@
 """Staff proposal pages: list, build, deliver, decide, revise, inspect the signature."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -13,12 +14,14 @@ from admin.forms import attach_errors
 from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
 from portal.access.staff import organization_filter, staff_may_sell
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page
-from portal.models import CatalogItem, Contact, PortalLink, Proposal, ProposalEvent, ProposalStatus
-from portal.services import links as link_service
-from portal.services import proposals as service
-from portal.services.errors import DomainError, InvalidInput, NotAllowed
+from portal.core.errors import DomainError, InvalidInput, NotAllowed
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page
+from portal.domains.customers.models import Contact
+from portal.domains.identity import links as link_service
+from portal.domains.identity.models import PortalLink
+from portal.domains.proposals import operations as service
+from portal.domains.proposals.models import CatalogItem, Proposal, ProposalEvent, ProposalStatus
 
 bp = Blueprint("proposals", __name__, url_prefix="/proposals")
 
@@ -33,16 +36,29 @@ def index():
     page = request.args.get("page", 1, type=int) or 1
     rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
     # the filter is ``status_filter``: ``status`` is render_page's HTTP status
-    return render_page("admin/proposals/index.html", block="results", rows=rows,
-                       can_sell=staff_may_sell(current_user), status_filter=status,
-                       page=max(page, 1), has_next=has_next, statuses=ProposalStatus.ALL)
+    return render_page(
+        "admin/proposals/index.html",
+        block="results",
+        rows=rows,
+        can_sell=staff_may_sell(current_user),
+        status_filter=status,
+        page=max(page, 1),
+        has_next=has_next,
+        statuses=ProposalStatus.ALL,
+    )
 
 
 def _contact_choices(organization_id: int | None = None) -> list[tuple[int, str]]:
     """Active portal contacts of the organizations this staff member may see."""
-    stmt = (select(Contact).options(joinedload(Contact.organization))
-            .where(Contact.is_active.is_(True), Contact.portal_enabled.is_(True),
-                   organization_filter(current_user, Contact.organization_id)))
+    stmt = (
+        select(Contact)
+        .options(joinedload(Contact.organization))
+        .where(
+            Contact.is_active.is_(True),
+            Contact.portal_enabled.is_(True),
+            organization_filter(current_user, Contact.organization_id),
+        )
+    )
     if organization_id is not None:
         stmt = stmt.where(Contact.organization_id == organization_id)
     contacts = db.session.scalars(stmt.order_by(Contact.last_name, Contact.first_name)).all()
@@ -58,16 +74,20 @@ def new():
     organization_id = request.args.get("organization_id", type=int)
     if request.method == "GET" and organization_id:
         # Started from an organization: address it to its primary contact by default.
-        form.contact_id.data = db.session.scalar(select(Contact.id).where(
-            Contact.organization_id == organization_id, Contact.is_primary.is_(True), Contact.is_active.is_(True)))
+        form.contact_id.data = db.session.scalar(
+            select(Contact.id).where(
+                Contact.organization_id == organization_id, Contact.is_primary.is_(True), Contact.is_active.is_(True)
+            )
+        )
     if form.validate_on_submit():
         contact = db.session.get(Contact, form.contact_id.data)
         if contact is None or not contact.is_active:
             form.contact_id.errors.append(_("Choose a contact."))
         else:
             try:
-                proposal = service.create_proposal(current_user, contact, form.title.data, form.currency.data,
-                                                   form.terms.data or "")
+                proposal = service.create_proposal(
+                    current_user, contact, form.title.data, form.currency.data, form.terms.data or ""
+                )
             except InvalidInput as error:
                 attach_errors(form, error)
             else:
@@ -75,7 +95,6 @@ def new():
                 return redirect_after_post(url_for(".show", proposal_id=proposal.id))
     status = 422 if request.method == "POST" else 200
     return render_page("admin/proposals/new.html", status=status, form=form)
-
 
 
 def _catalog_choices() -> list[tuple[int, str]]:
@@ -91,8 +110,7 @@ def _line_form(line=None, formdata=None, catalog=None) -> LineForm:
     return form
 
 
-def _editor(proposal: Proposal, status: int = 200, block: str | None = None, line_errors: dict | None = None,
-            **forms):
+def _editor(proposal: Proposal, status: int = 200, block: str | None = None, line_errors: dict | None = None, **forms):
     catalog = _catalog_choices()
     line_forms = {line.id: _line_form(line, catalog=catalog) for line in proposal.lines}
     line_forms.update(forms.pop("line_forms", {}))
@@ -105,18 +123,32 @@ def _editor(proposal: Proposal, status: int = 200, block: str | None = None, lin
     deliver.contact_id.choices = _contact_choices(proposal.organization_id)
     lost = forms.pop("lost", None) or LostForm(formdata=None)
     events = db.session.scalars(
-        select(ProposalEvent).options(joinedload(ProposalEvent.staff), joinedload(ProposalEvent.contact))
-        .where(ProposalEvent.proposal_id == proposal.id).order_by(ProposalEvent.id.desc())
+        select(ProposalEvent)
+        .options(joinedload(ProposalEvent.staff), joinedload(ProposalEvent.contact))
+        .where(ProposalEvent.proposal_id == proposal.id)
+        .order_by(ProposalEvent.id.desc())
     ).all()
     revisions = db.session.execute(
         select(Proposal.id, Proposal.revision, Proposal.status, Proposal.signed_at)
-        .where(Proposal.number == proposal.number).order_by(Proposal.revision)
+        .where(Proposal.number == proposal.number)
+        .order_by(Proposal.revision)
     ).all()
     return render_page(
-        EDITOR, block=block, status=status, proposal=proposal, totals=service.totals_of(proposal),
-        line_forms=line_forms, new_line=new_line, header=header, deliver=deliver, lost=lost,
-        links=link_service.links_for_target("proposal", proposal.id), events=events, revisions=revisions,
-        line_errors=line_errors or {}, can_edit=staff_may_sell(current_user),
+        EDITOR,
+        block=block,
+        status=status,
+        proposal=proposal,
+        totals=service.totals_of(proposal),
+        line_forms=line_forms,
+        new_line=new_line,
+        header=header,
+        deliver=deliver,
+        lost=lost,
+        links=link_service.links_for_target("proposal", proposal.id),
+        events=events,
+        revisions=revisions,
+        line_errors=line_errors or {},
+        can_edit=staff_may_sell(current_user),
     )
 
 
@@ -284,8 +316,9 @@ def revise(proposal_id: int):
         db.session.rollback()
         return _refused(proposal_id, error)
     db.session.commit()
-    flash(_("Revision %(n)s created as a draft. Edit it, then deliver it for signature.", n=revision.revision),
-          "success")
+    flash(
+        _("Revision %(n)s created as a draft. Edit it, then deliver it for signature.", n=revision.revision), "success"
+    )
     return redirect_after_post(url_for(".show", proposal_id=revision.id))
 
 
@@ -310,7 +343,10 @@ def signature(proposal_id: int):
     selected = set(service.signed_selection(sig))
     link = db.session.get(PortalLink, sig.portal_link_id) if sig.portal_link_id else None
     return render_page(
-        "admin/proposals/signature.html", proposal=proposal, signature=sig, link=link,
+        "admin/proposals/signature.html",
+        proposal=proposal,
+        signature=sig,
+        link=link,
         selected_lines=[line for line in proposal.lines if line.id in selected],
         intact=service.signature_intact(sig, proposal),
         included=service.totals_of(proposal).included or Decimal("0"),

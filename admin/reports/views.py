@@ -1,8 +1,9 @@
 """Staff reports: minutes to first response and SLA attainment, for admins and managers.
 
-The figures come from ``portal.services.ticket_reports`` (grouped SQL); this view only
+The figures come from ``portal.domains.service_desk.reports`` (grouped SQL); this view only
 reads the filters (a range of months, in UTC, and an organization) and renders them.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,12 +11,13 @@ from datetime import date
 from flask import Blueprint, abort, request
 from flask_login import current_user
 
-from portal.access.staff import sees_everything, staff_organizations_query
-from portal.extensions import db
-from portal.htmx import render_page
-from portal.models import Organization, utcnow
-from portal.services.organizations import choose_organizations
-from portal.services.ticket_reports import ReportFilters, first_response_report
+from portal.access.staff import staff_may_see_reports, staff_organizations_query
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.htmx import render_page
+from portal.domains.customers.models import Organization
+from portal.domains.customers.organizations import choose_organizations
+from portal.domains.service_desk.reports import ReportFilters, first_response_report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -27,7 +29,7 @@ ORGANIZATION_CHOICES = 100
 @bp.before_request
 def only_admins_and_managers():
     """Reports span every customer: admins and managers only (others get a 404)."""
-    if not (current_user.is_enabled and sees_everything(current_user)):
+    if not staff_may_see_reports(current_user):
         abort(404)
 
 
@@ -59,7 +61,15 @@ def first_response():
     if organization is not None and organization.id not in {i for i, _name in choices}:
         choices.insert(0, (organization.id, organization.name))
     report = first_response_report(ReportFilters(first, last, organization.id if organization else None))
-    return render_page(TEMPLATE, block="results", report=report, organization=organization,
-                       organization_choices=choices,
-                       filters={"from_month": first.strftime("%Y-%m"), "to_month": last.strftime("%Y-%m"),
-                                "organization_id": organization.id if organization else None})
+    return render_page(
+        TEMPLATE,
+        block="results",
+        report=report,
+        organization=organization,
+        organization_choices=choices,
+        filters={
+            "from_month": first.strftime("%Y-%m"),
+            "to_month": last.strftime("%Y-%m"),
+            "organization_id": organization.id if organization else None,
+        },
+    )

@@ -1,5 +1,6 @@
-"""Service setup forms: shape only; ``portal.services.service_setup`` holds the rules
+"""Service setup forms: shape only; ``portal.domains.service_desk.setup`` holds the rules
 (durations, week patterns, names, the default SLA, a status per state)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -7,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from portal.models import PRIORITIES, TicketState
+from portal.domains.service_desk.models import PRIORITIES, TicketState
 
 PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "urgent": _l("Urgent")}
 STATE_LABELS = {
@@ -15,8 +16,15 @@ STATE_LABELS = {
     TicketState.WAITING: _l("Waiting on customer"),
     TicketState.CLOSED: _l("Closed"),
 }
-WEEKDAY_LABELS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"),
-                  _l("Sunday"))
+WEEKDAY_LABELS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
 
 
 class SlaForm(FlaskForm):
@@ -26,8 +34,7 @@ class SlaForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[Length(max=120)])
     calendar_id = SelectField(_l("Service hours"), coerce=int, default=0, validate_choice=False)
-    is_shared = BooleanField(_l("Shared (offered to every customer); untick for one customer's own SLA"),
-                             default=True)
+    is_shared = BooleanField(_l("Shared (offered to every customer); untick for one customer's own SLA"), default=True)
     is_default = BooleanField(_l("The default SLA (for customers without one)"))
 
 
@@ -55,8 +62,12 @@ class HolidayForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=60)])
-    state = SelectField(_l("Means"), default=TicketState.OPEN, validate_choice=False,
-                        choices=lambda: [(state, STATE_LABELS[state]) for state in TicketState.ALL])
+    state = SelectField(
+        _l("Means"),
+        default=TicketState.OPEN,
+        validate_choice=False,
+        choices=lambda: [(state, STATE_LABELS[state]) for state in TicketState.ALL],
+    )
     position = IntegerField(_l("Position"), validators=[Optional()])
 
 

@@ -1,11 +1,12 @@
 """Service setup for admins and managers: SLAs, service-hours calendars, ticket
 statuses and issue types. Everyone else gets a 404, as for a page that does not exist.
 
-Thin views: load, validate the form's shape, call ``portal.services.service_setup``
+Thin views: load, validate the form's shape, call ``portal.domains.service_desk.setup``
 (which holds the rules and flushes), commit once, 303. Invalid forms come back filled
 in with status 422; a refused action (the last active status of a state) is a
 message on the list page.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -26,11 +27,11 @@ from admin.service.forms import (
     StatusForm,
 )
 from portal.access.staff import staff_may_configure_service
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.models import PRIORITIES, IssueType, ServiceCalendar, Sla, TicketStatus
-from portal.services import service_setup as service
-from portal.services.errors import InvalidInput, NotAllowed
+from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.domains.service_desk import setup as service
+from portal.domains.service_desk.models import PRIORITIES, IssueType, ServiceCalendar, Sla, TicketStatus
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
@@ -76,28 +77,50 @@ def _sla_choices(none_label: str) -> list[SelectChoice]:
 
 # --- SLAs ------------------------------------------------------------------------------
 
+
 @bp.get("/slas")
 def slas():
-    return render_page(SLAS, slas=service.list_slas(), usage=service.sla_usage(), priorities=PRIORITIES,
-                       priority_labels=PRIORITY_LABELS, duration=service.format_duration)
+    return render_page(
+        SLAS,
+        slas=service.list_slas(),
+        usage=service.sla_usage(),
+        priorities=PRIORITIES,
+        priority_labels=PRIORITY_LABELS,
+        duration=service.format_duration,
+    )
 
 
 def _sla_form_page(form: SlaForm, sla: Sla | None, status: int = 200):
     form.calendar_id.choices = [(0, _("Round the clock (24x7, UTC)"))] + [
-        (calendar.id, f"{calendar.name} · {calendar.timezone}") for calendar in service.list_calendars()]
+        (calendar.id, f"{calendar.name} · {calendar.timezone}") for calendar in service.list_calendars()
+    ]
     organizations, kinds = service.sla_users(sla.id, USERS_SHOWN) if sla else ([], [])
     usage = service.sla_usage().get(sla.id, service.SlaUsage()) if sla else service.SlaUsage()
-    return render_page(SLA_FORM, block="sla_form", status=status, form=form, sla=sla, priorities=PRIORITIES,
-                       priority_labels=PRIORITY_LABELS, organizations=organizations, kinds=kinds, usage=usage,
-                       users_shown=USERS_SHOWN)
+    return render_page(
+        SLA_FORM,
+        block="sla_form",
+        status=status,
+        form=form,
+        sla=sla,
+        priorities=PRIORITIES,
+        priority_labels=PRIORITY_LABELS,
+        organizations=organizations,
+        kinds=kinds,
+        usage=usage,
+        users_shown=USERS_SHOWN,
+    )
 
 
 def _sla_input(form: SlaForm) -> service.SlaInput:
     return service.SlaInput(
-        name=form.name.data or "", calendar_id=form.calendar_id.data or None, is_shared=bool(form.is_shared.data),
+        name=form.name.data or "",
+        calendar_id=form.calendar_id.data or None,
+        is_shared=bool(form.is_shared.data),
         is_default=bool(form.is_default.data),
-        targets={p: (getattr(form, f"first_{p}").data or "", getattr(form, f"resolution_{p}").data or "")
-                 for p in PRIORITIES})
+        targets={
+            p: (getattr(form, f"first_{p}").data or "", getattr(form, f"resolution_{p}").data or "") for p in PRIORITIES
+        },
+    )
 
 
 def _checked_save(form, data, errors_of, save, current):
@@ -149,25 +172,46 @@ def edit_sla(sla_id: int):
 
 # --- calendars -----------------------------------------------------------------------
 
+
 @bp.get("/calendars")
 def calendars():
     found = service.list_calendars()
-    return render_page(CALENDARS, calendars=found, usage=service.calendar_usage(),
-                       weeks={c.id: [service.format_day(day) for day in service.calendar_week(c)] for c in found},
-                       weekdays=WEEKDAY_LABELS)
+    return render_page(
+        CALENDARS,
+        calendars=found,
+        usage=service.calendar_usage(),
+        weeks={c.id: [service.format_day(day) for day in service.calendar_week(c)] for c in found},
+        weekdays=WEEKDAY_LABELS,
+    )
 
 
-def _calendar_page(form: CalendarForm, calendar: ServiceCalendar | None, status: int = 200,
-                   holiday_form: HolidayForm | None = None, block: str = "calendar_form"):
+def _calendar_page(
+    form: CalendarForm,
+    calendar: ServiceCalendar | None,
+    status: int = 200,
+    holiday_form: HolidayForm | None = None,
+    block: str = "calendar_form",
+):
     preview = service.preview_due(calendar) if calendar is not None else None
-    return render_page(CALENDAR_FORM, block=block, status=status, form=form, calendar=calendar,
-                       holiday_form=holiday_form or HolidayForm(formdata=None), preview=preview,
-                       timezones=COMMON_TIMEZONES, day_fields=[getattr(form, f"day_{d}") for d in range(7)])
+    return render_page(
+        CALENDAR_FORM,
+        block=block,
+        status=status,
+        form=form,
+        calendar=calendar,
+        holiday_form=holiday_form or HolidayForm(formdata=None),
+        preview=preview,
+        timezones=COMMON_TIMEZONES,
+        day_fields=[getattr(form, f"day_{d}") for d in range(7)],
+    )
 
 
 def _calendar_input(form: CalendarForm) -> service.CalendarInput:
-    return service.CalendarInput(name=form.name.data or "", timezone=form.timezone.data or "",
-                                 week=[getattr(form, f"day_{d}").data or "" for d in range(7)])
+    return service.CalendarInput(
+        name=form.name.data or "",
+        timezone=form.timezone.data or "",
+        week=[getattr(form, f"day_{d}").data or "" for d in range(7)],
+    )
 
 
 def _save_calendar(form: CalendarForm, calendar: ServiceCalendar | None) -> ServiceCalendar | None:
@@ -241,9 +285,16 @@ def _holidays(calendar_id: int, status: int = 200, holiday_form: HolidayForm | N
 
 # --- ticket statuses ---------------------------------------------------------------------
 
+
 def _statuses_page(form: StatusForm, status: int = 200):
-    return render_page(STATUSES, status=status, form=form, statuses=service.list_statuses(),
-                       usage=service.status_usage(), state_labels=STATE_LABELS)
+    return render_page(
+        STATUSES,
+        status=status,
+        form=form,
+        statuses=service.list_statuses(),
+        usage=service.status_usage(),
+        state_labels=STATE_LABELS,
+    )
 
 
 @bp.route("/statuses", methods=["GET", "POST"])
@@ -270,8 +321,9 @@ def edit_status(status_id: int):
     ticket_status = _get(TicketStatus, status_id)
     if request.method == "GET":
         form = StatusForm(formdata=None, obj=ticket_status)
-        return render_page(STATUS_FORM, form=form, ticket_status=ticket_status,
-                           in_use=service.status_usage().get(status_id, 0))
+        return render_page(
+            STATUS_FORM, form=form, ticket_status=ticket_status, in_use=service.status_usage().get(status_id, 0)
+        )
     form = StatusForm()
     try:
         if not form.validate():
@@ -280,8 +332,13 @@ def edit_status(status_id: int):
     except InvalidInput as error:
         db.session.rollback()
         attach_errors(form, error)
-        return render_page(STATUS_FORM, status=422, form=form, ticket_status=_get(TicketStatus, status_id),
-                           in_use=service.status_usage().get(status_id, 0))
+        return render_page(
+            STATUS_FORM,
+            status=422,
+            form=form,
+            ticket_status=_get(TicketStatus, status_id),
+            in_use=service.status_usage().get(status_id, 0),
+        )
     db.session.commit()
     flash(_("Saved."), "success")
     return redirect_after_post(url_for(".statuses"))
@@ -304,8 +361,11 @@ def _status_action(status_id: int, action, done):
 
 @bp.post("/statuses/<int:status_id>/deactivate")
 def deactivate_status(status_id: int):
-    return _status_action(status_id, service.deactivate_status,
-                          lambda name: _("%(name)s is inactive: staff can no longer choose it.", name=name))
+    return _status_action(
+        status_id,
+        service.deactivate_status,
+        lambda name: _("%(name)s is inactive: staff can no longer choose it.", name=name),
+    )
 
 
 @bp.post("/statuses/<int:status_id>/reactivate")
@@ -320,16 +380,23 @@ def delete_status(status_id: int):
 
 # --- issue types -------------------------------------------------------------------------
 
+
 def _issue_type_choices(form: IssueTypeForm) -> IssueTypeForm:
     form.sla_id.choices = _sla_choices(_("No override: the organization's SLA"))
     form.parent_id.choices = [(0, _("Nothing: a top-level issue type"))] + [
-        (kind.id, kind.name) for kind, _children in service.issue_type_tree()]
+        (kind.id, kind.name) for kind, _children in service.issue_type_tree()
+    ]
     return form
 
 
 def _issue_types_page(form: IssueTypeForm, status: int = 200):
-    return render_page(ISSUE_TYPES, status=status, form=form, tree=service.issue_type_tree(),
-                       sla_names={sla.id: sla.name for sla in service.list_slas()})
+    return render_page(
+        ISSUE_TYPES,
+        status=status,
+        form=form,
+        tree=service.issue_type_tree(),
+        sla_names={sla.id: sla.name for sla in service.list_slas()},
+    )
 
 
 @bp.route("/issue-types", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
-"""The site form: shape only; ``portal.services.sites`` holds the rules."""
+"""The site form: shape only; ``portal.domains.customers.sites`` holds the rules."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

@@ -6,6 +6,7 @@ plain, script-less form with a mistake comes back with 422). htmx posts swap the
 section in place. Who may see the organization sees its sites; who may edit it
 (``staff_may_edit_organization``: not technicians) adds and deactivates them.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, render_template, url_for
@@ -15,11 +16,11 @@ from flask_login import current_user
 from admin.forms import attach_errors
 from admin.sites.forms import SiteForm
 from portal.access.staff import staff_may_edit_organization, staff_organization
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.models import Organization, Site
-from portal.services import sites as service
-from portal.services.errors import InvalidInput, NotAllowed
+from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.domains.customers import sites as service
+from portal.domains.customers.models import Organization, Site
 
 bp = Blueprint("sites", __name__)
 
@@ -29,9 +30,11 @@ SECTION = "admin/sites/_sites.html"
 
 def sites_context(organization: Organization, form: SiteForm | None = None) -> dict:
     """What the sites section needs (the organization page calls this too)."""
-    return {"sites": service.organization_sites(organization.id),
-            "site_form": form or SiteForm(formdata=None),
-            "may_edit_sites": staff_may_edit_organization(current_user, organization)}
+    return {
+        "sites": service.organization_sites(organization.id),
+        "site_form": form or SiteForm(formdata=None),
+        "may_edit_sites": staff_may_edit_organization(current_user, organization),
+    }
 
 
 def _editable(organization_id: int) -> Organization:
@@ -83,5 +86,6 @@ def deactivate(site_id: int):
     organization = _editable(site.organization_id)
     service.deactivate_site(site)
     db.session.commit()
-    return _answer(organization, message=_("Site %(name)s deactivated: new tickets can no longer choose it.",
-                                           name=site.name))
+    return _answer(
+        organization, message=_("Site %(name)s deactivated: new tickets can no longer choose it.", name=site.name)
+    )

@@ -1,5 +1,6 @@
 """Staff ticket forms: shape only; the ticket services hold the rules (what a status,
 priority or assignee may be, what a message and its files must be)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -7,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import Length
 
-from portal.models import PRIORITIES
-from portal.services.tickets import MAX_BODY, priority_label
+from portal.domains.service_desk.models import PRIORITIES
+from portal.domains.service_desk.tickets import MAX_BODY, priority_label
 
 
 class MessageForm(FlaskForm):
@@ -25,8 +26,9 @@ class StatusForm(FlaskForm):
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), validate_choice=False,
-                           choices=lambda: [(p, priority_label(p)) for p in PRIORITIES])
+    priority = SelectField(
+        _l("Priority"), validate_choice=False, choices=lambda: [(p, priority_label(p)) for p in PRIORITIES]
+    )
 
 
 class AssignForm(FlaskForm):

@@ -4,6 +4,7 @@ Every ticket is listed through ``staff_tickets_query`` and loaded through
 ``staff_ticket`` (``portal.access.staff``): a ticket of a customer one may not see is a
 404. Everyone who may see a customer works its tickets, technicians included.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -27,31 +28,34 @@ from admin.tickets.forms import (
 )
 from portal.access.staff import (
     staff_contact,
+    staff_may_see_organization,
     staff_organizations_query,
+    staff_seeing_organization,
     staff_ticket,
     staff_tickets_query,
 )
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, wants_partial
-from portal.models import (
+from portal.core.db import utcnow
+from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.parsing import optional_id
+from portal.domains.customers.models import Contact, Organization
+from portal.domains.identity.models import StaffUser
+from portal.domains.service_desk import attachments
+from portal.domains.service_desk import queue as queue
+from portal.domains.service_desk import tickets as service
+from portal.domains.service_desk import tickets as tickets_service
+from portal.domains.service_desk.models import (
     PRIORITIES,
-    Contact,
     IssueType,
-    Organization,
     Sla,
-    StaffUser,
     Ticket,
     TicketAttachment,
     TicketMessage,
     TicketState,
     TicketStatus,
-    utcnow,
 )
-from portal.services import attachments
-from portal.services import ticket_queue as queue
-from portal.services import tickets as service
-from portal.services.errors import InvalidInput, NotAllowed
-from portal.tickets.forms import TicketForm, optional_id, ticket_form_context
+from portal.tickets.forms import TicketForm
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -59,14 +63,23 @@ INDEX = "admin/tickets/index.html"
 SHOW = "admin/tickets/show.html"
 NEW = "admin/tickets/new.html"
 
-SHOW_OPTIONS = (joinedload(Ticket.organization), joinedload(Ticket.contact), joinedload(Ticket.site),
-                joinedload(Ticket.issue_type), joinedload(Ticket.sub_issue_type), joinedload(Ticket.status),
-                joinedload(Ticket.assignee))
+SHOW_OPTIONS = (
+    joinedload(Ticket.organization),
+    joinedload(Ticket.contact),
+    joinedload(Ticket.site),
+    joinedload(Ticket.issue_type),
+    joinedload(Ticket.sub_issue_type),
+    joinedload(Ticket.status),
+    joinedload(Ticket.assignee),
+)
 
 
 def _state_labels() -> dict[str, str]:
-    return {TicketState.OPEN: _("Open (any open status)"), TicketState.WAITING: _("Waiting on the customer"),
-            TicketState.CLOSED: _("Closed")}
+    return {
+        TicketState.OPEN: _("Open (any open status)"),
+        TicketState.WAITING: _("Waiting on the customer"),
+        TicketState.CLOSED: _("Closed"),
+    }
 
 
 def _priority_labels() -> dict[str, str]:
@@ -74,6 +87,7 @@ def _priority_labels() -> dict[str, str]:
 
 
 # --- the queue -------------------------------------------------------------------------
+
 
 def _all_statuses() -> list[TicketStatus]:
     return list(db.session.scalars(select(TicketStatus).order_by(TicketStatus.position, TicketStatus.id)))
@@ -83,20 +97,37 @@ def _queue_context(values, notice: str | None = None, skipped: list[str] | None 
     """Everything the queue page (and its results block) shows, for filters read from ``values``."""
     statuses = _all_statuses()
     filters = queue.read_filters(values, {s.id for s in statuses})
-    page = queue.list_tickets(staff_tickets_query(current_user), filters, current_user, utcnow(),
-                              after=values.get("after"))
+    page = queue.list_tickets(
+        staff_tickets_query(current_user), filters, current_user, utcnow(), after=values.get("after")
+    )
     organization = None
     if filters.organization_id is not None:
-        organization = db.session.scalar(staff_organizations_query(current_user).where(
-            Organization.id == filters.organization_id))
-    staff = list(db.session.scalars(select(StaffUser).where(StaffUser.is_enabled.is_(True))
-                                    .order_by(StaffUser.name, StaffUser.id)))
-    kinds = list(db.session.scalars(select(IssueType).where(IssueType.parent_id.is_(None))
-                                    .order_by(IssueType.position, IssueType.name)))
-    return {"page": page, "filters": filters, "statuses": statuses, "state_labels": _state_labels(),
-            "priority_labels": _priority_labels(), "staff": staff, "issue_types": kinds,
-            "filter_organization": organization, "notice": notice, "skipped": skipped or [],
-            "due_of": lambda ticket: queue.next_due(ticket, page.now)}
+        organization = db.session.scalar(
+            staff_organizations_query(current_user).where(Organization.id == filters.organization_id)
+        )
+    staff = list(
+        db.session.scalars(
+            select(StaffUser).where(StaffUser.is_enabled.is_(True)).order_by(StaffUser.name, StaffUser.id)
+        )
+    )
+    kinds = list(
+        db.session.scalars(
+            select(IssueType).where(IssueType.parent_id.is_(None)).order_by(IssueType.position, IssueType.name)
+        )
+    )
+    return {
+        "page": page,
+        "filters": filters,
+        "statuses": statuses,
+        "state_labels": _state_labels(),
+        "priority_labels": _priority_labels(),
+        "staff": staff,
+        "issue_types": kinds,
+        "filter_organization": organization,
+        "notice": notice,
+        "skipped": skipped or [],
+        "due_of": lambda ticket: queue.next_due(ticket, page.now),
+    }
 
 
 @bp.get("/")
@@ -121,8 +152,9 @@ def bulk_assign():
         assignee = db.session.get(StaffUser, form.assignee_id.data)
         if assignee is None or not assignee.is_enabled:
             problem = _("Choose a staff member from the list.")
-    tickets = [] if problem else queue.visible_tickets_by_id(staff_tickets_query(current_user),
-                                                             form.ticket_ids.data or [])
+    tickets = (
+        [] if problem else queue.visible_tickets_by_id(staff_tickets_query(current_user), form.ticket_ids.data or [])
+    )
     if not problem and not tickets:
         problem = _("Tick at least one ticket first.")
     if problem:
@@ -132,20 +164,24 @@ def bulk_assign():
     done, skipped = 0, []
     for ticket in tickets:
         try:
-            service.assign_ticket(ticket, assignee, current_user)
+            service.assign_ticket(ticket, assignee, current_user, sees=staff_may_see_organization)
         except InvalidInput:
             skipped.append(ticket.number)
         else:
             done += 1
     db.session.commit()
     if assignee is not None:
-        notice = ngettext("%(num)d ticket assigned to %(name)s.", "%(num)d tickets assigned to %(name)s.", done,
-                          name=assignee.name)
+        notice = ngettext(
+            "%(num)d ticket assigned to %(name)s.", "%(num)d tickets assigned to %(name)s.", done, name=assignee.name
+        )
     else:
         notice = ngettext("%(num)d ticket unassigned.", "%(num)d tickets unassigned.", done)
     if skipped:
-        notice += " " + _("Skipped, because %(name)s cannot see those customers: %(numbers)s.",
-                          name=assignee.name if assignee else "", numbers=", ".join(skipped))
+        notice += " " + _(
+            "Skipped, because %(name)s cannot see those customers: %(numbers)s.",
+            name=assignee.name if assignee else "",
+            numbers=", ".join(skipped),
+        )
     if wants_partial():
         return render_page(INDEX, block="results", **_queue_context(request.form, notice=notice, skipped=skipped))
     flash(notice, "success" if not skipped else "error")
@@ -154,34 +190,49 @@ def bulk_assign():
 
 # --- the ticket page ----------------------------------------------------------------------
 
+
 def _load(ticket_id: int, fresh: bool = False) -> Ticket:
     """The ticket with what its page shows. ``fresh``: after a change in this request,
     when the session already holds the ticket without those relationships loaded."""
     if not fresh:
         return staff_ticket(current_user, ticket_id, options=SHOW_OPTIONS)
     staff_ticket(current_user, ticket_id)
-    return db.session.scalars(select(Ticket).options(*SHOW_OPTIONS).where(Ticket.id == ticket_id)
-                              .execution_options(populate_existing=True)).one()
+    return db.session.scalars(
+        select(Ticket).options(*SHOW_OPTIONS).where(Ticket.id == ticket_id).execution_options(populate_existing=True)
+    ).one()
 
 
 def _messages(ticket: Ticket) -> list[TicketMessage]:
-    return list(db.session.scalars(
-        select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
-        .options(joinedload(TicketMessage.author_staff), joinedload(TicketMessage.author_contact),
-                 selectinload(TicketMessage.attachments))
-        .order_by(TicketMessage.id)))
+    return list(
+        db.session.scalars(
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket.id)
+            .options(
+                joinedload(TicketMessage.author_staff),
+                joinedload(TicketMessage.author_contact),
+                selectinload(TicketMessage.attachments),
+            )
+            .order_by(TicketMessage.id)
+        )
+    )
 
 
-def _page_context(ticket: Ticket, message_form: MessageForm | None = None, status_form: StatusForm | None = None,
-                  priority_form: PriorityForm | None = None, assign_form: AssignForm | None = None) -> dict:
+def _page_context(
+    ticket: Ticket,
+    message_form: MessageForm | None = None,
+    status_form: StatusForm | None = None,
+    priority_form: PriorityForm | None = None,
+    assign_form: AssignForm | None = None,
+) -> dict:
     now = utcnow()
     statuses = service.statuses()
     status_choices = [(s.id, s.name) for s in statuses]
     if ticket.status_id not in {s.id for s in statuses}:  # a status retired since: still shown
         status_choices.insert(0, (ticket.status_id, _("%(name)s (retired)", name=ticket.status.name)))
-    staff = queue.assignable_staff(ticket.organization_id, keep_id=ticket.assignee_id)
+    staff = staff_seeing_organization(ticket.organization_id, keep_id=ticket.assignee_id)
     assign_choices = [(0, _("Nobody"))] + [
-        (user.id, user.name if user.is_enabled else _("%(name)s (disabled)", name=user.name)) for user in staff]
+        (user.id, user.name if user.is_enabled else _("%(name)s (disabled)", name=user.name)) for user in staff
+    ]
     if status_form is None:
         status_form = StatusForm(formdata=None, status_id=ticket.status_id)
     if priority_form is None:
@@ -191,11 +242,16 @@ def _page_context(ticket: Ticket, message_form: MessageForm | None = None, statu
     status_form.status_id.choices = status_choices
     assign_form.assignee_id.choices = assign_choices
     return {
-        "ticket": ticket, "messages": _messages(ticket),
+        "ticket": ticket,
+        "messages": _messages(ticket),
         "sla_name": db.session.scalar(select(Sla.name).where(Sla.id == ticket.sla_id)) if ticket.sla_id else None,
-        "response": queue.response_clock(ticket, now), "resolution": queue.resolution_clock(ticket, now),
-        "priority_labels": _priority_labels(), "message_form": message_form or MessageForm(formdata=None),
-        "status_form": status_form, "priority_form": priority_form, "assign_form": assign_form,
+        "response": queue.response_clock(ticket, now),
+        "resolution": queue.resolution_clock(ticket, now),
+        "priority_labels": _priority_labels(),
+        "message_form": message_form or MessageForm(formdata=None),
+        "status_form": status_form,
+        "priority_form": priority_form,
+        "assign_form": assign_form,
         "oob": False,
     }
 
@@ -210,15 +266,24 @@ def _post_message(ticket_id: int, internal: bool):
     form = MessageForm()
     if form.validate():
         try:
-            service.add_staff_message(ticket, current_user, form.body.data or "", internal=internal,
-                                      files=request.files.getlist(form.attachments.name))
+            service.add_staff_message(
+                ticket,
+                current_user,
+                form.body.data or "",
+                internal=internal,
+                files=request.files.getlist(form.attachments.name),
+            )
         except InvalidInput as error:
             db.session.rollback()
             attach_errors(form, error)
         else:
             db.session.commit()
-            flash(_("Internal note added. The customer does not see it.") if internal
-                  else _("Reply sent. The customer gets it by email with a link to the ticket."), "success")
+            flash(
+                _("Internal note added. The customer does not see it.")
+                if internal
+                else _("Reply sent. The customer gets it by email with a link to the ticket."),
+                "success",
+            )
             return redirect_after_post(url_for(".show", ticket_id=ticket_id, _anchor="timeline"))
     return render_page(SHOW, status=422, **_page_context(_load(ticket_id, fresh=True), message_form=form))
 
@@ -296,7 +361,7 @@ def assign(ticket_id: int):
         assignee = db.session.get(StaffUser, form.assignee_id.data) if form.assignee_id.data else None
         if form.assignee_id.data and assignee is None:
             raise InvalidInput({"assignee_id": _("Choose a staff member from the list.")})
-        service.assign_ticket(ticket, assignee, current_user)
+        service.assign_ticket(ticket, assignee, current_user, sees=staff_may_see_organization)
     except (InvalidInput, NotAllowed) as error:
         db.session.rollback()
         attach_errors(form, error if isinstance(error, InvalidInput) else InvalidInput({"assignee_id": str(error)}))
@@ -314,8 +379,7 @@ def attachment(ticket_id: int, attachment_id: int):
     path = attachments.storage_path(item.storage_key)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.filename,
-                         max_age=0)
+    response = send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.filename, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -323,11 +387,30 @@ def attachment(ticket_id: int, attachment_id: int):
 
 # --- a ticket taken by phone ------------------------------------------------------------
 
-def _new_page(form: TicketForm, contact: Contact, status: int = 200, errors: dict | None = None,
-              notice: str | None = None, files_lost: bool = False):
-    context = ticket_form_context(form, contact.organization_id, "admin.tickets.sub_issue_types")
-    return render_page(NEW, block="ticket_form", status=status, contact=contact, errors=errors or {},
-                       notice=notice, files_lost=files_lost, **context)
+
+def _new_page(
+    form: TicketForm,
+    contact: Contact,
+    status: int = 200,
+    errors: dict | None = None,
+    notice: str | None = None,
+    files_lost: bool = False,
+):
+    context = dict(
+        form=form,
+        sub_types_endpoint="admin.tickets.sub_issue_types",
+        **tickets_service.new_ticket_choices(contact.organization_id, form.issue_type_id.data),
+    )
+    return render_page(
+        NEW,
+        block="ticket_form",
+        status=status,
+        contact=contact,
+        errors=errors or {},
+        notice=notice,
+        files_lost=files_lost,
+        **context,
+    )
 
 
 @bp.route("/new/<int:contact_id>", methods=["GET", "POST"])
@@ -343,16 +426,28 @@ def new(contact_id: int):
     files = form.attachments.data or []
     lost = any(getattr(f, "filename", "") for f in files)
     if not contact.is_active:
-        return _new_page(form, contact, status=409, files_lost=lost,
-                         notice=_("This contact is inactive: open the ticket for an active contact."))
+        return _new_page(
+            form,
+            contact,
+            status=409,
+            files_lost=lost,
+            notice=_("This contact is inactive: open the ticket for an active contact."),
+        )
     if request.form.get("refresh"):  # without JavaScript: the sub-types of the chosen type
         return _new_page(form, contact, files_lost=lost)
     try:
         ticket = service.open_ticket(
-            contact, title=form.title.data or "", description=form.description.data or "",
-            priority=form.priority.data or "", issue_type_id=form.issue_type_id.data,
-            sub_issue_type_id=form.sub_issue_type_id.data, site_id=form.site_id.data, files=files,
-            submission_key=form.submission_key.data, opened_by=current_user)
+            contact,
+            title=form.title.data or "",
+            description=form.description.data or "",
+            priority=form.priority.data or "",
+            issue_type_id=form.issue_type_id.data,
+            sub_issue_type_id=form.sub_issue_type_id.data,
+            site_id=form.site_id.data,
+            files=files,
+            submission_key=form.submission_key.data,
+            opened_by=current_user,
+        )
         db.session.flush()
     except IntegrityError:  # the same form twice at once: the first copy opened it
         db.session.rollback()
@@ -361,12 +456,12 @@ def new(contact_id: int):
             raise
     except InvalidInput as error:
         db.session.rollback()
-        return _new_page(form, staff_contact(current_user, contact_id), status=422, errors=error.errors,
-                         files_lost=lost)
+        return _new_page(
+            form, staff_contact(current_user, contact_id), status=422, errors=error.errors, files_lost=lost
+        )
     except NotAllowed as error:
         db.session.rollback()
-        return _new_page(form, staff_contact(current_user, contact_id), status=409, notice=str(error),
-                         files_lost=lost)
+        return _new_page(form, staff_contact(current_user, contact_id), status=409, notice=str(error), files_lost=lost)
     ticket_id = ticket.id
     db.session.commit()
     return redirect_after_post(url_for(".show", ticket_id=ticket_id))
@@ -377,7 +472,11 @@ def sub_issue_types():
     """The sub-issue select for the chosen type, swapped in by htmx."""
     form = TicketForm(formdata=None)
     form.issue_type_id.data = optional_id(request.args.get("issue_type_id"))
-    context = ticket_form_context(form, 0, "admin.tickets.sub_issue_types")
+    context = dict(
+        form=form,
+        sub_types_endpoint="admin.tickets.sub_issue_types",
+        **tickets_service.new_ticket_choices(0, form.issue_type_id.data),
+    )
     response = make_response(render_template("tickets/_sub_issue_type.html", errors={}, **context))
     response.vary.add("HX-Request")
     return response

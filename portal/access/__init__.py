@@ -6,6 +6,7 @@
 Views and queries load objects through these functions; a view never filters by hand.
 Anything an actor may not see is a 404 that gives no hint it exists.
 """
+
 from portal.access.contacts import (
     LinkUnusable,
     PortalAccess,
@@ -20,16 +21,28 @@ from portal.access.contacts import (
 )
 from portal.access.staff import (
     staff_may_configure_service,
-    staff_ticket,
-    staff_tickets_query,
     staff_may_see_proposal,
     staff_proposal,
     staff_proposals_query,
+    staff_ticket,
+    staff_tickets_query,
 )
 
 __all__ = [
-    "LinkUnusable", "PortalAccess", "contact_access", "contact_proposal", "contact_proposal_stamp",
-    "forget_portal", "portal_contact_id", "remember_link", "staff_may_see_proposal", "staff_proposal",
-    "staff_proposals_query", "contact_ticket", "contact_tickets_query", "staff_may_configure_service",
-    "staff_ticket", "staff_tickets_query",
+    "LinkUnusable",
+    "PortalAccess",
+    "contact_access",
+    "contact_proposal",
+    "contact_proposal_stamp",
+    "forget_portal",
+    "portal_contact_id",
+    "remember_link",
+    "staff_may_see_proposal",
+    "staff_proposal",
+    "staff_proposals_query",
+    "contact_ticket",
+    "contact_tickets_query",
+    "staff_may_configure_service",
+    "staff_ticket",
+    "staff_tickets_query",
 ]

@@ -15,6 +15,7 @@ A portal session (``session["portal"]``) holds:
 
 Anything else is a 404 that gives no hint the object exists. Drafts are never shown.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,10 +24,14 @@ from flask import abort, g, session
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from portal.extensions import db
-from portal.models import Contact, Organization, PortalLink, Proposal, ProposalStatus, StaffUser, Ticket, utcnow
-from portal.services.organizations import subtree_ids
-from portal.services.proposals import STAMP_COLUMNS, ProposalStamp, load_proposal
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact, Organization
+from portal.domains.customers.organizations import subtree_ids
+from portal.domains.identity.models import PortalLink, StaffUser
+from portal.domains.proposals.models import Proposal, ProposalStatus
+from portal.domains.proposals.operations import STAMP_COLUMNS, ProposalStamp, load_proposal
+from portal.domains.service_desk.models import Ticket
 
 PORTAL_KEY = "portal"
 MAX_LINKS_IN_SESSION = 20
@@ -91,6 +96,7 @@ class PortalAccess:
 
 # --- the session ---------------------------------------------------------------
 
+
 def current_grant() -> PortalGrant | None:
     raw = session.get(PORTAL_KEY) or {}
     contact_id, epoch = raw.get("contact"), raw.get("epoch")
@@ -105,8 +111,12 @@ def remember_link(link: PortalLink) -> None:
     grant = current_grant()
     same = grant is not None and grant.contact_id == link.contact_id and grant.epoch == link.contact.portal_epoch
     ids = [i for i in (grant.link_ids if same else ()) if i != link.id] + [link.id]
-    session[PORTAL_KEY] = {"contact": link.contact_id, "epoch": link.contact.portal_epoch,
-                           "links": ids[-MAX_LINKS_IN_SESSION:], "signed_in": bool(same and grant.signed_in)}
+    session[PORTAL_KEY] = {
+        "contact": link.contact_id,
+        "epoch": link.contact.portal_epoch,
+        "links": ids[-MAX_LINKS_IN_SESSION:],
+        "signed_in": bool(same and grant.signed_in),
+    }
     session.permanent = True
 
 
@@ -114,8 +124,12 @@ def start_signed_in_session(contact: Contact) -> None:
     """After a completed sign-in: the contact's level now decides what they see."""
     grant = current_grant()
     same = grant is not None and grant.contact_id == contact.id and grant.epoch == contact.portal_epoch
-    session[PORTAL_KEY] = {"contact": contact.id, "epoch": contact.portal_epoch,
-                           "links": list(grant.link_ids) if same else [], "signed_in": True}
+    session[PORTAL_KEY] = {
+        "contact": contact.id,
+        "epoch": contact.portal_epoch,
+        "links": list(grant.link_ids) if same else [],
+        "signed_in": True,
+    }
     session.permanent = True
 
 
@@ -137,9 +151,19 @@ def _require_grant() -> PortalGrant:
 
 # --- queries, built once (constructing a statement costs more than running it) -----
 
-CONTACT_COLUMNS = (Contact.id, Contact.first_name, Contact.last_name, Contact.is_active, Contact.portal_enabled,
-                   Contact.organization_id, Organization.name, Contact.timezone, Contact.portal_epoch,
-                   Contact.portal_level, Organization.is_active)
+CONTACT_COLUMNS = (
+    Contact.id,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.is_active,
+    Contact.portal_enabled,
+    Contact.organization_id,
+    Organization.name,
+    Contact.timezone,
+    Contact.portal_epoch,
+    Contact.portal_level,
+    Organization.is_active,
+)
 LINK_COLUMNS = (PortalLink.id, PortalLink.expires_at, PortalLink.revoked_at)
 _N_LINK, _N_CONTACT = len(LINK_COLUMNS), len(CONTACT_COLUMNS)
 
@@ -183,15 +207,33 @@ _PROPOSAL_SIGNED_IN = (
 
 def _facts(row, grant: PortalGrant) -> ContactFacts:
     """Check the contact's row against the session: a changed epoch ends the session."""
-    (contact_id, first, last, is_active, portal_enabled, organization_id, org_name, timezone, epoch, level,
-     organization_active) = row
+    (
+        contact_id,
+        first,
+        last,
+        is_active,
+        portal_enabled,
+        organization_id,
+        org_name,
+        timezone,
+        epoch,
+        level,
+        organization_active,
+    ) = row
     # A deactivated customer's contacts lose the portal with it, at once.
     if not is_active or not portal_enabled or not organization_active or epoch != grant.epoch:
         forget_portal()
         abort(404)
     g.timezone = timezone  # the contact reads times in their own zone
-    return ContactFacts(contact_id, f"{first} {last}".strip(), organization_id, org_name, timezone,
-                        level if level in LEVELS else "requester", grant.signed_in)
+    return ContactFacts(
+        contact_id,
+        f"{first} {last}".strip(),
+        organization_id,
+        org_name,
+        timezone,
+        level if level in LEVELS else "requester",
+        grant.signed_in,
+    )
 
 
 def current_contact() -> ContactFacts:
@@ -205,13 +247,19 @@ def current_contact() -> ContactFacts:
 
 
 def _by_link(rows, grant: PortalGrant) -> PortalAccess:
-    facts = _facts(rows[0][_N_LINK:_N_LINK + _N_CONTACT], grant)
+    facts = _facts(rows[0][_N_LINK : _N_LINK + _N_CONTACT], grant)
     now = utcnow()
     usable = [row for row in rows if row[2] is None and row[1] > now]
     if not usable:
         raise LinkUnusable(db.session.get(PortalLink, rows[0][0]))
-    return PortalAccess(facts.contact_id, usable[0][0], facts.organization_id, facts.contact_name,
-                        facts.organization_name, facts.timezone)
+    return PortalAccess(
+        facts.contact_id,
+        usable[0][0],
+        facts.organization_id,
+        facts.contact_name,
+        facts.organization_name,
+        facts.timezone,
+    )
 
 
 def contact_access(target_type: str, target_id: int) -> PortalAccess:
@@ -219,8 +267,12 @@ def contact_access(target_type: str, target_id: int) -> PortalAccess:
     grant = _require_grant()
     if not grant.link_ids:
         abort(404)
-    params = {"link_ids": list(grant.link_ids), "contact_id": grant.contact_id, "target_type": target_type,
-              "target_id": target_id}
+    params = {
+        "link_ids": list(grant.link_ids),
+        "contact_id": grant.contact_id,
+        "target_type": target_type,
+        "target_id": target_id,
+    }
     rows = db.session.connection().execute(_LINKS_OF_CONTACT, params).all()
     if not rows:
         abort(404)
@@ -228,6 +280,7 @@ def contact_access(target_type: str, target_id: int) -> PortalAccess:
 
 
 # --- proposals -------------------------------------------------------------------
+
 
 def level_covers(facts: ContactFacts, addressee_id: int, organization_id: int) -> bool:
     """Whether a signed-in contact's portal level covers an object of this organization
@@ -244,11 +297,15 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
     step of pages served from the render cache (one query for a link)."""
     grant = _require_grant()
     if grant.link_ids:
-        params = {"link_ids": list(grant.link_ids), "contact_id": grant.contact_id, "target_type": "proposal",
-                  "target_id": proposal_id}
+        params = {
+            "link_ids": list(grant.link_ids),
+            "contact_id": grant.contact_id,
+            "target_type": "proposal",
+            "target_id": proposal_id,
+        }
         rows = db.session.connection().execute(_PROPOSAL_BY_LINK, params).all()
         if rows:
-            stamp = ProposalStamp(*rows[0][_N_LINK + _N_CONTACT:])
+            stamp = ProposalStamp(*rows[0][_N_LINK + _N_CONTACT :])
             try:
                 access = _by_link(rows, grant)
             except LinkUnusable:
@@ -260,16 +317,20 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
                 return stamp, access
     if not grant.signed_in:
         abort(404)
-    row = db.session.connection().execute(
-        _PROPOSAL_SIGNED_IN, {"contact_id": grant.contact_id, "proposal_id": proposal_id}).first()
+    row = (
+        db.session.connection()
+        .execute(_PROPOSAL_SIGNED_IN, {"contact_id": grant.contact_id, "proposal_id": proposal_id})
+        .first()
+    )
     if row is None:
         abort(404)
     facts = _facts(row[:_N_CONTACT], grant)
     stamp = ProposalStamp(*row[_N_CONTACT:-1])
     if stamp.status == ProposalStatus.DRAFT or not level_covers(facts, row[-1], stamp.organization_id):
         abort(404)
-    return stamp, PortalAccess(facts.contact_id, None, facts.organization_id, facts.contact_name,
-                               facts.organization_name, facts.timezone)
+    return stamp, PortalAccess(
+        facts.contact_id, None, facts.organization_id, facts.contact_name, facts.organization_name, facts.timezone
+    )
 
 
 def contact_proposal(proposal_id: int) -> tuple[Proposal, PortalAccess]:
@@ -293,8 +354,12 @@ def _visible(facts: ContactFacts, model, target_type: str):
         return model.organization_id.in_(subtree_ids(facts.organization_id))
     grant = _require_grant()
     linked = select(PortalLink.target_id).where(
-        PortalLink.id.in_(grant.link_ids or [0]), PortalLink.contact_id == facts.contact_id,
-        PortalLink.target_type == target_type, PortalLink.revoked_at.is_(None), PortalLink.expires_at > utcnow())
+        PortalLink.id.in_(grant.link_ids or [0]),
+        PortalLink.contact_id == facts.contact_id,
+        PortalLink.target_type == target_type,
+        PortalLink.revoked_at.is_(None),
+        PortalLink.expires_at > utcnow(),
+    )
     return model.id.in_(linked)
 
 
@@ -305,6 +370,7 @@ def contact_proposals_query(facts: ContactFacts):
 
 # --- tickets ---------------------------------------------------------------------
 
+
 def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
     """A ticket the current contact may see, with why: their usable link to it (the
     ticket still theirs or their organization's), or a signed-in level covering it.
@@ -314,8 +380,12 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
     if ticket is None:
         abort(404)
     if grant.link_ids:
-        params = {"link_ids": list(grant.link_ids), "contact_id": grant.contact_id, "target_type": "ticket",
-                  "target_id": ticket_id}
+        params = {
+            "link_ids": list(grant.link_ids),
+            "contact_id": grant.contact_id,
+            "target_type": "ticket",
+            "target_id": ticket_id,
+        }
         rows = db.session.connection().execute(_LINKS_OF_CONTACT, params).all()
         if rows:
             try:
@@ -332,8 +402,9 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
     facts = current_contact()
     if not level_covers(facts, ticket.contact_id, ticket.organization_id):
         abort(404)
-    return ticket, PortalAccess(facts.contact_id, None, facts.organization_id, facts.contact_name,
-                                facts.organization_name, facts.timezone)
+    return ticket, PortalAccess(
+        facts.contact_id, None, facts.organization_id, facts.contact_name, facts.organization_name, facts.timezone
+    )
 
 
 def contact_tickets_query(facts: ContactFacts):

@@ -9,14 +9,18 @@
 Anything else is a 404, with no hint that it exists. Sub-organizations are separate
 customers: a team on the parent does not open the children.
 """
+
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import or_, select, true, union
+from sqlalchemy import and_, or_, select, true, union
 
-from portal.extensions import db
-from portal.models import Contact, Organization, Proposal, StaffUser, Ticket, organization_team
-from portal.services.proposals import load_proposal
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact, Organization, organization_team
+from portal.domains.identity.models import StaffUser
+from portal.domains.proposals.models import Proposal
+from portal.domains.proposals.operations import load_proposal
+from portal.domains.service_desk.models import Ticket
 
 SEE_ALL = ("admin", "manager")
 
@@ -25,15 +29,42 @@ def sees_everything(user: StaffUser) -> bool:
     return user.role in SEE_ALL
 
 
+def _sight_lines():
+    """Every (staff id, organization id) pair of "this person sees this customer" short
+    of seeing everything: account team, account manager, and a sales rep's own
+    proposals. The one statement of the rule; both directions read it."""
+    return union(
+        select(
+            organization_team.c.staff_id.label("staff_id"), organization_team.c.organization_id.label("organization_id")
+        ),
+        select(Organization.account_manager_id, Organization.id).where(Organization.account_manager_id.is_not(None)),
+        select(Proposal.sales_rep_id, Proposal.organization_id)
+        .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
+        .where(StaffUser.role == "sales"),
+    ).subquery("sight_lines")
+
+
 def visible_organization_ids(user: StaffUser):
     """A subquery of the organization ids this staff member may see (for ``in_``)."""
-    parts = [
-        select(organization_team.c.organization_id).where(organization_team.c.staff_id == user.id),
-        select(Organization.id).where(Organization.account_manager_id == user.id),
-    ]
-    if user.role == "sales":
-        parts.append(select(Proposal.organization_id).where(Proposal.sales_rep_id == user.id))
-    return union(*parts)
+    lines = _sight_lines()
+    return select(lines.c.organization_id).where(lines.c.staff_id == user.id)
+
+
+def staff_seeing_organization(organization_id: int, keep_id: int | None = None) -> list[StaffUser]:
+    """Enabled staff who may see the organization (and so work its tickets), by name,
+    plus ``keep_id`` (a current assignee) whoever it is: the rule above, read from the
+    organization's side."""
+    lines = _sight_lines()
+    condition = and_(
+        StaffUser.is_enabled.is_(True),
+        or_(
+            StaffUser.role.in_(SEE_ALL),
+            StaffUser.id.in_(select(lines.c.staff_id).where(lines.c.organization_id == organization_id)),
+        ),
+    )
+    if keep_id is not None:
+        condition = or_(condition, StaffUser.id == keep_id)
+    return list(db.session.scalars(select(StaffUser).where(condition).order_by(StaffUser.name, StaffUser.id)))
 
 
 def organization_filter(user: StaffUser, column=Organization.id):
@@ -46,9 +77,12 @@ def organization_filter(user: StaffUser, column=Organization.id):
 def staff_may_see_organization(user: StaffUser, organization_id: int) -> bool:
     if sees_everything(user):
         return True
-    return db.session.scalar(
-        select(true()).where(organization_filter(user, Organization.id), Organization.id == organization_id)
-    ) is not None
+    return (
+        db.session.scalar(
+            select(true()).where(organization_filter(user, Organization.id), Organization.id == organization_id)
+        )
+        is not None
+    )
 
 
 def staff_organizations_query(user: StaffUser):
@@ -141,6 +175,7 @@ def staff_may_edit_organization(user: StaffUser, organization: Organization) -> 
 
 # --- tickets: everyone who may see a customer works its tickets (technicians too) ---
 
+
 def ticket_filter(user: StaffUser):
     """A WHERE clause restricting tickets to the organizations the user may see."""
     return organization_filter(user, Ticket.organization_id)
@@ -162,3 +197,31 @@ def staff_ticket(user: StaffUser, ticket_id: int, options=()) -> Ticket:
 def staff_may_configure_service(user: StaffUser) -> bool:
     """SLAs, calendars, statuses and issue types are set up by admins and managers."""
     return user.is_enabled and sees_everything(user)
+
+
+# --- what templates ask: ``can("configure_service")`` instead of comparing roles ---
+
+
+def staff_may_see_outbox(user: StaffUser) -> bool:
+    return user.is_enabled and sees_everything(user)
+
+
+def staff_may_see_reports(user: StaffUser) -> bool:
+    return user.is_enabled and sees_everything(user)
+
+
+_ABILITIES = {
+    "sell": lambda user, _obj: staff_may_sell(user),
+    "see_outbox": lambda user, _obj: staff_may_see_outbox(user),
+    "see_reports": lambda user, _obj: staff_may_see_reports(user),
+    "configure_service": lambda user, _obj: staff_may_configure_service(user),
+    "create_organization": lambda user, _obj: staff_may_create_organization(user),
+    "edit_organization": lambda user, obj: staff_may_edit_organization(user, obj),
+    "edit_contacts": lambda user, obj: staff_may_edit_contacts(user, obj),
+    "see_organization": lambda user, obj: staff_may_see_organization(user, obj.id),
+}
+
+
+def staff_can(user: StaffUser, ability: str, obj=None) -> bool:
+    """The one entry point templates use (as ``can``); an unknown ability is a bug."""
+    return bool(user.is_authenticated and _ABILITIES[ability](user, obj))

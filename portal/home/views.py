@@ -1,12 +1,13 @@
 """The portal home: the contact's proposals, as their portal level allows."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 from werkzeug.exceptions import NotFound
 
 from portal.access.contacts import contact_proposals_query, current_contact
-from portal.htmx import render_page
-from portal.services.home import list_home_proposals
+from portal.core.htmx import render_page
+from portal.domains.proposals.queries import list_home_proposals
 
 bp = Blueprint("home", __name__)
 

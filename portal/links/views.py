@@ -4,6 +4,7 @@
 own URL, so the token leaves the address bar and history; ``no-referrer`` keeps it
 out of any Referer header.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, request, url_for
@@ -11,11 +12,11 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.access import remember_link
-from portal.extensions import db, limiter
-from portal.htmx import render_page
-from portal.models import PortalLink
-from portal.services import links as link_service
-from portal.services.errors import NotAllowed
+from portal.core.errors import NotAllowed
+from portal.core.extensions import db, limiter
+from portal.core.htmx import render_page
+from portal.domains.identity import links as link_service
+from portal.domains.identity.models import PortalLink
 
 bp = Blueprint("links", __name__, url_prefix="/l")
 
@@ -72,5 +73,6 @@ def renew():
     except NotAllowed:
         return render_page("links/no_access.html", status=403)
     db.session.commit()
-    return render_page("links/renewed.html", masked=link_service.mask_email(link.contact.email),
-                       message=_("We sent a new link."))
+    return render_page(
+        "links/renewed.html", masked=link_service.mask_email(link.contact.email), message=_("We sent a new link.")
+    )

@@ -1,4 +1,5 @@
 """Portal proposal forms. They only validate shape; the service holds the rules."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

@@ -1,4 +1,5 @@
 """The customer's proposal: read, tick optional services, sign."""
+
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
@@ -7,16 +8,16 @@ from flask_babel import gettext as _
 
 from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
 from portal.access.contacts import current_grant
-from portal.errors import CSRF_RERENDER
-from portal.extensions import db, limiter
-from portal.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.error_pages import CSRF_RERENDER
+from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
+from portal.core.extensions import db, limiter
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.pagecache import cached_block, cached_page
+from portal.domains.proposals import operations as service
+from portal.domains.proposals.models import Proposal, ProposalStatus
+from portal.domains.proposals.totals import compute_totals, parse_option_ids
 from portal.links.views import link_unusable_page
-from portal.models import Proposal, ProposalStatus
-from portal.pagecache import cached_block, cached_page
 from portal.proposals.forms import ProposalSignForm
-from portal.services import proposals as service
-from portal.services.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
-from portal.services.totals import compute_totals, parse_option_ids
 
 bp = Blueprint("proposals", __name__, url_prefix="/p/proposals")
 
@@ -28,8 +29,9 @@ def link_unusable(error: LinkUnusable):
     return link_unusable_page(error.link)
 
 
-def _context(proposal: Proposal, access, form=None, selected=(), errors=None, notice: str | None = None,
-             signed_in: bool = False) -> dict:
+def _context(
+    proposal: Proposal, access, form=None, selected=(), errors=None, notice: str | None = None, signed_in: bool = False
+) -> dict:
     totals = service.totals_of(proposal, selected)
     signature = proposal.signature if proposal.signed_at else None
     if signature is not None:
@@ -46,8 +48,7 @@ def _context(proposal: Proposal, access, form=None, selected=(), errors=None, no
         errors=errors or {},
         notice=notice,
         can_sign=proposal.status == ProposalStatus.DELIVERED and not proposal.signed_at,
-        newer_revision=service.latest_revision_id(proposal) if proposal.status == ProposalStatus.SUPERSEDED
-        else None,
+        newer_revision=service.latest_revision_id(proposal) if proposal.status == ProposalStatus.SUPERSEDED else None,
     )
 
 
@@ -61,8 +62,17 @@ def show(proposal_id: int):
     stamp, access = contact_proposal_stamp(proposal_id)
     grant = current_grant()
     signed_in = bool(grant and grant.signed_in)
-    key = ("proposal", stamp, access.contact_id, access.contact_name, access.organization_name, signed_in,
-           str(get_locale()), str(get_timezone()), bool(request.args.get("signed")))
+    key = (
+        "proposal",
+        stamp,
+        access.contact_id,
+        access.contact_name,
+        access.organization_name,
+        signed_in,
+        str(get_locale()),
+        str(get_timezone()),
+        bool(request.args.get("signed")),
+    )
 
     def render():
         proposal, _access = contact_proposal(proposal_id)
@@ -81,17 +91,28 @@ def options(proposal_id: int):
         selected, unknown = parse_option_ids(request.form.getlist("option"), lines)
         if unknown:
             errors = {"options": _("Some of the chosen options are not part of this proposal.")}
-            return render_page(TEMPLATE, block="totals", status=422, signature=None, errors=errors,
-                               totals=compute_totals(lines, stamp.currency, selected))
+            return render_page(
+                TEMPLATE,
+                block="totals",
+                status=422,
+                signature=None,
+                errors=errors,
+                totals=compute_totals(lines, stamp.currency, selected),
+            )
         key = ("totals", stamp, tuple(selected), str(get_locale()))
-        return cached_block(key, TEMPLATE, "totals", lambda: dict(
-            signature=None, errors={}, totals=compute_totals(lines, stamp.currency, selected)))
+        return cached_block(
+            key,
+            TEMPLATE,
+            "totals",
+            lambda: dict(signature=None, errors={}, totals=compute_totals(lines, stamp.currency, selected)),
+        )
     proposal, access = contact_proposal(proposal_id)
     selected, unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
     errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
     form = ProposalSignForm()
-    return _page(proposal, access, status=422 if unknown else 200, block="totals", form=form,
-                 selected=selected, errors=errors)
+    return _page(
+        proposal, access, status=422 if unknown else 200, block="totals", form=form, selected=selected, errors=errors
+    )
 
 
 @bp.post("/<int:proposal_id>/sign")
@@ -119,9 +140,14 @@ def sign(proposal_id: int):
     except ContentChanged:
         db.session.rollback()
         proposal, access = contact_proposal(proposal_id)
-        return _page(proposal, access, status=409, form=form, selected=selected, notice=_(
-            "This proposal was changed after you opened it. Please review the new version, "
-            "then sign again."))
+        return _page(
+            proposal,
+            access,
+            status=409,
+            form=form,
+            selected=selected,
+            notice=_("This proposal was changed after you opened it. Please review the new version, then sign again."),
+        )
     except InvalidInput as error:
         db.session.rollback()
         proposal, access = contact_proposal(proposal_id)  # the rollback expired what was loaded
@@ -147,9 +173,17 @@ def _sign_after_csrf_expired():
         return redirect_after_post(url_for(".show", proposal_id=proposal_id))
     selected, _unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
     form = ProposalSignForm()
-    return _page(proposal, access, status=422, form=form, selected=selected, notice=_(
-        "This page was open for a long time, so we need you to press Sign once more. "
-        "Your name and signature are kept."))
+    return _page(
+        proposal,
+        access,
+        status=422,
+        form=form,
+        selected=selected,
+        notice=_(
+            "This page was open for a long time, so we need you to press Sign once more. "
+            "Your name and signature are kept."
+        ),
+    )
 
 
 CSRF_RERENDER["proposals.sign"] = _sign_after_csrf_expired

@@ -6,18 +6,19 @@ the Continue button's POST uses it up and starts the session. Every page here se
 ``Referrer-Policy: no-referrer`` so a token in the address bar never leaves in a
 Referer header.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext as _
 
 from portal.access.contacts import current_grant, forget_portal, start_signed_in_session
-from portal.errors import CSRF_RERENDER
-from portal.extensions import db, form_email, limiter
-from portal.htmx import redirect_after_post, render_page
-from portal.services import sign_in as service
-from portal.services.errors import InvalidInput, NotAllowed
-from portal.services.links import mask_email
+from portal.core.error_pages import CSRF_RERENDER
+from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.extensions import db, form_email, limiter
+from portal.core.htmx import redirect_after_post, render_page
+from portal.domains.identity import sign_in as service
+from portal.domains.identity.links import mask_email
 from portal.sign_in.forms import SignInCodeForm, SignInForm, SignOutForm
 
 bp = Blueprint("sign_in", __name__)
@@ -34,14 +35,21 @@ def _errors(form) -> dict[str, str]:
 
 
 def _start_page(form: SignInForm, status: int = 200, notice: str | None = None):
-    return render_page("sign_in/start.html", block="sign_in", status=status, form=form, errors=_errors(form),
-                       notice=notice)
+    return render_page(
+        "sign_in/start.html", block="sign_in", status=status, form=form, errors=_errors(form), notice=notice
+    )
 
 
 def _sent_page(form: SignInCodeForm, status: int = 200, errors: dict | None = None, notice: str | None = None):
-    return render_page("sign_in/sent.html", block="code_form", status=status, form=form,
-                       errors=errors if errors is not None else _errors(form), notice=notice,
-                       minutes=service.lifetime_minutes())
+    return render_page(
+        "sign_in/sent.html",
+        block="code_form",
+        status=status,
+        form=form,
+        errors=errors if errors is not None else _errors(form),
+        notice=notice,
+        minutes=service.lifetime_minutes(),
+    )
 
 
 def _unusable_page(message: str, status: int):
@@ -89,8 +97,9 @@ def link(token: str):
     """The Continue page behind the emailed link. Reads only."""
     sign_in = service.find_sign_in(token)
     if sign_in is None:
-        return _unusable_page(_("This sign-in link is not valid. Check that you opened the whole link from the "
-                                "email."), 404)
+        return _unusable_page(
+            _("This sign-in link is not valid. Check that you opened the whole link from the email."), 404
+        )
     try:
         service.check_usable(sign_in)
     except NotAllowed as error:
@@ -123,8 +132,7 @@ def sign_out():
     if request.method == "POST":
         forget_portal()
         return redirect_after_post(url_for(".start"))
-    return render_page("sign_in/sign_out.html", form=SignOutForm(formdata=None),
-                       signed_in=current_grant() is not None)
+    return render_page("sign_in/sign_out.html", form=SignOutForm(formdata=None), signed_in=current_grant() is not None)
 
 
 def _start_after_csrf_expired():
@@ -136,8 +144,9 @@ def _start_after_csrf_expired():
 def _code_after_csrf_expired():
     form = SignInCodeForm()
     form.validate()
-    return _sent_page(form, status=422, errors={},
-                      notice=_("This page was open for a long time. Please press Sign in once more."))
+    return _sent_page(
+        form, status=422, errors={}, notice=_("This page was open for a long time. Please press Sign in once more.")
+    )
 
 
 CSRF_RERENDER["sign_in.start"] = _start_after_csrf_expired

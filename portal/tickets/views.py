@@ -5,6 +5,7 @@ Every ticket is loaded through ``portal.access.contacts`` (``contact_ticket``,
 the rules and flush; each view commits once. htmx requests get a block of the same
 template; plain posts get a 303, so everything also works without JavaScript.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -26,15 +27,17 @@ from portal.access.contacts import (
     current_contact,
     current_grant,
 )
-from portal.errors import CSRF_RERENDER, error_page
-from portal.extensions import db
-from portal.htmx import redirect_after_post, render_page, render_partial, wants_partial
-from portal.links.views import link_unusable_page
-from portal.models import Contact, Ticket
-from portal.services import attachments
-from portal.services import tickets as service
-from portal.services.errors import InvalidInput, NotAllowed
-from portal.services.portal_tickets import (
+from portal.core.error_pages import CSRF_RERENDER, error_page
+from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.extensions import db
+from portal.core.htmx import redirect_after_post, render_page, render_partial, wants_partial
+from portal.core.parsing import optional_id
+from portal.domains.customers.models import Contact
+from portal.domains.service_desk import attachments
+from portal.domains.service_desk import tickets as service
+from portal.domains.service_desk import tickets as tickets_service
+from portal.domains.service_desk.attachments import upload_limits
+from portal.domains.service_desk.conversation import (
     TICKET_PAGE_OPTIONS,
     first_response_clock,
     list_tickets,
@@ -43,7 +46,9 @@ from portal.services.portal_tickets import (
     public_conversation,
     resolution_clock,
 )
-from portal.tickets.forms import ReplyForm, TicketForm, optional_id, ticket_form_context, upload_limits
+from portal.domains.service_desk.models import Ticket
+from portal.links.views import link_unusable_page
+from portal.tickets.forms import ReplyForm, TicketForm
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -63,8 +68,11 @@ def _limits() -> dict:
 
 def _too_large_message() -> str:
     limits = _limits()
-    return _("Those files are too large together: at most %(n)d files of %(mb)s MB.", n=limits["max_files"],
-             mb=limits["max_mb"])
+    return _(
+        "Those files are too large together: at most %(n)d files of %(mb)s MB.",
+        n=limits["max_files"],
+        mb=limits["max_mb"],
+    )
 
 
 def _files_chosen(files) -> bool:
@@ -81,6 +89,7 @@ def _portal_contact() -> ContactFacts | None:
 
 # --- the list --------------------------------------------------------------------
 
+
 @bp.get("", endpoint="index")
 def index():
     """The tickets the contact may see, newest first; htmx asks for the results block
@@ -89,17 +98,36 @@ def index():
     facts = _portal_contact()
     if facts is None:
         return redirect(url_for("sign_in.start"), code=303)
-    listing = list_tickets(contact_tickets_query(facts), request.args.get("show", "open"),
-                           optional_id(request.args.get("before")))
-    return render_page(INDEX, block="results", who=facts, signed_in=facts.signed_in, listing=listing,
-                       priority_label=service.priority_label)
+    listing = list_tickets(
+        contact_tickets_query(facts), request.args.get("show", "open"), optional_id(request.args.get("before"))
+    )
+    return render_page(
+        INDEX,
+        block="results",
+        who=facts,
+        signed_in=facts.signed_in,
+        listing=listing,
+        priority_label=service.priority_label,
+    )
 
 
 # --- a new ticket ----------------------------------------------------------------
 
-def _form_page(form: TicketForm, facts: ContactFacts, status: int = 200, errors: dict | None = None,
-               notice: str | None = None, files_lost: bool = False, partial: str | None = None):
-    context = ticket_form_context(form, facts.organization_id, "tickets.sub_issue_types")
+
+def _form_page(
+    form: TicketForm,
+    facts: ContactFacts,
+    status: int = 200,
+    errors: dict | None = None,
+    notice: str | None = None,
+    files_lost: bool = False,
+    partial: str | None = None,
+):
+    context = dict(
+        form=form,
+        sub_types_endpoint="tickets.sub_issue_types",
+        **tickets_service.new_ticket_choices(facts.organization_id, form.issue_type_id.data),
+    )
     context.update(who=facts, signed_in=facts.signed_in, errors=errors or {}, notice=notice, files_lost=files_lost)
     if partial:
         return render_partial(partial, NEW, **context)
@@ -111,8 +139,11 @@ def new():
     """The new-ticket form; a post opens the ticket and goes to it (303)."""
     facts = _portal_contact()
     if facts is None:
-        return redirect_after_post(url_for("sign_in.start")) if request.method == "POST" else redirect(
-            url_for("sign_in.start"), code=303)
+        return (
+            redirect_after_post(url_for("sign_in.start"))
+            if request.method == "POST"
+            else redirect(url_for("sign_in.start"), code=303)
+        )
     if request.method == "GET":
         form = TicketForm(formdata=None)
         form.issue_type_id.data = optional_id(request.args.get("issue_type_id"))
@@ -121,15 +152,25 @@ def new():
     form = TicketForm()
     files = form.attachments.data or []
     if request.form.get("refresh"):  # without JavaScript: show the sub-types of the chosen type
-        return _form_page(form, facts, files_lost=_files_chosen(files),
-                          notice=_("Now choose the kind of problem, then send the ticket."))
+        return _form_page(
+            form,
+            facts,
+            files_lost=_files_chosen(files),
+            notice=_("Now choose the kind of problem, then send the ticket."),
+        )
     contact = db.session.get(Contact, facts.contact_id)
     try:
         ticket = service.open_ticket(
-            contact, title=form.title.data or "", description=form.description.data or "",
-            priority=form.priority.data or "", issue_type_id=form.issue_type_id.data,
-            sub_issue_type_id=form.sub_issue_type_id.data, site_id=form.site_id.data, files=files,
-            submission_key=form.submission_key.data)
+            contact,
+            title=form.title.data or "",
+            description=form.description.data or "",
+            priority=form.priority.data or "",
+            issue_type_id=form.issue_type_id.data,
+            sub_issue_type_id=form.sub_issue_type_id.data,
+            site_id=form.site_id.data,
+            files=files,
+            submission_key=form.submission_key.data,
+        )
         db.session.flush()
     except IntegrityError:
         # The same form, sent twice at the same moment: the first copy opened it.
@@ -168,6 +209,7 @@ def sub_issue_types():
 
 # --- one ticket --------------------------------------------------------------------
 
+
 def _load(ticket_id: int) -> tuple[Ticket, PortalAccess]:
     return contact_ticket(ticket_id, options=TICKET_PAGE_OPTIONS)
 
@@ -180,14 +222,33 @@ def _reload(ticket_id: int) -> tuple[Ticket, PortalAccess]:
     return _load(ticket_id)
 
 
-def _ticket_page(ticket: Ticket, access: PortalAccess, status: int = 200, form: ReplyForm | None = None,
-                 errors: dict | None = None, notice: str | None = None, files_lost: bool = False):
+def _ticket_page(
+    ticket: Ticket,
+    access: PortalAccess,
+    status: int = 200,
+    form: ReplyForm | None = None,
+    errors: dict | None = None,
+    notice: str | None = None,
+    files_lost: bool = False,
+):
     grant = current_grant()
     return render_page(
-        SHOW, block="ticket", status=status, ticket=ticket, who=access, signed_in=bool(grant and grant.signed_in),
-        messages=public_conversation(ticket.id), first_response=first_response_clock(ticket),
-        resolution=resolution_clock(ticket), form=form or ReplyForm(formdata=None), errors=errors or {},
-        notice=notice, files_lost=files_lost, priority_label=service.priority_label, **_limits())
+        SHOW,
+        block="ticket",
+        status=status,
+        ticket=ticket,
+        who=access,
+        signed_in=bool(grant and grant.signed_in),
+        messages=public_conversation(ticket.id),
+        first_response=first_response_clock(ticket),
+        resolution=resolution_clock(ticket),
+        form=form or ReplyForm(formdata=None),
+        errors=errors or {},
+        notice=notice,
+        files_lost=files_lost,
+        priority_label=service.priority_label,
+        **_limits(),
+    )
 
 
 def _after_change(ticket_id: int):
@@ -214,13 +275,11 @@ def reply(ticket_id: int):
     except InvalidInput as error:
         db.session.rollback()
         ticket, access = _reload(ticket_id)
-        return _ticket_page(ticket, access, status=422, form=form, errors=error.errors,
-                            files_lost=_files_chosen(files))
+        return _ticket_page(ticket, access, status=422, form=form, errors=error.errors, files_lost=_files_chosen(files))
     except NotAllowed as error:
         db.session.rollback()
         ticket, access = _reload(ticket_id)
-        return _ticket_page(ticket, access, status=409, form=form, notice=str(error),
-                            files_lost=_files_chosen(files))
+        return _ticket_page(ticket, access, status=409, form=form, notice=str(error), files_lost=_files_chosen(files))
     db.session.commit()
     return _after_change(ticket_id)
 
@@ -261,8 +320,7 @@ def attachment(ticket_id: int, attachment_id: int):
     path = attachments.storage_path(found.storage_key)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=found.content_type, as_attachment=True, download_name=found.filename,
-                         max_age=0)
+    response = send_file(path, mimetype=found.content_type, as_attachment=True, download_name=found.filename, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers.pop("Expires", None)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -270,6 +328,7 @@ def attachment(ticket_id: int, attachment_id: int):
 
 
 # --- requests the form cannot be read from ---------------------------------------------
+
 
 @bp.errorhandler(413)
 def too_large(_error):
@@ -281,12 +340,19 @@ def too_large(_error):
     try:
         if request.endpoint == "tickets.new":
             facts = current_contact()
-            return _form_page(TicketForm(formdata=None), facts, status=status,
-                              errors={"attachments": message}, files_lost=True)
+            return _form_page(
+                TicketForm(formdata=None), facts, status=status, errors={"attachments": message}, files_lost=True
+            )
         if request.endpoint == "tickets.reply":
             ticket, access = _load(request.view_args["ticket_id"])
-            return _ticket_page(ticket, access, status=status, form=ReplyForm(formdata=None),
-                                errors={"attachments": message}, files_lost=True)
+            return _ticket_page(
+                ticket,
+                access,
+                status=status,
+                form=ReplyForm(formdata=None),
+                errors={"attachments": message},
+                files_lost=True,
+            )
     except LinkUnusable as error:
         return link_unusable_page(error.link)
     except HTTPException as exc:  # no session, or not their ticket: answer as the view would
@@ -297,8 +363,7 @@ def too_large(_error):
 def _after_csrf_expired():
     """A form left open past the CSRF token's lifetime comes back filled in, with a
     fresh token, instead of losing what the contact typed on their phone."""
-    notice = _("This page was open for a long time, so we need you to send it once more. "
-               "What you typed is kept.")
+    notice = _("This page was open for a long time, so we need you to send it once more. What you typed is kept.")
     if request.endpoint == "tickets.new":
         facts = current_contact()
         form = TicketForm()
@@ -308,8 +373,9 @@ def _after_csrf_expired():
     except LinkUnusable as error:
         return link_unusable_page(error.link)
     form = ReplyForm()
-    return _ticket_page(ticket, access, status=422, form=form, notice=notice,
-                        files_lost=_files_chosen(form.attachments.data))
+    return _ticket_page(
+        ticket, access, status=422, form=form, notice=notice, files_lost=_files_chosen(form.attachments.data)
+    )
 
 
 CSRF_RERENDER["tickets.new"] = _after_csrf_expired

@@ -1,4 +1,5 @@
 """Fixtures for the staff area: a signed-in staff member and their browser."""
+
 from __future__ import annotations
 
 import pytest

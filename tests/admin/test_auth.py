@@ -1,4 +1,5 @@
 """Staff sign-in: hashes, refusals, deny-by-default, server-side logout, rate limit, redirects."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -8,8 +9,8 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from admin import PUBLIC_ENDPOINTS
-from portal.extensions import db
-from portal.models import StaffSession, StaffUser
+from portal.core.extensions import db
+from portal.domains.identity.models import StaffSession, StaffUser
 from tests.factories import PASSWORD
 
 COOKIE = "porchlight"
@@ -77,7 +78,7 @@ def _admin_rules(app):
 
 
 def test_only_the_login_page_is_open_without_a_staff_login():
-    assert PUBLIC_ENDPOINTS == {"admin.auth.login"}
+    assert {"admin.auth.login"} == PUBLIC_ENDPOINTS
 
 
 def test_every_admin_page_redirects_to_login_when_signed_out(app, client):
@@ -133,13 +134,13 @@ def test_logout_ends_only_its_own_session(app, make, login):
     assert phone.get("/admin/proposals/").status_code == 200
 
 
-
-
 def test_repeated_failed_logins_are_rate_limited_with_a_clear_429_page(rate_limited_app, make):
     user = make.staff()
     client = rate_limited_app.test_client()
-    statuses = [client.post("/admin/login", data={"email": user.email, "password": "guess %d" % i}).status_code
-                for i in range(5)]
+    statuses = [
+        client.post("/admin/login", data={"email": user.email, "password": "guess %d" % i}).status_code
+        for i in range(5)
+    ]
     assert statuses == [422] * 5
     response = client.post("/admin/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 429
@@ -154,11 +155,15 @@ def test_login_rate_limit_counts_per_email_not_only_per_client(rate_limited_app,
     user = make.staff()
     for i in range(5):
         client = rate_limited_app.test_client()
-        response = client.post("/admin/login", data={"email": user.email, "password": "guess"},
-                               environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"})
+        response = client.post(
+            "/admin/login",
+            data={"email": user.email, "password": "guess"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+        )
         assert response.status_code == 422
     response = rate_limited_app.test_client().post(
-        "/admin/login", data={"email": user.email, "password": "guess"}, environ_base={"REMOTE_ADDR": "198.51.100.99"})
+        "/admin/login", data={"email": user.email, "password": "guess"}, environ_base={"REMOTE_ADDR": "198.51.100.99"}
+    )
     assert response.status_code == 429
 
 
@@ -170,19 +175,23 @@ def test_rate_limit_is_off_again_after_the_rate_limited_app(app, client, make, l
     login(client, user)
 
 
-@pytest.mark.parametrize("target", [
-    "//evil.example",
-    "//evil.example/admin/proposals/",
-    "https://evil.example/",
-    "http:evil.example",
-    "/\\evil.example",
-    "/\t/evil.example",
-    "\\\\evil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/admin/proposals/",
+        "https://evil.example/",
+        "http:evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "\\\\evil.example",
+    ],
+)
 def test_login_never_redirects_to_another_host(client, make, target):
     user = make.staff()
-    response = client.post("/admin/login", query_string={"next": target},
-                           data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/admin/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 303
     location = response.headers["Location"]
     parts = urlsplit(location)
@@ -198,7 +207,8 @@ def test_login_never_redirects_to_another_host(client, make, target):
 
 def test_login_follows_a_local_next_path(client, make):
     user = make.staff()
-    response = client.post("/admin/login", query_string={"next": "/admin/outbox/"},
-                           data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/admin/login", query_string={"next": "/admin/outbox/"}, data={"email": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/admin/outbox/"

@@ -1,6 +1,7 @@
 """Staff contact pages: lists and search, create and edit with clear errors, the primary
 contact, who may see and change what, and the revocation rule seen from a customer's
 browser (an open portal session ends on its very next request)."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from portal.extensions import db
-from portal.models import Contact
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact
 from tests.factories import add_to_team, contact_state, link_state, snapshot
 
 HX = {"HX-Request": "true"}
@@ -44,9 +45,16 @@ def browser(app, login):
 
 def _form(contact: Contact, **changes) -> dict:
     """What the edit form posts for ``contact``, with changes (None unticks a box)."""
-    data = {"first_name": contact.first_name, "last_name": contact.last_name, "email": contact.email,
-            "phone": contact.phone or "", "title": contact.title, "timezone": contact.timezone,
-            "portal_level": contact.portal_level, "organization_id": str(contact.organization_id)}
+    data = {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone or "",
+        "title": contact.title,
+        "timezone": contact.timezone,
+        "portal_level": contact.portal_level,
+        "organization_id": str(contact.organization_id),
+    }
     if contact.is_primary:
         data["is_primary"] = "y"
     if contact.portal_enabled:
@@ -60,17 +68,27 @@ def _form(contact: Contact, **changes) -> dict:
 
 
 def _new_form(**changes) -> dict:
-    data = {"first_name": "Jane", "last_name": "Park", "email": "jane.park@example.test", "phone": "+1 555 0100",
-            "title": "Facilities manager", "timezone": "America/New_York", "portal_enabled": "y",
-            "portal_level": "organization"}
+    data = {
+        "first_name": "Jane",
+        "last_name": "Park",
+        "email": "jane.park@example.test",
+        "phone": "+1 555 0100",
+        "title": "Facilities manager",
+        "timezone": "America/New_York",
+        "portal_enabled": "y",
+        "portal_level": "organization",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
 
 def _primaries(app, organization_id: int) -> list[int]:
     with app.app_context():
-        ids = list(db.session.scalars(select(Contact.id).where(
-            Contact.organization_id == organization_id, Contact.is_primary.is_(True))))
+        ids = list(
+            db.session.scalars(
+                select(Contact.id).where(Contact.organization_id == organization_id, Contact.is_primary.is_(True))
+            )
+        )
         db.session.remove()
         return ids
 
@@ -83,6 +101,7 @@ def _contacts_count(app) -> int:
 
 
 # --- lists and search ----------------------------------------------------------------
+
 
 def test_an_organizations_contacts_are_listed_with_their_portal_level(admin_client, make):
     org = make.organization("Greenleaf")
@@ -129,8 +148,7 @@ def test_the_list_and_search_show_only_contacts_of_visible_organizations(app, ma
 
 
 @pytest.mark.parametrize("role", ["admin", "sales"])
-def test_contact_lists_run_the_same_number_of_queries_for_3_or_30_contacts(app, make, browser, count_queries,
-                                                                          role):
+def test_contact_lists_run_the_same_number_of_queries_for_3_or_30_contacts(app, make, browser, count_queries, role):
     user = make.staff(role=role)
     client = browser(user)
     counts = {}
@@ -151,19 +169,24 @@ def test_contact_lists_run_the_same_number_of_queries_for_3_or_30_contacts(app, 
 
 # --- creating ------------------------------------------------------------------------
 
+
 def test_staff_add_a_contact_under_an_organization(app, admin_client, make):
     org = make.organization("Greenleaf")
     form_page = admin_client.get(f"/admin/organizations/{org.id}/contacts/new").get_data(as_text=True)
     assert "New contact at Greenleaf" in form_page
     assert 'id="is_primary" name="is_primary" type="checkbox"' in form_page and "checked" in form_page
     assert "Everything of their organization and of its sub-organizations." in form_page
-    response = admin_client.post(f"/admin/organizations/{org.id}/contacts/new",
-                                 data=_new_form(email="  Jane.Park@Example.TEST ", is_primary="y"))
+    response = admin_client.post(
+        f"/admin/organizations/{org.id}/contacts/new", data=_new_form(email="  Jane.Park@Example.TEST ", is_primary="y")
+    )
     assert response.status_code == 303
     with app.app_context():
         contact = db.session.scalar(select(Contact))
-        assert (contact.organization_id, contact.email, contact.portal_level) == (org.id, "jane.park@example.test",
-                                                                                  "organization")
+        assert (contact.organization_id, contact.email, contact.portal_level) == (
+            org.id,
+            "jane.park@example.test",
+            "organization",
+        )
         assert contact.is_primary and contact.timezone == "America/New_York" and contact.phone == "+1 555 0100"
         assert response.headers["Location"].endswith(f"/admin/contacts/{contact.id}")
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
@@ -172,16 +195,19 @@ def test_staff_add_a_contact_under_an_organization(app, admin_client, make):
 
 def test_an_invalid_new_contact_is_422_and_keeps_what_was_typed(app, admin_client, make):
     org = make.organization()
-    response = admin_client.post(f"/admin/organizations/{org.id}/contacts/new", data=_new_form(
-        first_name="", email="jane@", timezone="Europe/Atlantis", title="Head of Typing"))
+    response = admin_client.post(
+        f"/admin/organizations/{org.id}/contacts/new",
+        data=_new_form(first_name="", email="jane@", timezone="Europe/Atlantis", title="Head of Typing"),
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Enter a first name." in html
     assert 'value="jane@"' in html and 'value="Europe/Atlantis"' in html and 'value="Head of Typing"' in html
     assert _contacts_count(app) == 0
     # the form passed, the service refused: every problem at once, input kept
-    response = admin_client.post(f"/admin/organizations/{org.id}/contacts/new", data=_new_form(
-        email="jane@", timezone="Europe/Atlantis"))
+    response = admin_client.post(
+        f"/admin/organizations/{org.id}/contacts/new", data=_new_form(email="jane@", timezone="Europe/Atlantis")
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Enter a valid email address, like name@example.com." in html
@@ -212,8 +238,9 @@ def test_an_edit_to_a_taken_email_is_422_and_changes_nothing(app, admin_client, 
     make.contact(email="cora@example.test")
     contact = make.contact(email="other@example.test")
     before = snapshot(app)
-    response = admin_client.post(f"/admin/contacts/{contact.id}",
-                                 data=_form(contact, email="Cora@Example.test", first_name="Typed"))
+    response = admin_client.post(
+        f"/admin/contacts/{contact.id}", data=_form(contact, email="Cora@Example.test", first_name="Typed")
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert TAKEN in html and 'value="Cora@Example.test"' in html and 'value="Typed"' in html
@@ -228,6 +255,7 @@ def test_an_invalid_portal_level_is_refused(app, admin_client, make):
 
 
 # --- the primary contact ---------------------------------------------------------------
+
 
 def test_ticking_primary_on_another_contact_moves_it(app, admin_client, make):
     org = make.organization()
@@ -256,13 +284,15 @@ def test_deactivating_the_primary_contact_says_to_choose_another(app, admin_clie
     html = admin_client.post(f"/admin/contacts/{contact.id}/deactivate", follow_redirects=True).get_data(as_text=True)
     assert "They were the primary contact of Greenleaf: choose another one." in html
     assert _primaries(app, org.id) == []
-    response = admin_client.post(f"/admin/contacts/{contact.id}", data=_form(contact_state(app, contact.id),
-                                                                          is_primary="y"))
+    response = admin_client.post(
+        f"/admin/contacts/{contact.id}", data=_form(contact_state(app, contact.id), is_primary="y")
+    )
     assert response.status_code == 422
     assert "An inactive contact can&#39;t be the primary contact." in response.get_data(as_text=True)
 
 
 # --- the revocation rule, from the customer's browser ----------------------------------
+
 
 def _deactivate(contact, other):
     return f"/admin/contacts/{contact.id}/deactivate", {}
@@ -272,6 +302,7 @@ def _edit(**changes):
     def build(contact, other):
         values = {k: (str(other.id) if v == "OTHER" else v) for k, v in changes.items()}
         return f"/admin/contacts/{contact.id}", _form(contact, **values)
+
     return build
 
 
@@ -294,8 +325,7 @@ def customer(app, make, open_link):
 
 
 @pytest.mark.parametrize("trigger", list(TRIGGERS))
-def test_a_narrowing_change_revokes_links_and_ends_the_open_session_at_once(app, admin_client, make, customer,
-                                                                          trigger):
+def test_a_narrowing_change_revokes_links_and_ends_the_open_session_at_once(app, admin_client, make, customer, trigger):
     delivered, portal = customer
     other = make.organization()
     page = f"/p/proposals/{delivered.proposal.id}"
@@ -331,8 +361,9 @@ def test_renaming_or_raising_the_level_leaves_links_and_sessions_alone(app, admi
     delivered = make.delivered(contact=make.contact(portal_level="requester"))
     portal = app.test_client()
     assert open_link(portal, delivered.token).status_code == 200
-    response = admin_client.post(f"/admin/contacts/{delivered.contact.id}",
-                                 data=_form(delivered.contact, **KEEPERS[change]))
+    response = admin_client.post(
+        f"/admin/contacts/{delivered.contact.id}", data=_form(delivered.contact, **KEEPERS[change])
+    )
     assert response.status_code == 303
     assert ENDED not in admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert portal.get(f"/p/proposals/{delivered.proposal.id}").status_code == 200
@@ -341,8 +372,7 @@ def test_renaming_or_raising_the_level_leaves_links_and_sessions_alone(app, admi
     assert contact_state(app, delivered.contact.id).portal_epoch == delivered.contact.portal_epoch
 
 
-def test_lowering_the_level_ends_a_signed_in_session_even_where_the_new_level_would_cover(app, admin_client,
-                                                                                         make):
+def test_lowering_the_level_ends_a_signed_in_session_even_where_the_new_level_would_cover(app, admin_client, make):
     delivered = make.delivered(contact=make.contact(portal_level="organization"))
     contact = delivered.contact
     portal = app.test_client()
@@ -351,8 +381,10 @@ def test_lowering_the_level_ends_a_signed_in_session_even_where_the_new_level_wo
     page = f"/p/proposals/{delivered.proposal.id}"
     assert portal.get(page).status_code == 200
     # addressed to them: "requester" would still cover it, so only the ended session refuses
-    assert admin_client.post(f"/admin/contacts/{contact.id}",
-                             data=_form(contact, portal_level="requester")).status_code == 303
+    assert (
+        admin_client.post(f"/admin/contacts/{contact.id}", data=_form(contact, portal_level="requester")).status_code
+        == 303
+    )
     assert portal.get(page).status_code == 404
 
 
@@ -373,12 +405,14 @@ def test_the_contact_page_and_lists_count_open_links(app, admin_client, make, cu
     html = admin_client.get(f"/admin/contacts/{delivered.contact.id}").get_data(as_text=True)
     assert "2 open portal links." in html
     listed = admin_client.get(f"/admin/organizations/{delivered.proposal.organization_id}/contacts").get_data(
-        as_text=True)
+        as_text=True
+    )
     cells = re.findall(r'<tr id="contact-(\d+)">.*?<td class="num">(\d+)</td>', listed, re.S)
     assert sorted(int(n) for _id, n in cells) == [0, 2]
 
 
 # --- moving between organizations ------------------------------------------------------
+
 
 def test_the_organization_select_searches_visible_organizations_with_htmx(app, make, browser):
     sales = make.staff(role="sales")
@@ -396,12 +430,14 @@ def test_the_organization_select_searches_visible_organizations_with_htmx(app, m
     assert f'<option value="{home.id}" selected>Acme Home</option>' in html  # the current one stays
     assert "Acme Branch" in html and "Acme Secret" not in html
     # the organization picked so far stays listed and selected through another search...
-    html = client.get(f"/admin/contacts/{contact.id}?org_q=zzz&organization_id={branch.id}",
-                      headers=HX).get_data(as_text=True)
+    html = client.get(f"/admin/contacts/{contact.id}?org_q=zzz&organization_id={branch.id}", headers=HX).get_data(
+        as_text=True
+    )
     assert f'<option value="{branch.id}" selected>Acme Branch</option>' in html
     # ...but naming one they may not see shows nothing of it
-    html = client.get(f"/admin/contacts/{contact.id}?org_q=zzz&organization_id={secret.id}",
-                      headers=HX).get_data(as_text=True)
+    html = client.get(f"/admin/contacts/{contact.id}?org_q=zzz&organization_id={secret.id}", headers=HX).get_data(
+        as_text=True
+    )
     assert "Acme Secret" not in html and f'value="{secret.id}"' not in html
 
 
@@ -420,8 +456,9 @@ def test_moving_to_an_organization_one_may_not_see_is_404(app, make, browser):
 def test_a_contact_moves_to_another_organization(app, admin_client, make):
     old, new = make.organization(), make.organization("New Home")
     contact = make.contact(old, is_primary=True)
-    response = admin_client.post(f"/admin/contacts/{contact.id}",
-                                 data=_form(contact, organization_id=str(new.id), is_primary=None))
+    response = admin_client.post(
+        f"/admin/contacts/{contact.id}", data=_form(contact, organization_id=str(new.id), is_primary=None)
+    )
     assert response.status_code == 303
     moved = contact_state(app, contact.id)
     assert moved.organization_id == new.id and not moved.is_primary
@@ -430,10 +467,15 @@ def test_a_contact_moves_to_another_organization(app, admin_client, make):
 
 # --- who may see and change what ---------------------------------------------------------
 
+
 def _routes(org_id: int, contact_id: int) -> tuple[list[str], list[str]]:
     reads = [f"/admin/organizations/{org_id}/contacts", f"/admin/contacts/{contact_id}"]
-    writes = [f"/admin/organizations/{org_id}/contacts/new", f"/admin/contacts/{contact_id}",
-              f"/admin/contacts/{contact_id}/deactivate", f"/admin/contacts/{contact_id}/reactivate"]
+    writes = [
+        f"/admin/organizations/{org_id}/contacts/new",
+        f"/admin/contacts/{contact_id}",
+        f"/admin/contacts/{contact_id}/deactivate",
+        f"/admin/contacts/{contact_id}/reactivate",
+    ]
     return reads, writes
 
 
@@ -495,7 +537,10 @@ def test_unknown_contacts_and_organizations_are_404(admin_client):
 
 def test_contact_pages_need_a_staff_login(client, make):
     contact = make.contact()
-    for url in ("/admin/contacts/", f"/admin/contacts/{contact.id}",
-                f"/admin/organizations/{contact.organization_id}/contacts"):
+    for url in (
+        "/admin/contacts/",
+        f"/admin/contacts/{contact.id}",
+        f"/admin/organizations/{contact.organization_id}/contacts",
+    ):
         response = client.get(url)
         assert response.status_code in (302, 303) and "/admin/login" in response.headers["Location"], url

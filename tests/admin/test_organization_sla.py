@@ -1,22 +1,32 @@
 """The organization's SLA: the select on the organization form (inherit, shared,
 custom), what the service stores, and the onboarding checklist's "SLA chosen" item
 (done when the organization or a parent has one; says which SLA applies and why)."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from portal.extensions import db
-from portal.models import Organization
-from portal.services import organizations as service
+from portal.core.extensions import db
+from portal.domains.customers import organizations as service
+from portal.domains.customers.models import Organization
 from tests.factories import add_to_team, snapshot, stored
 
 
 def _form(**values) -> dict:
-    data = {"name": "Greenleaf Gardens", "city": "", "parent_id": "0", "invoice_template": "standard",
-            "tax_region": "none", "tax_id": "", "billing_address": "1 Elm Street", "billing_attention": "",
-            "account_manager_id": "0", "sla_id": "0"}
+    data = {
+        "name": "Greenleaf Gardens",
+        "city": "",
+        "parent_id": "0",
+        "invoice_template": "standard",
+        "tax_region": "none",
+        "tax_id": "",
+        "billing_address": "1 Elm Street",
+        "billing_attention": "",
+        "account_manager_id": "0",
+        "sla_id": "0",
+    }
     data.update(values)
     return data
 
@@ -43,8 +53,13 @@ def test_the_form_offers_inherit_then_shared_then_custom_slas(app, admin_client,
     organization = make.organization_with("Acme", billing_address="x")
     html = admin_client.get(f"/admin/organizations/{organization.id}/edit").get_data(as_text=True)
     select = re.search(r'<select [^>]*id="sla_id"[^>]*>(.*?)</select>', html, re.DOTALL).group(1)
-    assert select.index("Inherit (parent&#39;s, else the default)") < select.index('label="Shared SLAs"') \
-        < select.index("Gold") < select.index('label="Custom SLAs"') < select.index("Acme own")
+    assert (
+        select.index("Inherit (parent&#39;s, else the default)")
+        < select.index('label="Shared SLAs"')
+        < select.index("Gold")
+        < select.index('label="Custom SLAs"')
+        < select.index("Acme own")
+    )
     assert "Standard (default)" in select
     assert re.search(r'<option selected value="0">', select)
     assert 'id="sla"' in html
@@ -56,8 +71,7 @@ def test_choosing_an_sla_stores_it_and_inherit_clears_it(app, admin_client, make
     url = f"/admin/organizations/{organization.id}/edit"
     assert admin_client.post(url, data=_form(name="Acme", sla_id=str(gold.id))).status_code == 303
     assert stored(app, Organization, organization.id).sla_id == gold.id
-    assert re.search(rf'<option selected value="{gold.id}">Gold</option>',
-                     admin_client.get(url).get_data(as_text=True))
+    assert re.search(rf'<option selected value="{gold.id}">Gold</option>', admin_client.get(url).get_data(as_text=True))
     # A form without the field (an older page) keeps it; Inherit clears it.
     without = _form(name="Acme")
     without.pop("sla_id")
@@ -79,8 +93,9 @@ def test_a_new_organization_can_start_with_an_sla(app, admin_client, make):
 def test_an_unknown_sla_is_a_422_with_nothing_lost(app, admin_client, make):
     organization = make.organization_with("Acme", billing_address="x")
     before = snapshot(app)
-    response = admin_client.post(f"/admin/organizations/{organization.id}/edit",
-                                 data=_form(name="Acme renamed", sla_id="999"))
+    response = admin_client.post(
+        f"/admin/organizations/{organization.id}/edit", data=_form(name="Acme renamed", sla_id="999")
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Choose an SLA from the list." in html and 'value="Acme renamed"' in html
@@ -118,7 +133,8 @@ def test_an_inherited_sla_does_not_name_a_parent_the_staff_member_may_not_see(ap
 
 
 def test_applied_sla_follows_the_ticket_order_and_counts_towards_onboarding(app, ctx, make):
-    from portal.services.tickets import resolve_sla
+    from portal.domains.service_desk.sla import applied_sla
+    from portal.domains.service_desk.tickets import resolve_sla
 
     gold = make.sla("Gold")
     silver = make.sla("Silver")
@@ -126,16 +142,26 @@ def test_applied_sla_follows_the_ticket_order_and_counts_towards_onboarding(app,
     middle = make.organization_with("Middle", parent_id=top.id)
     bottom = make.organization_with("Bottom", parent_id=middle.id)
     lonely = make.organization_with("Lonely")
-    for organization_id, source, sla_id in ((bottom.id, "inherited", gold.id), (top.id, "here", gold.id),
-                                            (lonely.id, "default", 1)):
+    for organization_id, source, sla_id in (
+        (bottom.id, "inherited", gold.id),
+        (top.id, "here", gold.id),
+        (lonely.id, "default", 1),
+    ):
         organization = db.session.get(Organization, organization_id)
-        applied = service.applied_sla(organization)
+        applied = applied_sla(organization)
         assert (applied.source, applied.sla_id) == (source, sla_id)
         assert resolve_sla(organization, None, None).id == sla_id
     db.session.get(Organization, middle.id).sla_id = silver.id
     db.session.flush()
-    applied = service.applied_sla(db.session.get(Organization, bottom.id))
+    applied = applied_sla(db.session.get(Organization, bottom.id))
     assert (applied.sla_name, applied.from_name) == ("Silver", "Middle")
-    facts = service.onboarding(db.session.get(Organization, bottom.id))
+    facts = service.onboarding(
+        db.session.get(Organization, bottom.id), applied_sla(db.session.get(Organization, bottom.id))
+    )
     assert facts.sla_chosen and facts.done == 1
-    assert service.onboarding(db.session.get(Organization, lonely.id)).done == 0
+    assert (
+        service.onboarding(
+            db.session.get(Organization, lonely.id), applied_sla(db.session.get(Organization, lonely.id))
+        ).done
+        == 0
+    )

@@ -1,6 +1,7 @@
 """Staff organization pages: list and search, create and edit (plain and htmx), billing
 validation, cycles, deactivation, the organization page (tree, sub-organization switch,
 onboarding checklist), who may see and change what, and query counts."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import insert, select
 
-from portal.extensions import db
-from portal.models import Organization, organization_team
-from portal.models.accounts import search_key
+from portal.core.extensions import db
+from portal.core.queries.search import search_key
+from portal.domains.customers.models import Organization, organization_team
 from tests.factories import stored
 
 HX = {"HX-Request": "true"}
@@ -18,9 +19,17 @@ HX = {"HX-Request": "true"}
 
 def _form(**values) -> dict:
     """What the edit form posts: a self-billing top-level organization unless told otherwise."""
-    data = {"name": "Greenleaf Gardens", "city": "Springfield", "parent_id": "0", "invoice_template": "standard",
-            "tax_region": "none", "tax_id": "", "billing_address": "1 Elm Street", "billing_attention": "",
-            "account_manager_id": "0"}
+    data = {
+        "name": "Greenleaf Gardens",
+        "city": "Springfield",
+        "parent_id": "0",
+        "invoice_template": "standard",
+        "tax_region": "none",
+        "tax_id": "",
+        "billing_address": "1 Elm Street",
+        "billing_attention": "",
+        "account_manager_id": "0",
+    }
     for key, value in values.items():
         if value is None:
             data.pop(key, None)
@@ -29,11 +38,13 @@ def _form(**values) -> dict:
     return data
 
 
-
 def _team(app, organization_id: int) -> set[int]:
     with app.app_context():
-        return set(db.session.scalars(select(organization_team.c.staff_id)
-                                      .where(organization_team.c.organization_id == organization_id)))
+        return set(
+            db.session.scalars(
+                select(organization_team.c.staff_id).where(organization_team.c.organization_id == organization_id)
+            )
+        )
 
 
 def _bulk(app, rows: list[dict]) -> None:
@@ -71,17 +82,27 @@ def _client_for(app, login, user):
 
 # --- the list --------------------------------------------------------------------------
 
+
 def test_the_list_searches_name_city_and_tax_id_by_prefix_in_any_case(app, admin_client):
-    _bulk(app, [{"name": "Greenleaf Gardens", "city": "Springfield", "tax_id": "RO111"},
-                {"name": "Evergreen Lawns", "city": "Greenville", "tax_id": "GB222"},
-                {"name": "Stone Works", "city": "Shelbyville", "tax_id": "US333"}])
+    _bulk(
+        app,
+        [
+            {"name": "Greenleaf Gardens", "city": "Springfield", "tax_id": "RO111"},
+            {"name": "Evergreen Lawns", "city": "Greenville", "tax_id": "GB222"},
+            {"name": "Stone Works", "city": "Shelbyville", "tax_id": "US333"},
+        ],
+    )
     page = admin_client.get("/admin/organizations/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert _listed(html) == ["Evergreen Lawns", "Greenleaf Gardens", "Stone Works"]
     assert 'hx-trigger="input changed delay:300ms, search"' in html and 'hx-target="#results"' in html
-    for query, expected in (("GREEN", ["Evergreen Lawns", "Greenleaf Gardens"]), ("sHeLb", ["Stone Works"]),
-                            ("gb2", ["Evergreen Lawns"]), ("works", [])):
+    for query, expected in (
+        ("GREEN", ["Evergreen Lawns", "Greenleaf Gardens"]),
+        ("sHeLb", ["Stone Works"]),
+        ("gb2", ["Evergreen Lawns"]),
+        ("works", []),
+    ):
         response = admin_client.get("/admin/organizations/", query_string={"q": query}, headers=HX)
         assert response.status_code == 200
         partial = response.get_data(as_text=True)
@@ -91,8 +112,14 @@ def test_the_list_searches_name_city_and_tax_id_by_prefix_in_any_case(app, admin
 
 
 def test_the_list_sorts_by_name_city_or_creation(app, admin_client):
-    _bulk(app, [{"name": "Bravo", "city": "Zurich"}, {"name": "alpha", "city": "Yonkers"},
-                {"name": "Charlie", "city": "Xenia"}])
+    _bulk(
+        app,
+        [
+            {"name": "Bravo", "city": "Zurich"},
+            {"name": "alpha", "city": "Yonkers"},
+            {"name": "Charlie", "city": "Xenia"},
+        ],
+    )
 
     def listed(**args):
         return _listed(admin_client.get("/admin/organizations/", query_string=args, headers=HX).get_data(as_text=True))
@@ -127,10 +154,11 @@ def test_the_list_filters_active_and_inactive(app, admin_client, make):
     make.organization_with("Open Co")
     make.organization_with("Closed Co", is_active=False)
     assert _listed(admin_client.get("/admin/organizations/").get_data(as_text=True)) == ["Open Co"]
-    assert _listed(admin_client.get("/admin/organizations/?status=inactive").get_data(as_text=True)) == [
-        "Closed Co"]
+    assert _listed(admin_client.get("/admin/organizations/?status=inactive").get_data(as_text=True)) == ["Closed Co"]
     assert _listed(admin_client.get("/admin/organizations/?status=all").get_data(as_text=True)) == [
-        "Closed Co", "Open Co"]
+        "Closed Co",
+        "Open Co",
+    ]
 
 
 def test_the_list_query_count_does_not_grow_with_the_organizations(app, admin_client, make, count_queries):
@@ -147,21 +175,36 @@ def test_the_list_query_count_does_not_grow_with_the_organizations(app, admin_cl
 
 # --- create ----------------------------------------------------------------------------------
 
+
 def test_create_an_organization_through_the_form(app, admin_client, make):
     manager = make.staff(name="Mia Manager", role="manager")
     tech = make.staff(name="Tom Tech", role="technician")
     form = admin_client.get("/admin/organizations/new")
     assert form.status_code == 200
     assert "Mia Manager" in form.get_data(as_text=True)
-    response = admin_client.post("/admin/organizations/new", data=_form(
-        name="Greenleaf Gardens", tax_region="eu_ro", tax_id="RO 123-45", invoice_template="summary",
-        billing_attention="Ada Accounts", account_manager_id=str(manager.id), team_ids=[str(tech.id)],
-        billing_reviewed="y"))
+    response = admin_client.post(
+        "/admin/organizations/new",
+        data=_form(
+            name="Greenleaf Gardens",
+            tax_region="eu_ro",
+            tax_id="RO 123-45",
+            invoice_template="summary",
+            billing_attention="Ada Accounts",
+            account_manager_id=str(manager.id),
+            team_ids=[str(tech.id)],
+            billing_reviewed="y",
+        ),
+    )
     assert response.status_code == 303
     organization_id = int(re.fullmatch(r"/admin/organizations/(\d+)", response.headers["Location"]).group(1))
     saved = stored(app, Organization, organization_id)
     assert (saved.name, saved.city, saved.tax_region, saved.tax_id, saved.invoice_template) == (
-        "Greenleaf Gardens", "Springfield", "eu_ro", "RO 123-45", "summary")
+        "Greenleaf Gardens",
+        "Springfield",
+        "eu_ro",
+        "RO 123-45",
+        "summary",
+    )
     assert (saved.account_manager_id, saved.billing_attention) == (manager.id, "Ada Accounts")
     assert saved.billing_reviewed_at is not None
     assert _team(app, organization_id) == {tech.id}
@@ -179,25 +222,31 @@ def test_a_sub_organization_is_created_from_its_parent(app, admin_client, make):
     parent = make.organization_with("Holding", billing_address="HQ")
     form = admin_client.get(f"/admin/organizations/new?parent={parent.id}").get_data(as_text=True)
     assert f'<option value="{parent.id}" selected>Holding</option>' in form
-    response = admin_client.post("/admin/organizations/new", data=_form(
-        name="Branch", parent_id=str(parent.id), bill_to_parent="y", billing_address=""))
+    response = admin_client.post(
+        "/admin/organizations/new",
+        data=_form(name="Branch", parent_id=str(parent.id), bill_to_parent="y", billing_address=""),
+    )
     assert response.status_code == 303
     child = stored(app, Organization, int(response.headers["Location"].rsplit("/", 1)[1]))
     assert (child.parent_id, child.bill_to_parent) == (parent.id, True)
 
 
-@pytest.mark.parametrize(("values", "field_message"), [
-    ({"name": "  "}, "Enter the organization&#39;s name."),
-    ({"tax_region": "uk", "tax_id": "GB*123"}, "A tax ID uses only letters, digits, spaces and - . /"),
-    ({"tax_region": "uk", "tax_id": "G"}, "A tax ID has 2 to 40 characters."),
-    ({"tax_region": "us_ca", "tax_id": ""}, "Enter the tax ID: it is required with a tax region."),
-    ({"bill_to_parent": "y"}, "Billing to the parent needs a parent organization: choose one, or untick this box."),
-    ({"billing_address": ""}, ("Enter a billing address: the organization bills itself (or tick &#34;Bill to "
-                               "parent&#34;).")),
-    ({"invoice_template": "fancy"}, "Not a valid choice."),
-])
-def test_each_invalid_field_gets_its_message_and_422_keeping_what_was_typed(app, admin_client, values,
-                                                                           field_message):
+@pytest.mark.parametrize(
+    ("values", "field_message"),
+    [
+        ({"name": "  "}, "Enter the organization&#39;s name."),
+        ({"tax_region": "uk", "tax_id": "GB*123"}, "A tax ID uses only letters, digits, spaces and - . /"),
+        ({"tax_region": "uk", "tax_id": "G"}, "A tax ID has 2 to 40 characters."),
+        ({"tax_region": "us_ca", "tax_id": ""}, "Enter the tax ID: it is required with a tax region."),
+        ({"bill_to_parent": "y"}, "Billing to the parent needs a parent organization: choose one, or untick this box."),
+        (
+            {"billing_address": ""},
+            ("Enter a billing address: the organization bills itself (or tick &#34;Bill to parent&#34;)."),
+        ),
+        ({"invoice_template": "fancy"}, "Not a valid choice."),
+    ],
+)
+def test_each_invalid_field_gets_its_message_and_422_keeping_what_was_typed(app, admin_client, values, field_message):
     data = _form(city="Typed City", billing_attention="Typed Attention", **values)
     for headers in ({}, HX):
         response = admin_client.post("/admin/organizations/new", data=data, headers=headers)
@@ -211,8 +260,10 @@ def test_each_invalid_field_gets_its_message_and_422_keeping_what_was_typed(app,
 
 
 def test_all_broken_rules_show_at_once(app, admin_client):
-    html = admin_client.post("/admin/organizations/new", data=_form(
-        name="", tax_region="eu_es", tax_id="", billing_address="", bill_to_parent="y")).get_data(as_text=True)
+    html = admin_client.post(
+        "/admin/organizations/new",
+        data=_form(name="", tax_region="eu_es", tax_id="", billing_address="", bill_to_parent="y"),
+    ).get_data(as_text=True)
     errors = _errors(html)
     assert "Enter the organization&#39;s name." in errors
     assert "Enter the tax ID: it is required with a tax region." in errors
@@ -222,6 +273,7 @@ def test_all_broken_rules_show_at_once(app, admin_client):
 
 # --- edit, cycles, deactivate ------------------------------------------------------------------
 
+
 def test_edit_through_the_form_plain_and_htmx(app, admin_client, make):
     organization = make.organization_with("Old Name", city="Oldtown", billing_address="Old street")
     page = admin_client.get(f"/admin/organizations/{organization.id}/edit")
@@ -230,8 +282,9 @@ def test_edit_through_the_form_plain_and_htmx(app, admin_client, make):
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/organizations/{organization.id}"
     assert stored(app, Organization, organization.id).name == "New Name"
-    response = admin_client.post(f"/admin/organizations/{organization.id}/edit", data=_form(name="Htmx Name"),
-                                 headers=HX)
+    response = admin_client.post(
+        f"/admin/organizations/{organization.id}/edit", data=_form(name="Htmx Name"), headers=HX
+    )
     assert response.headers["HX-Redirect"] == f"/admin/organizations/{organization.id}"
     assert stored(app, Organization, organization.id).name == "Htmx Name"
     response = admin_client.post(f"/admin/organizations/{organization.id}/edit", data=_form(name=""), headers=HX)
@@ -246,16 +299,20 @@ def _family(make) -> tuple[int, int, int]:
     return top.id, middle.id, bottom.id
 
 
-@pytest.mark.parametrize(("new_parent", "message"), [
-    ("top", "An organization cannot be its own parent."),
-    ("middle", "Middle Region is a sub-organization of Top Holdings: it cannot be its parent."),
-    ("bottom", "Bottom Site is a sub-organization of Top Holdings: it cannot be its parent."),
-])
+@pytest.mark.parametrize(
+    ("new_parent", "message"),
+    [
+        ("top", "An organization cannot be its own parent."),
+        ("middle", "Middle Region is a sub-organization of Top Holdings: it cannot be its parent."),
+        ("bottom", "Bottom Site is a sub-organization of Top Holdings: it cannot be its parent."),
+    ],
+)
 def test_a_cycle_is_a_clear_422_not_a_crash(app, admin_client, make, new_parent, message):
     top, middle, bottom = _family(make)
     parent_id = {"top": top, "middle": middle, "bottom": bottom}[new_parent]
-    response = admin_client.post(f"/admin/organizations/{top}/edit",
-                                 data=_form(name="Top Holdings", parent_id=str(parent_id)))
+    response = admin_client.post(
+        f"/admin/organizations/{top}/edit", data=_form(name="Top Holdings", parent_id=str(parent_id))
+    )
     assert response.status_code == 422
     assert message in _errors(response.get_data(as_text=True))
     assert stored(app, Organization, top).parent_id is None
@@ -289,13 +346,14 @@ def test_deactivate_and_reactivate(app, admin_client, make):
 
 # --- the organization page ------------------------------------------------------------------------
 
+
 def test_the_page_shows_the_tree(app, admin_client, make):
     top, middle, bottom = _family(make)
     make.organization_with("Deep Site", parent_id=bottom)
     html = admin_client.get(f"/admin/organizations/{middle}").get_data(as_text=True)
-    crumbs = html[html.index('id="breadcrumbs"'):html.index("</nav>", html.index('id="breadcrumbs"'))]
+    crumbs = html[html.index('id="breadcrumbs"') : html.index("</nav>", html.index('id="breadcrumbs"'))]
     assert f'href="/admin/organizations/{top}">Top Holdings</a>' in crumbs
-    subs = html[html.index('id="sub-organizations"'):]
+    subs = html[html.index('id="sub-organizations"') :]
     assert f'href="/admin/organizations/{bottom}">Bottom Site</a>' in subs
     assert "1 sub-organization" in subs
 
@@ -332,9 +390,13 @@ def test_the_onboarding_checklist_flips_to_done_as_things_are_set(app, admin_cli
     organization = make.organization_with("New Customer", billing_address="x")
     url = f"/admin/organizations/{organization.id}"
     checklist = _checklist(admin_client.get(url).get_data(as_text=True))
-    assert checklist == {"Account team set": False, "Primary contact chosen": False,
-                         "Portal enabled for a contact": False, "Billing settings reviewed": False,
-                         "SLA chosen": False}
+    assert checklist == {
+        "Account team set": False,
+        "Primary contact chosen": False,
+        "Portal enabled for a contact": False,
+        "Billing settings reviewed": False,
+        "SLA chosen": False,
+    }
     html = admin_client.get(url).get_data(as_text=True)
     assert "None chosen: tickets use the default SLA, Standard." in html
     assert f'href="/admin/organizations/{organization.id}/edit#sla"' in html
@@ -342,24 +404,35 @@ def test_the_onboarding_checklist_flips_to_done_as_things_are_set(app, admin_cli
     assert f'href="/admin/organizations/{organization.id}/edit#billing"' in html
 
     member = make.staff(name="Team Member")
-    assert admin_client.post(f"{url}/edit", data=_form(name="New Customer", billing_address="x",
-                                                       team_ids=[str(member.id)])).status_code == 303
+    assert (
+        admin_client.post(
+            f"{url}/edit", data=_form(name="New Customer", billing_address="x", team_ids=[str(member.id)])
+        ).status_code
+        == 303
+    )
     assert _checklist(admin_client.get(url).get_data(as_text=True))["Account team set"] is True
     make.contact(organization, is_primary=True, portal_enabled=False)
     checklist = _checklist(admin_client.get(url).get_data(as_text=True))
     assert (checklist["Primary contact chosen"], checklist["Portal enabled for a contact"]) == (True, False)
     make.contact(organization, portal_enabled=True)
-    assert admin_client.post(f"{url}/edit", data=_form(name="New Customer", billing_address="x",
-                                                       team_ids=[str(member.id)],
-                                                       billing_reviewed="y")).status_code == 303
+    assert (
+        admin_client.post(
+            f"{url}/edit",
+            data=_form(name="New Customer", billing_address="x", team_ids=[str(member.id)], billing_reviewed="y"),
+        ).status_code
+        == 303
+    )
     checklist = _checklist(admin_client.get(url).get_data(as_text=True))
-    assert checklist == {"Account team set": True, "Primary contact chosen": True,
-                         "Portal enabled for a contact": True, "Billing settings reviewed": True,
-                         "SLA chosen": False}
+    assert checklist == {
+        "Account team set": True,
+        "Primary contact chosen": True,
+        "Portal enabled for a contact": True,
+        "Billing settings reviewed": True,
+        "SLA chosen": False,
+    }
 
 
-def test_the_page_query_count_does_not_grow_with_contacts_children_or_proposals(app, admin_client, make,
-                                                                                count_queries):
+def test_the_page_query_count_does_not_grow_with_contacts_children_or_proposals(app, admin_client, make, count_queries):
     _top, middle, bottom = _family(make)
     with app.app_context():
         orgs = {i: db.session.get(Organization, i) for i in (middle, bottom)}
@@ -370,8 +443,9 @@ def test_the_page_query_count_does_not_grow_with_contacts_children_or_proposals(
         _bulk(app, [{"name": f"Child {i}", "parent_id": middle} for i in range(n)])
         members = [make.staff() for _ in range(n)]
         with app.app_context():
-            db.session.execute(organization_team.insert(),
-                               [{"organization_id": middle, "staff_id": m.id} for m in members])
+            db.session.execute(
+                organization_team.insert(), [{"organization_id": middle, "staff_id": m.id} for m in members]
+            )
             db.session.commit()
         for _ in range(n):
             make.contact(orgs[middle])
@@ -396,13 +470,16 @@ def test_the_page_query_count_does_not_grow_with_contacts_children_or_proposals(
 
 # --- who may see and change what --------------------------------------------------------------------
 
+
 def _routes(organization_id: int) -> list[tuple[str, str]]:
-    return [("GET", f"/admin/organizations/{organization_id}"),
-            ("GET", f"/admin/organizations/{organization_id}?subs=1"),
-            ("GET", f"/admin/organizations/{organization_id}/edit"),
-            ("POST", f"/admin/organizations/{organization_id}/edit"),
-            ("POST", f"/admin/organizations/{organization_id}/deactivate"),
-            ("POST", f"/admin/organizations/{organization_id}/reactivate")]
+    return [
+        ("GET", f"/admin/organizations/{organization_id}"),
+        ("GET", f"/admin/organizations/{organization_id}?subs=1"),
+        ("GET", f"/admin/organizations/{organization_id}/edit"),
+        ("POST", f"/admin/organizations/{organization_id}/edit"),
+        ("POST", f"/admin/organizations/{organization_id}/deactivate"),
+        ("POST", f"/admin/organizations/{organization_id}/reactivate"),
+    ]
 
 
 def _call(client, method: str, path: str) -> int:
@@ -447,8 +524,7 @@ def test_sales_on_the_team_or_with_proposals_there_may_see_and_edit(app, make, l
     for organization in (on_team, with_proposal):
         assert client.get(f"/admin/organizations/{organization.id}").status_code == 200
         assert client.get(f"/admin/organizations/{organization.id}/edit").status_code == 200
-    assert _listed(client.get("/admin/organizations/").get_data(as_text=True)) == ["Proposal Customer",
-                                                                                   "Team Customer"]
+    assert _listed(client.get("/admin/organizations/").get_data(as_text=True)) == ["Proposal Customer", "Team Customer"]
 
 
 def test_sales_who_create_an_organization_can_see_it(app, make, login):
@@ -469,8 +545,10 @@ def test_a_parent_one_may_not_see_cannot_be_chosen(app, make, login):
     hidden = make.organization_with("Hidden Holdings", billing_address="x")
     client = _client_for(app, login, rep)
     assert "Hidden Holdings" not in client.get(f"/admin/organizations/{mine.id}/edit").get_data(as_text=True)
-    response = client.post(f"/admin/organizations/{mine.id}/edit",
-                           data=_form(name="Mine", parent_id=str(hidden.id), team_ids=[str(rep.id)]))
+    response = client.post(
+        f"/admin/organizations/{mine.id}/edit",
+        data=_form(name="Mine", parent_id=str(hidden.id), team_ids=[str(rep.id)]),
+    )
     assert response.status_code == 422
     assert "Choose a parent organization from the list." in _errors(response.get_data(as_text=True))
     assert "Hidden Holdings" not in response.get_data(as_text=True)
@@ -486,10 +564,15 @@ def test_a_hidden_parent_is_kept_on_save_and_not_named(app, make, login):
     assert "Hidden Holdings" not in page and "1 parent you do not have access to" in page
     form = client.get(f"/admin/organizations/{mine.id}/edit").get_data(as_text=True)
     assert "Hidden Holdings" not in form and "The current parent (not visible to you)" in form
-    response = client.post(f"/admin/organizations/{mine.id}/edit",
-                           data=_form(name="Franchise 2", parent_id=str(hidden.id), team_ids=[str(rep.id)]))
+    response = client.post(
+        f"/admin/organizations/{mine.id}/edit",
+        data=_form(name="Franchise 2", parent_id=str(hidden.id), team_ids=[str(rep.id)]),
+    )
     assert response.status_code == 303
-    assert (stored(app, Organization, mine.id).name, stored(app, Organization, mine.id).parent_id) == ("Franchise 2", hidden.id)
+    assert (stored(app, Organization, mine.id).name, stored(app, Organization, mine.id).parent_id) == (
+        "Franchise 2",
+        hidden.id,
+    )
 
 
 def test_leaving_the_team_sends_one_back_to_the_list(app, make, login):

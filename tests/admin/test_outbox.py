@@ -1,4 +1,5 @@
 """The admin Outbox page: mail kept without SMTP, dead letters and their Retry button."""
+
 from __future__ import annotations
 
 import re
@@ -6,9 +7,10 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from portal.extensions import db
-from portal.models import OutboxMessage, OutboxStatus, utcnow
-from portal.services.mail import deliver_due
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.mail.models import OutboxMessage, OutboxStatus
+from portal.mail.outbox import deliver_due
 from tests.factories import queued_mail
 
 
@@ -21,10 +23,12 @@ def _message(app, message_id: int) -> OutboxMessage:
 
 def _kill(app, message_id: int, error: str = "SMTPDataError(550, b'5.1.1 no such user')") -> None:
     with app.app_context():
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                           .values(status=OutboxStatus.DEAD, attempts=1, last_error=error))
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status=OutboxStatus.DEAD, attempts=1, last_error=error)
+        )
         db.session.commit()
-
 
 
 @pytest.fixture
@@ -41,8 +45,10 @@ def test_the_outbox_is_not_shown_to_sales_or_technicians(app, make, login, role)
     assert client.post("/admin/outbox/send").status_code == 404
     assert "/admin/outbox/" not in client.get("/admin/proposals/").get_data(as_text=True)
 
-def test_without_smtp_the_outbox_shows_the_mail_body_with_a_clickable_portal_link(app, staff_client, staff, make,
-                                                                               monkeypatch, open_link):
+
+def test_without_smtp_the_outbox_shows_the_mail_body_with_a_clickable_portal_link(
+    app, staff_client, staff, make, monkeypatch, open_link
+):
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
     proposal = make.proposal(rep=staff, title="Grounds care 2027")
     staff_client.post(f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(proposal.contact_id)})
@@ -102,8 +108,11 @@ def test_retrying_a_message_that_is_not_dead_changes_nothing(app, staff_client):
     assert response.status_code == 303
     assert "Only a failed message can be retried." in staff_client.get("/admin/outbox/").get_data(as_text=True)
     after = _message(app, waiting.id)
-    assert (after.status, after.next_attempt_at, after.attempts) == (before.status, before.next_attempt_at,
-                                                                     before.attempts)
+    assert (after.status, after.next_attempt_at, after.attempts) == (
+        before.status,
+        before.next_attempt_at,
+        before.attempts,
+    )
 
 
 def test_send_now_runs_one_delivery_pass(app, staff_client, mail_server):
@@ -121,7 +130,8 @@ def test_send_now_without_smtp_keeps_the_mail(app, staff_client, monkeypatch):
     waiting = queued_mail(app)
     staff_client.post("/admin/outbox/send")
     assert "No SMTP server is configured: mail is kept here." in staff_client.get("/admin/outbox/").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert _message(app, waiting.id).attempts == 0
 
 

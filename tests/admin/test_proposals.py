@@ -1,4 +1,5 @@
 """Staff proposal pages: build, deliver, decide, inspect signatures; frozen once signed."""
+
 from __future__ import annotations
 
 import re
@@ -8,19 +9,13 @@ import pytest
 from flask_babel import format_datetime
 from sqlalchemy import func, select, update
 
-from portal.extensions import db
-from portal.models import (
-    Contact,
-    OutboxMessage,
-    PortalLink,
-    Proposal,
-    ProposalEvent,
-    ProposalLine,
-    ProposalStatus,
-    Signature,
-)
-from portal.services import proposals as service
-from portal.services.proposals import LineInput
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact
+from portal.domains.identity.models import PortalLink
+from portal.domains.proposals import operations as service
+from portal.domains.proposals.models import Proposal, ProposalEvent, ProposalLine, ProposalStatus, Signature
+from portal.domains.proposals.operations import LineInput
+from portal.mail.models import OutboxMessage
 from tests.factories import add_to_team
 
 HX = {"HX-Request": "true"}
@@ -45,15 +40,23 @@ def _snapshot(app, proposal_id: int) -> tuple:
     """Everything a signer agreed to, plus the version counter: equal means unchanged."""
     with app.app_context():
         proposal = service.load_proposal(proposal_id)
-        return (service.content_hash(proposal), proposal.content_version, proposal.status, proposal.title,
-                proposal.terms, [(line.id, line.description, line.quantity, line.unit_price, line.is_optional)
-                                 for line in proposal.lines])
+        return (
+            service.content_hash(proposal),
+            proposal.content_version,
+            proposal.status,
+            proposal.title,
+            proposal.terms,
+            [(line.id, line.description, line.quantity, line.unit_price, line.is_optional) for line in proposal.lines],
+        )
 
 
 def _events(app, proposal_id: int) -> list[ProposalEvent]:
     with app.app_context():
-        events = list(db.session.scalars(
-            select(ProposalEvent).where(ProposalEvent.proposal_id == proposal_id).order_by(ProposalEvent.id)))
+        events = list(
+            db.session.scalars(
+                select(ProposalEvent).where(ProposalEvent.proposal_id == proposal_id).order_by(ProposalEvent.id)
+            )
+        )
         db.session.expunge_all()
         return events
 
@@ -71,8 +74,12 @@ def _outbox(app) -> list[OutboxMessage]:
 
 
 def _line_form(description="", quantity="1", unit_price="", catalog_item_id=0, optional=False, **extra):
-    data = {"catalog_item_id": str(catalog_item_id), "description": description, "quantity": quantity,
-            "unit_price": unit_price}
+    data = {
+        "catalog_item_id": str(catalog_item_id),
+        "description": description,
+        "quantity": quantity,
+        "unit_price": unit_price,
+    }
     if optional:
         data["is_optional"] = "y"
     data.update(extra)
@@ -81,12 +88,14 @@ def _line_form(description="", quantity="1", unit_price="", catalog_item_id=0, o
 
 # --- creating and building -------------------------------------------------------
 
+
 def test_a_sales_rep_cannot_address_a_proposal_to_a_customer_they_may_not_see(app, staff_client, make):
     contact = make.contact(email="hidden@elsewhere.example")
     form = staff_client.get("/admin/proposals/new").get_data(as_text=True)
     assert "hidden@elsewhere.example" not in form
-    response = staff_client.post("/admin/proposals/new", data={
-        "contact_id": str(contact.id), "title": "Sneaky", "currency": "USD", "terms": ""})
+    response = staff_client.post(
+        "/admin/proposals/new", data={"contact_id": str(contact.id), "title": "Sneaky", "currency": "USD", "terms": ""}
+    )
     assert response.status_code == 422
 
 
@@ -97,23 +106,30 @@ def test_staff_create_a_draft_proposal_through_the_form(app, staff_client, staff
     assert form.status_code == 200
     assert "jane@greenleaf.example" in form.get_data(as_text=True)
 
-    response = staff_client.post("/admin/proposals/new", data={
-        "contact_id": str(contact.id), "title": "Hedge care", "currency": "EUR", "terms": "Net 15"})
+    response = staff_client.post(
+        "/admin/proposals/new",
+        data={"contact_id": str(contact.id), "title": "Hedge care", "currency": "EUR", "terms": "Net 15"},
+    )
     assert response.status_code == 303
     proposal_id = int(re.fullmatch(r"/admin/proposals/(\d+)", response.headers["Location"]).group(1))
     proposal = _load(app, proposal_id)
     assert (proposal.title, proposal.currency, proposal.terms) == ("Hedge care", "EUR", "Net 15")
     assert proposal.status == ProposalStatus.DRAFT
     assert (proposal.contact_id, proposal.organization_id, proposal.sales_rep_id) == (
-        contact.id, contact.organization_id, staff.id)
+        contact.id,
+        contact.organization_id,
+        staff.id,
+    )
     assert [(e.kind, e.staff_id) for e in _events(app, proposal_id)] == [("created", staff.id)]
     assert staff_client.get(response.headers["Location"]).status_code == 200
 
 
 def test_creating_a_proposal_without_a_title_shows_the_form_again_with_422(app, staff_client, make):
     contact = make.contact()
-    response = staff_client.post("/admin/proposals/new", data={
-        "contact_id": str(contact.id), "title": "", "currency": "USD", "terms": "Typed terms stay"})
+    response = staff_client.post(
+        "/admin/proposals/new",
+        data={"contact_id": str(contact.id), "title": "", "currency": "USD", "terms": "Typed terms stay"},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Give the proposal a title." in html
@@ -123,8 +139,9 @@ def test_creating_a_proposal_without_a_title_shows_the_form_again_with_422(app, 
 
 def test_adding_a_line_with_htmx_returns_only_the_lines_block(app, staff_client, staff, make):
     proposal = make.proposal(rep=staff, included=(), optional=())
-    response = staff_client.post(f"/admin/proposals/{proposal.id}/lines", headers=HX,
-                                 data=_line_form("Edging", "3", "30.00"))
+    response = staff_client.post(
+        f"/admin/proposals/{proposal.id}/lines", headers=HX, data=_line_form("Edging", "3", "30.00")
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html
@@ -133,13 +150,15 @@ def test_adding_a_line_with_htmx_returns_only_the_lines_block(app, staff_client,
     assert "HX-Request" in response.headers["Vary"]
     lines = _load(app, proposal.id)._test_lines
     assert [(l.description, l.quantity, l.unit_price, l.is_optional) for l in lines] == [
-        ("Edging", Decimal("3.000"), Decimal("30.00"), False)]
+        ("Edging", Decimal("3.000"), Decimal("30.00"), False)
+    ]
 
 
 def test_adding_a_line_with_a_plain_post_redirects_with_303(app, staff_client, staff, make):
     proposal = make.proposal(rep=staff, included=(), optional=())
-    response = staff_client.post(f"/admin/proposals/{proposal.id}/lines",
-                                 data=_line_form("Snow removal", "8", "150.00", optional=True))
+    response = staff_client.post(
+        f"/admin/proposals/{proposal.id}/lines", data=_line_form("Snow removal", "8", "150.00", optional=True)
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/proposals/{proposal.id}#lines"
     lines = _load(app, proposal.id)._test_lines
@@ -147,14 +166,22 @@ def test_adding_a_line_with_a_plain_post_redirects_with_303(app, staff_client, s
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
-@pytest.mark.parametrize("data, message, kept", [
-    (_line_form("Mowing", "-2", "45.00"), "Quantity must be greater than zero.", ['value="-2"', 'value="Mowing"']),
-    (_line_form("Mowing", "2", "12abc"), "Not a valid decimal value", ['value="12abc"', 'value="Mowing"']),
-    (_line_form("", "3", "12.50"), "Describe the line, or choose a service from the catalog.",
-     ['value="3"', 'value="12.50"']),
-], ids=["negative-quantity", "letters-in-price", "blank-description"])
-def test_bad_line_input_answers_422_with_messages_and_keeps_what_was_typed(app, staff_client, staff, make, htmx,
-                                                                            data, message, kept):
+@pytest.mark.parametrize(
+    "data, message, kept",
+    [
+        (_line_form("Mowing", "-2", "45.00"), "Quantity must be greater than zero.", ['value="-2"', 'value="Mowing"']),
+        (_line_form("Mowing", "2", "12abc"), "Not a valid decimal value", ['value="12abc"', 'value="Mowing"']),
+        (
+            _line_form("", "3", "12.50"),
+            "Describe the line, or choose a service from the catalog.",
+            ['value="3"', 'value="12.50"'],
+        ),
+    ],
+    ids=["negative-quantity", "letters-in-price", "blank-description"],
+)
+def test_bad_line_input_answers_422_with_messages_and_keeps_what_was_typed(
+    app, staff_client, staff, make, htmx, data, message, kept
+):
     proposal = make.proposal(rep=staff, included=(("Existing", "1", "10.00"),), optional=())
     before = _snapshot(app, proposal.id)
     response = staff_client.post(f"/admin/proposals/{proposal.id}/lines", data=data, headers=HX if htmx else {})
@@ -163,7 +190,7 @@ def test_bad_line_input_answers_422_with_messages_and_keeps_what_was_typed(app, 
     assert message in html
     for fragment in kept:
         assert fragment in html, fragment
-    assert ('aria-invalid="true"' in html)
+    assert 'aria-invalid="true"' in html
     assert ("<html" in html) is not htmx
     assert _snapshot(app, proposal.id) == before
 
@@ -171,13 +198,19 @@ def test_bad_line_input_answers_422_with_messages_and_keeps_what_was_typed(app, 
 def test_editing_a_line_in_place_updates_it(app, staff_client, staff, make):
     proposal = make.proposal(rep=staff, included=(("Mowing", "4", "45.00"),), optional=())
     line = _load(app, proposal.id)._test_lines[0]
-    response = staff_client.post(f"/admin/proposals/{proposal.id}/lines/{line.id}", headers=HX,
-                                 data=_line_form("Mowing, weekly", "5", "40.00", position="1"))
+    response = staff_client.post(
+        f"/admin/proposals/{proposal.id}/lines/{line.id}",
+        headers=HX,
+        data=_line_form("Mowing, weekly", "5", "40.00", position="1"),
+    )
     assert response.status_code == 200
     assert "<html" not in response.get_data(as_text=True)
     (saved,) = _load(app, proposal.id)._test_lines
-    assert (saved.description, saved.quantity, saved.unit_price) == ("Mowing, weekly", Decimal("5.000"),
-                                                                      Decimal("40.00"))
+    assert (saved.description, saved.quantity, saved.unit_price) == (
+        "Mowing, weekly",
+        Decimal("5.000"),
+        Decimal("40.00"),
+    )
 
 
 def test_removing_a_line_with_htmx_returns_the_lines_block(app, staff_client, staff, make):
@@ -191,8 +224,11 @@ def test_removing_a_line_with_htmx_returns_the_lines_block(app, staff_client, st
 
 
 def test_editor_shows_the_included_total_and_the_optional_total_apart(staff_client, staff, make):
-    proposal = make.proposal(rep=staff, included=(("Mowing", "4", "45.00"), ("Edging", "2", "30.00")),
-                             optional=(("Mulch", "2", "65.00"), ("Aeration", "1", "120.00")))
+    proposal = make.proposal(
+        rep=staff,
+        included=(("Mowing", "4", "45.00"), ("Edging", "2", "30.00")),
+        optional=(("Mulch", "2", "65.00"), ("Aeration", "1", "120.00")),
+    )
     html = staff_client.get(f"/admin/proposals/{proposal.id}").get_data(as_text=True)
     assert '<dd id="included-total">$240.00</dd>' in html
     assert '<dd id="optional-total">$250.00</dd>' in html
@@ -201,33 +237,41 @@ def test_editor_shows_the_included_total_and_the_optional_total_apart(staff_clie
 def test_choosing_a_catalog_item_fills_description_and_price(app, staff_client, staff, make):
     item = make.catalog_item("Core aeration", "120.00")
     proposal = make.proposal(rep=staff, included=(), optional=())
-    response = staff_client.post(f"/admin/proposals/{proposal.id}/lines",
-                                 data=_line_form("", "2", "", catalog_item_id=item.id, optional=True))
+    response = staff_client.post(
+        f"/admin/proposals/{proposal.id}/lines", data=_line_form("", "2", "", catalog_item_id=item.id, optional=True)
+    )
     assert response.status_code == 303
     (line,) = _load(app, proposal.id)._test_lines
     assert (line.description, line.unit_price, line.catalog_item_id, line.is_optional) == (
-        "Core aeration", Decimal("120.00"), item.id, True)
+        "Core aeration",
+        Decimal("120.00"),
+        item.id,
+        True,
+    )
 
 
 def test_a_typed_price_overrides_the_catalog_price(app, staff_client, staff, make):
     item = make.catalog_item("Core aeration", "120.00")
     proposal = make.proposal(rep=staff, included=(), optional=())
-    staff_client.post(f"/admin/proposals/{proposal.id}/lines",
-                      data=_line_form("Aeration, front lawn only", "1", "99.00", catalog_item_id=item.id))
+    staff_client.post(
+        f"/admin/proposals/{proposal.id}/lines",
+        data=_line_form("Aeration, front lawn only", "1", "99.00", catalog_item_id=item.id),
+    )
     (line,) = _load(app, proposal.id)._test_lines
     assert (line.description, line.unit_price) == ("Aeration, front lawn only", Decimal("99.00"))
 
 
 # --- delivering --------------------------------------------------------------------
 
-def test_delivering_mails_the_contact_an_absolute_portal_link_from_base_url(app, staff_client, staff, make,
-                                                                            open_link):
+
+def test_delivering_mails_the_contact_an_absolute_portal_link_from_base_url(app, staff_client, staff, make, open_link):
     proposal = make.proposal(rep=staff, title="Grounds care 2027")
     contact = _load(app, proposal.id).contact_id
     # a forged Host header must not leak into the emailed link
     staff_client.set_cookie("porchlight", staff_client.get_cookie("porchlight").value, domain="attacker.example")
-    response = staff_client.post(f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(contact)},
-                                 base_url="http://attacker.example")
+    response = staff_client.post(
+        f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(contact)}, base_url="http://attacker.example"
+    )
     assert response.status_code == 303
     stored = _load(app, proposal.id)
     assert stored.status == ProposalStatus.DELIVERED and stored.delivered_at is not None
@@ -242,7 +286,10 @@ def test_delivering_mails_the_contact_an_absolute_portal_link_from_base_url(app,
     assert page.status_code == 200
     assert "Grounds care 2027" in page.get_data(as_text=True)
     assert [(e.kind, e.staff_id, e.contact_id) for e in _events(app, proposal.id)][-1] == (
-        "delivered", staff.id, contact)
+        "delivered",
+        staff.id,
+        contact,
+    )
 
 
 def test_delivering_to_a_contact_of_another_organization_is_refused(app, staff_client, staff, make):
@@ -257,8 +304,9 @@ def test_delivering_to_a_contact_of_another_organization_is_refused(app, staff_c
 
 def test_delivering_a_proposal_without_lines_is_refused(app, staff_client, staff, make):
     proposal = make.proposal(rep=staff, included=(), optional=())
-    response = staff_client.post(f"/admin/proposals/{proposal.id}/deliver",
-                                 data={"contact_id": str(_load(app, proposal.id).contact_id)})
+    response = staff_client.post(
+        f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(_load(app, proposal.id).contact_id)}
+    )
     assert response.status_code == 409
     assert "Add at least one line before delivering." in response.get_data(as_text=True)
     assert _load(app, proposal.id).status == ProposalStatus.DRAFT
@@ -266,6 +314,7 @@ def test_delivering_a_proposal_without_lines_is_refused(app, staff_client, staff
 
 
 # --- deciding ------------------------------------------------------------------------
+
 
 def test_mark_won_records_a_staff_decision(app, staff_client, staff, make):
     delivered = make.delivered(rep=staff)
@@ -283,8 +332,10 @@ def test_mark_won_records_a_staff_decision(app, staff_client, staff, make):
 
 def test_mark_lost_requires_a_reason(app, staff_client, staff, make):
     delivered = make.delivered(rep=staff)
-    response = staff_client.post(f"/admin/proposals/{delivered.proposal.id}/lost",
-                                 data={"reason": "", "competitor": "Acme Lawn", "detail": "Typed detail"})
+    response = staff_client.post(
+        f"/admin/proposals/{delivered.proposal.id}/lost",
+        data={"reason": "", "competitor": "Acme Lawn", "detail": "Typed detail"},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Not a valid choice" in html or "This field is required" in html
@@ -294,12 +345,18 @@ def test_mark_lost_requires_a_reason(app, staff_client, staff, make):
 
 def test_mark_lost_stores_reason_competitor_and_detail_as_a_staff_action(app, staff_client, staff, make):
     delivered = make.delivered(rep=staff)
-    response = staff_client.post(f"/admin/proposals/{delivered.proposal.id}/lost", data={
-        "reason": "competitor", "competitor": "Acme Lawn", "detail": "They were 10% cheaper."})
+    response = staff_client.post(
+        f"/admin/proposals/{delivered.proposal.id}/lost",
+        data={"reason": "competitor", "competitor": "Acme Lawn", "detail": "They were 10% cheaper."},
+    )
     assert response.status_code == 303
     stored = _load(app, delivered.proposal.id)
     assert (stored.status, stored.lost_reason, stored.lost_competitor, stored.lost_detail) == (
-        ProposalStatus.LOST, "competitor", "Acme Lawn", "They were 10% cheaper.")
+        ProposalStatus.LOST,
+        "competitor",
+        "Acme Lawn",
+        "They were 10% cheaper.",
+    )
     assert stored.decided_by_id == staff.id
     last = _events(app, delivered.proposal.id)[-1]
     assert (last.kind, last.staff_id, last.contact_id, last.detail) == ("lost", staff.id, None, "competitor")
@@ -316,6 +373,7 @@ def test_mark_won_on_a_draft_is_refused_with_409(app, staff_client, staff, make)
 
 
 # --- the list ------------------------------------------------------------------------
+
 
 def test_filtering_the_list_by_status_shows_only_matching_proposals(app, staff_client, staff, make):
     draft = make.proposal(rep=staff, title="Still a draft")
@@ -360,6 +418,7 @@ def test_an_unknown_status_filter_lists_everything(staff_client, staff, make):
 
 # --- signatures ----------------------------------------------------------------------
 
+
 def test_list_shows_a_signature_icon_linking_to_the_signature_page_for_signed_proposals(staff_client, staff, make):
     signed = make.signed(make.delivered(rep=staff))
     unsigned = make.delivered(rep=staff)
@@ -372,8 +431,11 @@ def test_list_shows_a_signature_icon_linking_to_the_signature_page_for_signed_pr
 
 
 def test_signature_page_shows_signer_time_options_total_and_intact(app, staff_client, staff, make):
-    delivered = make.delivered(rep=staff, included=(("Weekly mowing", "4", "45.00"),),
-                               optional=(("Mulch", "2", "65.00"), ("Core aeration", "1", "120.00")))
+    delivered = make.delivered(
+        rep=staff,
+        included=(("Weekly mowing", "4", "45.00"),),
+        optional=(("Mulch", "2", "65.00"), ("Core aeration", "1", "120.00")),
+    )
     signed = make.signed(delivered, option_count=1)  # picks Mulch
     response = staff_client.get(f"/admin/proposals/{signed.proposal.id}/signature")
     assert response.status_code == 200
@@ -396,8 +458,9 @@ def test_signature_page_shows_signer_time_options_total_and_intact(app, staff_cl
 def test_tampering_with_the_stored_hash_shows_mismatch(app, staff_client, staff, make):
     signed = make.signed(make.delivered(rep=staff))
     with app.app_context():
-        db.session.execute(update(Signature).where(Signature.proposal_id == signed.proposal.id)
-                           .values(content_hash="0" * 64))
+        db.session.execute(
+            update(Signature).where(Signature.proposal_id == signed.proposal.id).values(content_hash="0" * 64)
+        )
         db.session.commit()
     html = staff_client.get(f"/admin/proposals/{signed.proposal.id}/signature").get_data(as_text=True)
     assert 'id="integrity">Mismatch' in html
@@ -407,8 +470,11 @@ def test_tampering_with_the_stored_hash_shows_mismatch(app, staff_client, staff,
 def test_changing_a_signed_line_behind_the_apps_back_shows_mismatch(app, staff_client, staff, make):
     signed = make.signed(make.delivered(rep=staff))
     with app.app_context():
-        db.session.execute(update(ProposalLine).where(ProposalLine.proposal_id == signed.proposal.id)
-                           .values(unit_price=Decimal("1.00")))
+        db.session.execute(
+            update(ProposalLine)
+            .where(ProposalLine.proposal_id == signed.proposal.id)
+            .values(unit_price=Decimal("1.00"))
+        )
         db.session.commit()
     html = staff_client.get(f"/admin/proposals/{signed.proposal.id}/signature").get_data(as_text=True)
     assert 'id="integrity">Mismatch' in html
@@ -434,16 +500,19 @@ SIGNED_EDITS = {
     "add-line": lambda p, line: (f"/admin/proposals/{p}/lines", _line_form("Extra", "1", "1.00")),
     "update-line": lambda p, line: (f"/admin/proposals/{p}/lines/{line}", _line_form("Cheaper", "1", "1.00")),
     "delete-line": lambda p, line: (f"/admin/proposals/{p}/lines/{line}/delete", {}),
-    "header": lambda p, line: (f"/admin/proposals/{p}/header", {"title": "New title", "terms": "New terms",
-                                                                "internal_notes": ""}),
+    "header": lambda p, line: (
+        f"/admin/proposals/{p}/header",
+        {"title": "New title", "terms": "New terms", "internal_notes": ""},
+    ),
     "deliver": lambda p, line: (f"/admin/proposals/{p}/deliver", None),
 }
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 @pytest.mark.parametrize("action", list(SIGNED_EDITS))
-def test_editing_a_signed_proposal_is_refused_with_409_and_changes_nothing(app, staff_client, staff, make,
-                                                                           action, htmx):
+def test_editing_a_signed_proposal_is_refused_with_409_and_changes_nothing(
+    app, staff_client, staff, make, action, htmx
+):
     signed = make.signed(make.delivered(rep=staff))
     pid = signed.proposal.id
     line = _load(app, pid)._test_lines[0].id
@@ -465,8 +534,10 @@ def test_internal_notes_of_a_signed_proposal_can_still_change(app, staff_client,
     signed = make.signed(make.delivered(rep=staff))
     stored = _load(app, signed.proposal.id)
     before = _snapshot(app, signed.proposal.id)
-    response = staff_client.post(f"/admin/proposals/{signed.proposal.id}/header", data={
-        "title": stored.title, "terms": stored.terms, "internal_notes": "Call before the first visit."})
+    response = staff_client.post(
+        f"/admin/proposals/{signed.proposal.id}/header",
+        data={"title": stored.title, "terms": stored.terms, "internal_notes": "Call before the first visit."},
+    )
     assert response.status_code == 303
     assert _load(app, signed.proposal.id).internal_notes == "Call before the first visit."
     assert _snapshot(app, signed.proposal.id) == before
@@ -507,8 +578,11 @@ MISSING = [
 def test_objects_that_do_not_exist_answer_404(app, staff_client, staff, make, method, template):
     unsigned = make.delivered(rep=staff)
     other = make.delivered(rep=staff)
-    values = {"unsigned": unsigned.proposal.id, "other_link": other.link_id,
-              "other_line": _load(app, other.proposal.id)._test_lines[0].id}
+    values = {
+        "unsigned": unsigned.proposal.id,
+        "other_link": other.link_id,
+        "other_line": _load(app, other.proposal.id)._test_lines[0].id,
+    }
     before = (_snapshot(app, unsigned.proposal.id), _snapshot(app, other.proposal.id))
     response = staff_client.open(template.format(**values), method=method, data=_line_form("X", "1", "1.00"))
     assert response.status_code == 404
@@ -520,6 +594,7 @@ def test_objects_that_do_not_exist_answer_404(app, staff_client, staff, make, me
 
 # --- query counts --------------------------------------------------------------------
 
+
 def _many_proposals(make, app, staff, count: int, signed_every: int = 5) -> None:
     for n in range(count):
         contact = make.contact()
@@ -528,8 +603,9 @@ def _many_proposals(make, app, staff, count: int, signed_every: int = 5) -> None
             make.signed(make.delivered(proposal=proposal))
 
 
-def test_proposal_list_query_count_does_not_grow_with_the_number_of_proposals(app, staff_client, staff, make,
-                                                                              count_queries):
+def test_proposal_list_query_count_does_not_grow_with_the_number_of_proposals(
+    app, staff_client, staff, make, count_queries
+):
     _many_proposals(make, app, staff, 3)
     with count_queries() as few:
         assert staff_client.get("/admin/proposals/").status_code == 200
@@ -542,10 +618,12 @@ def test_proposal_list_query_count_does_not_grow_with_the_number_of_proposals(ap
     assert many.count == few.count, many.statements
 
 
-def test_proposal_page_query_count_does_not_grow_with_the_number_of_lines(app, staff_client, staff, make,
-                                                                          count_queries):
-    delivered = make.delivered(rep=staff, included=(("A", "1", "1.00"), ("B", "1", "1.00")),
-                               optional=(("C", "1", "1.00"),))
+def test_proposal_page_query_count_does_not_grow_with_the_number_of_lines(
+    app, staff_client, staff, make, count_queries
+):
+    delivered = make.delivered(
+        rep=staff, included=(("A", "1", "1.00"), ("B", "1", "1.00")), optional=(("C", "1", "1.00"),)
+    )
     pid = delivered.proposal.id
     with count_queries() as few:
         assert staff_client.get(f"/admin/proposals/{pid}").status_code == 200

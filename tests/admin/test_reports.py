@@ -1,5 +1,6 @@
 """The first-response report page: who may open it, its filters (page and htmx block),
 its figures on the page, and a query count that does not grow with the tickets."""
+
 from __future__ import annotations
 
 import re
@@ -41,10 +42,13 @@ def _client(app, login, user):
 
 def _row(html: str, label: str) -> list[str]:
     """The cells of the first table row headed ``label`` (tags stripped)."""
-    match = re.search(r"<tr>\s*<th scope=\"row\">(?:<a [^>]*>)?" + re.escape(label) + r"(?:</a>)?</th>(.*?)</tr>",
-                      html, re.DOTALL)
+    match = re.search(
+        r"<tr>\s*<th scope=\"row\">(?:<a [^>]*>)?" + re.escape(label) + r"(?:</a>)?</th>(.*?)</tr>", html, re.DOTALL
+    )
     assert match, f"no row for {label}"
-    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(1), re.DOTALL)]
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(1), re.DOTALL)
+    ]
 
 
 @pytest.mark.parametrize("role", ["admin", "manager"])
@@ -96,8 +100,12 @@ def test_the_report_runs_the_same_number_of_queries_for_more_tickets(app, make, 
     for n in range(6):
         extra = make.organization_with(f"Extra {n}", parent_id=world["parent"].id)
         make.ticket(make.contact(extra), now=datetime(2026, 3, 11, 9, 0))
-        _answer(app, make.ticket(world["contact"], now=datetime(2026, 3, 12, 9, 0)), world["sue"],
-                datetime(2026, 3, 12, 9, 5))
+        _answer(
+            app,
+            make.ticket(world["contact"], now=datetime(2026, 3, 12, 9, 0)),
+            world["sue"],
+            datetime(2026, 3, 12, 9, 5),
+        )
     with count_queries() as many:
         assert client.get(URL, query_string=MARCH).status_code == 200
     assert many.count == few.count

@@ -1,6 +1,7 @@
 """Service setup pages (admins and managers): SLAs and their targets, service-hours
 calendars with holidays and a due-time preview, ticket statuses, issue types; invalid
 forms come back filled in with 422 and nothing stored; query counts of the lists."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.extensions import db
-from portal.models import IssueType, ServiceCalendar, Sla, TicketState, TicketStatus
+from portal.core.extensions import db
+from portal.domains.service_desk.models import IssueType, ServiceCalendar, Sla, TicketState, TicketStatus
 from tests.factories import snapshot, stored
 
 HX = {"HX-Request": "true"}
@@ -31,8 +32,12 @@ def _errors(html: str) -> list[str]:
 def _sla_form(**values) -> dict:
     """What the SLA form posts: a shared SLA on calendar 1 with sane targets unless told otherwise."""
     data = {"name": "Gold", "calendar_id": "1", "is_shared": "y"}
-    for priority, (first, resolution) in {"low": ("8", "40"), "normal": ("4", "24"), "high": ("2", "8"),
-                                          "urgent": ("1", "4")}.items():
+    for priority, (first, resolution) in {
+        "low": ("8", "40"),
+        "normal": ("4", "24"),
+        "high": ("2", "8"),
+        "urgent": ("1", "4"),
+    }.items():
         data[f"first_{priority}"] = first
         data[f"resolution_{priority}"] = resolution
     for key, value in values.items():
@@ -65,12 +70,19 @@ def _week(**days) -> dict:
 
 # --- who may ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ["sales", "technician"])
 def test_sales_and_technicians_get_404_on_service_setup_and_see_no_nav_entry(app, make, login, role):
     client = app.test_client()
     login(client, make.staff(role=role))
-    for path in ("/admin/service/", "/admin/service/slas", "/admin/service/slas/1", "/admin/service/calendars/1",
-                 "/admin/service/statuses", "/admin/service/issue-types"):
+    for path in (
+        "/admin/service/",
+        "/admin/service/slas",
+        "/admin/service/slas/1",
+        "/admin/service/calendars/1",
+        "/admin/service/statuses",
+        "/admin/service/issue-types",
+    ):
         assert client.get(path).status_code == 404, path
     before = snapshot(app)
     assert client.post("/admin/service/statuses", data={"name": "Sneaky", "state": "open"}).status_code == 404
@@ -83,17 +95,32 @@ def test_managers_see_the_nav_entry_and_the_pages(app, make, login):
     client = app.test_client()
     login(client, make.staff(role="manager"))
     assert 'href="/admin/service/slas">Service setup</a>' in client.get("/admin/proposals/").get_data(as_text=True)
-    for path in ("/admin/service/slas", "/admin/service/calendars", "/admin/service/statuses",
-                 "/admin/service/issue-types", "/admin/service/slas/new", "/admin/service/calendars/new"):
+    for path in (
+        "/admin/service/slas",
+        "/admin/service/calendars",
+        "/admin/service/statuses",
+        "/admin/service/issue-types",
+        "/admin/service/slas/new",
+        "/admin/service/calendars/new",
+    ):
         assert client.get(path).status_code == 200, path
 
 
 # --- SLAs ------------------------------------------------------------------------------
 
+
 def test_a_new_sla_stores_hours_minutes_and_decimal_hours_as_minutes(app, admin_client):
-    response = admin_client.post("/admin/service/slas/new", data=_sla_form(
-        name="Gold", first_urgent="0:30", resolution_urgent="1.5", first_high="1h 15m", resolution_high="2,25",
-        first_normal="90m"))
+    response = admin_client.post(
+        "/admin/service/slas/new",
+        data=_sla_form(
+            name="Gold",
+            first_urgent="0:30",
+            resolution_urgent="1.5",
+            first_high="1h 15m",
+            resolution_high="2,25",
+            first_normal="90m",
+        ),
+    )
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/service/slas")
     sla = _sla_by_name(app, "Gold")
@@ -108,21 +135,29 @@ def test_a_new_sla_stores_hours_minutes_and_decimal_hours_as_minutes(app, admin_
 
 def test_invalid_targets_are_a_422_with_every_message_what_was_typed_kept_and_nothing_stored(app, admin_client):
     before = snapshot(app)
-    response = admin_client.post("/admin/service/slas/new", data=_sla_form(
-        name="Broken", first_urgent="0", resolution_high="1", first_high="2", first_low="soon", resolution_low=""))
+    response = admin_client.post(
+        "/admin/service/slas/new",
+        data=_sla_form(
+            name="Broken", first_urgent="0", resolution_high="1", first_high="2", first_low="soon", resolution_low=""
+        ),
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert set(_errors(html)) >= {"A target must be longer than zero.",
-                                  "Resolution cannot be due before the first response.",
-                                  "Enter a time in hours, such as 4, 1.5 or 1:30.", "Enter a time."}
+    assert set(_errors(html)) >= {
+        "A target must be longer than zero.",
+        "Resolution cannot be due before the first response.",
+        "Enter a time in hours, such as 4, 1.5 or 1:30.",
+        "Enter a time.",
+    }
     assert 'value="soon"' in html and 'value="Broken"' in html
     assert snapshot(app) == before
 
 
 def test_editing_an_sla_with_an_error_loses_nothing_already_saved(app, admin_client, make):
     sla = make.sla("Silver", targets={"low": (60, 120), "normal": (60, 120), "high": (30, 60), "urgent": (15, 30)})
-    response = admin_client.post(f"/admin/service/slas/{sla.id}",
-                                 data=_sla_form(name="Silver renamed", first_normal="5", resolution_normal="4"))
+    response = admin_client.post(
+        f"/admin/service/slas/{sla.id}", data=_sla_form(name="Silver renamed", first_normal="5", resolution_normal="4")
+    )
     assert response.status_code == 422
     assert "Silver renamed" in response.get_data(as_text=True)
     kept = stored(app, Sla, sla.id)
@@ -146,8 +181,9 @@ def test_names_are_unique_whatever_the_case(app, admin_client):
 
 
 def test_making_an_sla_the_default_takes_the_flag_from_the_old_default(app, admin_client):
-    assert admin_client.post("/admin/service/slas/new", data=_sla_form(name="Premium", is_default="y")).status_code \
-        == 303
+    assert (
+        admin_client.post("/admin/service/slas/new", data=_sla_form(name="Premium", is_default="y")).status_code == 303
+    )
     with app.app_context():
         defaults = db.session.scalars(select(Sla.name).where(Sla.is_default.is_(True))).all()
     assert defaults == ["Premium"]
@@ -157,8 +193,9 @@ def test_the_default_cannot_be_unticked_nor_be_custom(app, admin_client):
     response = admin_client.post("/admin/service/slas/1", data=_sla_form(name="Standard"))  # no is_default
     assert response.status_code == 422
     assert "This is the default SLA: make another SLA the default instead." in response.get_data(as_text=True)
-    response = admin_client.post("/admin/service/slas/1", data=_sla_form(name="Standard", is_default="y",
-                                                                          is_shared=None))
+    response = admin_client.post(
+        "/admin/service/slas/1", data=_sla_form(name="Standard", is_default="y", is_shared=None)
+    )
     assert response.status_code == 422
     assert "it must be shared" in response.get_data(as_text=True)
     assert stored(app, Sla, 1).is_default is True
@@ -197,9 +234,14 @@ def test_the_sla_list_query_count_does_not_grow_with_slas(app, admin_client, mak
 
 # --- calendars ------------------------------------------------------------------------
 
+
 def test_a_calendar_with_a_split_day_and_a_closed_weekend_is_stored_as_intervals(app, admin_client):
-    response = admin_client.post("/admin/service/calendars/new", data=_week(
-        day_0="09:00-12:00, 13:00-17:00", day_1="9-17", day_2="08:30-12:30", day_3="closed", day_4="09:00-24:00"))
+    response = admin_client.post(
+        "/admin/service/calendars/new",
+        data=_week(
+            day_0="09:00-12:00, 13:00-17:00", day_1="9-17", day_2="08:30-12:30", day_3="closed", day_4="09:00-24:00"
+        ),
+    )
     assert response.status_code == 303
     with app.app_context():
         calendar = db.session.scalar(select(ServiceCalendar).where(ServiceCalendar.name == "Rome office"))
@@ -212,13 +254,16 @@ def test_a_calendar_with_a_split_day_and_a_closed_weekend_is_stored_as_intervals
     assert "A 1-hour target opened now would be due at" in html
 
 
-@pytest.mark.parametrize("days, field_message", [
-    ({}, "Set working hours on at least one day: a week without any cannot time an SLA."),
-    ({"day_0": "09:00-09:00"}, "Each interval must end after it starts (09:00-09:00)."),
-    ({"day_0": "09:00-13:00, 12:00-17:00"}, "The intervals overlap."),
-    ({"day_0": "9 to 5ish"}, UNREADABLE_DAY),
-    ({"day_0": "09:00-25:00"}, UNREADABLE_DAY),
-])
+@pytest.mark.parametrize(
+    "days, field_message",
+    [
+        ({}, "Set working hours on at least one day: a week without any cannot time an SLA."),
+        ({"day_0": "09:00-09:00"}, "Each interval must end after it starts (09:00-09:00)."),
+        ({"day_0": "09:00-13:00, 12:00-17:00"}, "The intervals overlap."),
+        ({"day_0": "9 to 5ish"}, UNREADABLE_DAY),
+        ({"day_0": "09:00-25:00"}, UNREADABLE_DAY),
+    ],
+)
 def test_a_week_that_is_empty_or_unreadable_is_refused_with_422(app, admin_client, days, field_message):
     before = snapshot(app)
     response = admin_client.post("/admin/service/calendars/new", data=_week(**days))
@@ -228,8 +273,9 @@ def test_a_week_that_is_empty_or_unreadable_is_refused_with_422(app, admin_clien
 
 
 def test_an_unknown_time_zone_is_refused_and_the_typed_hours_stay(app, admin_client):
-    response = admin_client.post("/admin/service/calendars/1", data=_week(
-        name="Business hours", timezone="Mars/Olympus", day_0="10:00-11:00"))
+    response = admin_client.post(
+        "/admin/service/calendars/1", data=_week(name="Business hours", timezone="Mars/Olympus", day_0="10:00-11:00")
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Choose a time zone from the list, such as Europe/Rome." in html
@@ -278,6 +324,7 @@ def test_the_calendar_list_query_count_does_not_grow(app, admin_client, make, co
 
 # --- statuses -----------------------------------------------------------------------------
 
+
 def _status(app, name: str) -> TicketStatus:
     with app.app_context():
         status = db.session.scalar(select(TicketStatus).where(TicketStatus.name == name))
@@ -287,13 +334,13 @@ def _status(app, name: str) -> TicketStatus:
 
 
 def test_a_status_is_added_last_renamed_and_moved(app, admin_client):
-    assert admin_client.post("/admin/service/statuses", data={"name": "On hold", "state": "waiting"}).status_code \
-        == 303
+    assert admin_client.post("/admin/service/statuses", data={"name": "On hold", "state": "waiting"}).status_code == 303
     added = _status(app, "On hold")
     assert added.state == TicketState.WAITING and added.is_active
     assert added.position > max(s.position for s in [_status(app, "Resolved"), _status(app, "New")])
-    response = admin_client.post(f"/admin/service/statuses/{added.id}",
-                                 data={"name": "Parts on order", "state": "waiting", "position": "0"})
+    response = admin_client.post(
+        f"/admin/service/statuses/{added.id}", data={"name": "Parts on order", "state": "waiting", "position": "0"}
+    )
     assert response.status_code == 303
     html = admin_client.get("/admin/service/statuses").get_data(as_text=True)
     assert html.index("Parts on order") < html.index(">New<")
@@ -303,25 +350,33 @@ def test_a_status_name_and_state_are_checked(app, admin_client):
     before = snapshot(app)
     response = admin_client.post("/admin/service/statuses", data={"name": "new", "state": "limbo"})
     assert response.status_code == 422
-    assert set(_errors(response.get_data(as_text=True))) == {"Another status has this name.",
-                                                              "Choose what the status means."}
+    assert set(_errors(response.get_data(as_text=True))) == {
+        "Another status has this name.",
+        "Choose what the status means.",
+    }
     assert snapshot(app) == before
 
 
 def test_a_status_in_use_keeps_its_state_and_is_never_deleted(app, admin_client, make):
     make.ticket()  # takes "New"
     new = _status(app, "New")
-    response = admin_client.post(f"/admin/service/statuses/{new.id}",
-                                 data={"name": "Fresh", "state": "closed", "position": "1"})
+    response = admin_client.post(
+        f"/admin/service/statuses/{new.id}", data={"name": "Fresh", "state": "closed", "position": "1"}
+    )
     assert response.status_code == 422
     assert "Tickets have this status, so what it means cannot change" in response.get_data(as_text=True)
     assert admin_client.post(f"/admin/service/statuses/{new.id}/delete").status_code == 303
     assert "Tickets have New: deactivate it instead." in admin_client.get("/admin/service/statuses").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert stored(app, TicketStatus, new.id).name == "New"
     # Renaming is fine.
-    assert admin_client.post(f"/admin/service/statuses/{new.id}",
-                             data={"name": "Fresh", "state": "open", "position": "1"}).status_code == 303
+    assert (
+        admin_client.post(
+            f"/admin/service/statuses/{new.id}", data={"name": "Fresh", "state": "open", "position": "1"}
+        ).status_code
+        == 303
+    )
     assert stored(app, TicketStatus, new.id).name == "Fresh"
 
 
@@ -331,8 +386,9 @@ def test_each_state_keeps_one_active_status(app, admin_client):
     html = admin_client.get("/admin/service/statuses").get_data(as_text=True)
     assert "Waiting on customer is the only active status of its kind" in html
     assert stored(app, TicketStatus, waiting.id).is_active is True
-    response = admin_client.post(f"/admin/service/statuses/{waiting.id}",
-                                 data={"name": "Waiting on customer", "state": "open", "position": "3"})
+    response = admin_client.post(
+        f"/admin/service/statuses/{waiting.id}", data={"name": "Waiting on customer", "state": "open", "position": "3"}
+    )
     assert response.status_code == 422
     # With a second open status, "New" may go (and come back).
     new = _status(app, "New")
@@ -370,6 +426,7 @@ def test_the_status_list_query_count_does_not_grow_with_tickets(app, admin_clien
 
 # --- issue types -------------------------------------------------------------------------
 
+
 def _kind(app, name: str) -> IssueType:
     with app.app_context():
         kind = db.session.scalar(select(IssueType).where(IssueType.name == name))
@@ -380,28 +437,33 @@ def _kind(app, name: str) -> IssueType:
 
 def test_issue_types_and_sub_types_are_added_moved_and_deactivated(app, admin_client, make):
     for name in ("Plumbing", "Electrical"):
-        assert admin_client.post("/admin/service/issue-types", data={"name": name, "parent_id": "0",
-                                                                     "sla_id": "0"}).status_code == 303
+        assert (
+            admin_client.post(
+                "/admin/service/issue-types", data={"name": name, "parent_id": "0", "sla_id": "0"}
+            ).status_code
+            == 303
+        )
     plumbing = _kind(app, "Plumbing")
     for name in ("Leak", "Blocked drain"):
-        assert admin_client.post("/admin/service/issue-types", data={"name": name, "parent_id": str(plumbing.id),
-                                                                     "sla_id": "0"}).status_code == 303
+        assert (
+            admin_client.post(
+                "/admin/service/issue-types", data={"name": name, "parent_id": str(plumbing.id), "sla_id": "0"}
+            ).status_code
+            == 303
+        )
     html = admin_client.get("/admin/service/issue-types").get_data(as_text=True)
-    assert html.index(">Plumbing<") < html.index(">Leak<") < html.index(">Blocked drain<") < html.index(
-        ">Electrical<")
+    assert html.index(">Plumbing<") < html.index(">Leak<") < html.index(">Blocked drain<") < html.index(">Electrical<")
     drain = _kind(app, "Blocked drain")
     assert drain.parent_id == plumbing.id
-    assert admin_client.post(f"/admin/service/issue-types/{drain.id}/move", data={"direction": "up"}).status_code \
-        == 303
+    assert admin_client.post(f"/admin/service/issue-types/{drain.id}/move", data={"direction": "up"}).status_code == 303
     electrical = _kind(app, "Electrical")
     admin_client.post(f"/admin/service/issue-types/{electrical.id}/move", data={"direction": "up"})
     html = admin_client.get("/admin/service/issue-types").get_data(as_text=True)
-    assert html.index(">Electrical<") < html.index(">Plumbing<") < html.index(">Blocked drain<") < html.index(
-        ">Leak<")
+    assert html.index(">Electrical<") < html.index(">Plumbing<") < html.index(">Blocked drain<") < html.index(">Leak<")
     assert admin_client.post(f"/admin/service/issue-types/{drain.id}/deactivate").status_code == 303
     assert stored(app, IssueType, drain.id).is_active is False
     with app.app_context():
-        from portal.services.tickets import sub_issue_types
+        from portal.domains.service_desk.tickets import sub_issue_types
 
         assert [k.name for k in sub_issue_types(plumbing.id)] == ["Leak"]
 
@@ -410,17 +472,23 @@ def test_a_sub_type_cannot_have_sub_types_and_names_are_unique_per_level(app, ad
     parent = make.issue_type("Garden")
     child = make.issue_type("Mowing", parent=parent)
     before = snapshot(app)
-    response = admin_client.post("/admin/service/issue-types", data={"name": "Edges", "parent_id": str(child.id),
-                                                                      "sla_id": "0"})
+    response = admin_client.post(
+        "/admin/service/issue-types", data={"name": "Edges", "parent_id": str(child.id), "sla_id": "0"}
+    )
     assert response.status_code == 422
     assert "Choose a top-level issue type: sub-types have no sub-types." in response.get_data(as_text=True)
-    response = admin_client.post("/admin/service/issue-types", data={"name": "mowing", "parent_id": str(parent.id),
-                                                                     "sla_id": "0"})
+    response = admin_client.post(
+        "/admin/service/issue-types", data={"name": "mowing", "parent_id": str(parent.id), "sla_id": "0"}
+    )
     assert response.status_code == 422
     assert snapshot(app) == before
     # The same name at another level is fine.
-    assert admin_client.post("/admin/service/issue-types", data={"name": "Mowing", "parent_id": "0",
-                                                                 "sla_id": "0"}).status_code == 303
+    assert (
+        admin_client.post(
+            "/admin/service/issue-types", data={"name": "Mowing", "parent_id": "0", "sla_id": "0"}
+        ).status_code
+        == 303
+    )
 
 
 def test_an_issue_type_sla_override_is_set_shown_and_used_by_new_tickets(app, admin_client, make):
@@ -428,8 +496,12 @@ def test_an_issue_type_sla_override_is_set_shown_and_used_by_new_tickets(app, ad
     kind = make.issue_type("Flood")
     form = admin_client.get(f"/admin/service/issue-types/{kind.id}").get_data(as_text=True)
     assert '<optgroup label="Shared SLAs">' in form
-    assert admin_client.post(f"/admin/service/issue-types/{kind.id}",
-                             data={"name": "Flooding", "sla_id": str(rush.id)}).status_code == 303
+    assert (
+        admin_client.post(
+            f"/admin/service/issue-types/{kind.id}", data={"name": "Flooding", "sla_id": str(rush.id)}
+        ).status_code
+        == 303
+    )
     assert "SLA: Rush" in admin_client.get("/admin/service/issue-types").get_data(as_text=True)
     ticket = make.ticket(issue_type_id=kind.id)
     assert ticket.sla_id == rush.id

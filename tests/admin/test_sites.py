@@ -1,13 +1,14 @@
 """Sites on the organization page: listed, added (htmx and plain forms, 422 on
 mistakes), deactivated; editors only; and a query count that does not grow."""
+
 from __future__ import annotations
 
 import re
 
 from sqlalchemy import select
 
-from portal.extensions import db
-from portal.models import Site
+from portal.core.extensions import db
+from portal.domains.customers.models import Site
 from tests.factories import add_to_team, stored
 
 HX = {"HX-Request": "true"}
@@ -21,8 +22,11 @@ def _client(app, login, user):
 
 def _sites(app, organization_id: int) -> list[tuple[str, str, bool]]:
     with app.app_context():
-        rows = db.session.execute(select(Site.name, Site.address, Site.is_active)
-                                  .where(Site.organization_id == organization_id).order_by(Site.id)).all()
+        rows = db.session.execute(
+            select(Site.name, Site.address, Site.is_active)
+            .where(Site.organization_id == organization_id)
+            .order_by(Site.id)
+        ).all()
         return [tuple(row) for row in rows]
 
 
@@ -37,20 +41,26 @@ def test_the_organization_page_lists_its_sites_with_add_and_deactivate_for_edito
     with app.app_context():
         db.session.get(Site, gone.id).is_active = False
         db.session.commit()
-    html = _client(app, login, make.staff(role="admin")).get(
-        f"/admin/organizations/{organization.id}").get_data(as_text=True)
-    section = html[html.index('id="sites"'):].split("</section>")[0]
+    html = (
+        _client(app, login, make.staff(role="admin"))
+        .get(f"/admin/organizations/{organization.id}")
+        .get_data(as_text=True)
+    )
+    section = html[html.index('id="sites"') :].split("</section>")[0]
     assert "North campus" in section and "Old depot" in section
     assert f'action="/admin/organizations/{organization.id}/sites"' in section
     assert len(re.findall(r'action="/admin/sites/\d+/deactivate"', section)) == 1  # the active site only
-    assert "<h2>Sites <small class=\"muted\">(1)</small></h2>" in section  # one active
+    assert '<h2>Sites <small class="muted">(1)</small></h2>' in section  # one active
 
 
 def test_adding_a_site_with_htmx_returns_the_section_with_it(app, make, login):
     organization = make.organization()
     client = _client(app, login, make.staff(role="admin"))
-    response = client.post(f"/admin/organizations/{organization.id}/sites",
-                           data={"name": "  Riverside office ", "address": "1 River Road\nTroy"}, headers=HX)
+    response = client.post(
+        f"/admin/organizations/{organization.id}/sites",
+        data={"name": "  Riverside office ", "address": "1 River Road\nTroy"},
+        headers=HX,
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html and "{#" not in html
@@ -77,7 +87,7 @@ def test_a_site_without_a_name_or_with_a_taken_name_is_refused_with_422_and_noth
     blank = client.post(url, data={"name": "  ", "address": "Somewhere"}, headers=HX)
     assert blank.status_code == 422
     assert _errors(blank.get_data(as_text=True)) == ["Give the site a name."]
-    assert 'Somewhere</textarea>' in blank.get_data(as_text=True)  # what was typed stays
+    assert "Somewhere</textarea>" in blank.get_data(as_text=True)  # what was typed stays
     taken = client.post(url, data={"name": "MAIN building"})  # a plain form: the sites page
     assert taken.status_code == 422
     html = taken.get_data(as_text=True)
@@ -88,7 +98,8 @@ def test_a_site_without_a_name_or_with_a_taken_name_is_refused_with_422_and_noth
 def test_an_inactive_organization_takes_no_new_sites(app, make, login):
     organization = make.organization_with(is_active=False)
     response = _client(app, login, make.staff(role="admin")).post(
-        f"/admin/organizations/{organization.id}/sites", data={"name": "New wing"}, headers=HX)
+        f"/admin/organizations/{organization.id}/sites", data={"name": "New wing"}, headers=HX
+    )
     assert response.status_code == 422
     assert "takes no new sites" in response.get_data(as_text=True)
     assert _sites(app, organization.id) == []
@@ -106,7 +117,7 @@ def test_deactivating_a_site_keeps_it_listed_as_inactive_and_out_of_new_tickets(
     again = client.post(f"/admin/sites/{site.id}/deactivate")  # a second tap: no change, no error
     assert again.status_code == 303
     with app.app_context():
-        from portal.services.tickets import ticket_choices
+        from portal.domains.service_desk.tickets import ticket_choices
 
         assert [s.name for s in ticket_choices(organization.id)[1]] == ["Main building"]
 
@@ -122,7 +133,7 @@ def test_technicians_and_staff_off_the_team_cannot_add_or_deactivate(app, make, 
         assert client.post(f"/admin/sites/{site.id}/deactivate").status_code == 404
     # the technician still sees the sites, without the buttons
     html = _client(app, login, technician).get(f"/admin/organizations/{organization.id}").get_data(as_text=True)
-    assert "Main building" in html and "/deactivate" not in html[html.index('id="sites"'):].split("</section>")[0]
+    assert "Main building" in html and "/deactivate" not in html[html.index('id="sites"') :].split("</section>")[0]
     assert _sites(app, organization.id) == [("Main building", "", True)]
 
 

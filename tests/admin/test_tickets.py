@@ -1,6 +1,7 @@
 """The staff side of tickets: the queue (access, search, filters, sorts, keyset pages,
 bulk assign) and the ticket page (reply versus internal note, status, priority and
 assignee, the SLA clocks, attachments), with query counts."""
+
 from __future__ import annotations
 
 import io
@@ -10,19 +11,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from portal.extensions import db
-from portal.models import (
-    Contact,
-    OutboxMessage,
-    StaffUser,
-    Ticket,
-    TicketAttachment,
-    TicketMessage,
-    TicketStatus,
-    utcnow,
-)
-from portal.services import tickets as ticket_service
-from portal.services.ticket_queue import assignable_staff
+from portal.access.staff import staff_may_see_organization
+from portal.access.staff import staff_seeing_organization as assignable_staff
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact
+from portal.domains.identity.models import StaffUser
+from portal.domains.service_desk import tickets as ticket_service
+from portal.domains.service_desk.models import Ticket, TicketAttachment, TicketMessage, TicketStatus
+from portal.mail.models import OutboxMessage
 from tests.factories import add_to_team, outbox, stored
 
 HX = {"HX-Request": "true"}
@@ -93,6 +90,7 @@ def admin_client(app, login, admin):
 
 # --- the queue: who sees what -------------------------------------------------------------
 
+
 def test_the_queue_lists_only_tickets_of_customers_the_role_may_see(app, make, login):
     team_org, other_org = make.organization("Team Customer"), make.organization("Other Customer")
     mine = make.ticket(make.contact(team_org), title="Team leak")
@@ -116,6 +114,7 @@ def test_the_queue_page_has_an_active_search_and_the_nav_links_to_it(admin_clien
 
 # --- search ------------------------------------------------------------------------------------
 
+
 def test_the_search_finds_tickets_by_title_number_organization_and_contact(app, make, admin_client):
     greenleaf = make.organization("Greenleaf Gardens")
     stone = make.organization("Stone Works")
@@ -124,20 +123,32 @@ def test_the_search_finds_tickets_by_title_number_organization_and_contact(app, 
     leak = make.ticket(cora, title="Kitchen tap LEAKING again")
     gate = make.ticket(bob, title="Broken gate")
     for query, expected in (
-        ("leak", [leak.id]), ("TAP leak", [leak.id]), ("gate", [gate.id]),  # title, contains, any case
-        (gate.number, [gate.id]), (gate.number.lower(), [gate.id]), (str(gate.id), [gate.id]),  # number
-        ("green", [leak.id]), ("STONE w", [gate.id]),  # organization name prefix
-        ("cora.l", [leak.id]), ("bob@stone", [gate.id]),  # contact email prefix
-        ("mason", [gate.id]), ("cora lane", [leak.id]), ("lan", [leak.id]),  # contact name prefix
-        ("nothing like it", []), ("100%", []), ("_", []),
+        ("leak", [leak.id]),
+        ("TAP leak", [leak.id]),
+        ("gate", [gate.id]),  # title, contains, any case
+        (gate.number, [gate.id]),
+        (gate.number.lower(), [gate.id]),
+        (str(gate.id), [gate.id]),  # number
+        ("green", [leak.id]),
+        ("STONE w", [gate.id]),  # organization name prefix
+        ("cora.l", [leak.id]),
+        ("bob@stone", [gate.id]),  # contact email prefix
+        ("mason", [gate.id]),
+        ("cora lane", [leak.id]),
+        ("lan", [leak.id]),  # contact name prefix
+        ("nothing like it", []),
+        ("100%", []),
+        ("_", []),
     ):
         assert _queue(admin_client, q=query) == expected, query
 
 
 # --- filters -------------------------------------------------------------------------------------
 
-def test_the_queue_filters_by_status_state_priority_organization_assignee_and_issue_type(app, make, admin,
-                                                                                        admin_client):
+
+def test_the_queue_filters_by_status_state_priority_organization_assignee_and_issue_type(
+    app, make, admin, admin_client
+):
     org_a, org_b = make.organization("Alpha"), make.organization("Beta")
     plumbing = make.issue_type("Plumbing")
     other_kind = make.issue_type("Garden")
@@ -148,12 +159,16 @@ def test_the_queue_filters_by_status_state_priority_organization_assignee_and_is
     closed = make.ticket(make.contact(org_b), title="Closed one", issue_type_id=other_kind.id)
     with app.app_context():
         me, other = db.session.get(StaffUser, admin.id), db.session.get(StaffUser, colleague.id)
-        for ticket_id, status, assignee in ((working.id, "In progress", me), (waiting.id, "Waiting on customer", other),
-                                            (closed.id, "Resolved", me)):
+        for ticket_id, status, assignee in (
+            (working.id, "In progress", me),
+            (waiting.id, "Waiting on customer", other),
+            (closed.id, "Resolved", me),
+        ):
             ticket = db.session.get(Ticket, ticket_id)
-            ticket_service.change_status(ticket, db.session.scalar(
-                select(TicketStatus).where(TicketStatus.name == status)), me)
-            ticket_service.assign_ticket(ticket, assignee, me)
+            ticket_service.change_status(
+                ticket, db.session.scalar(select(TicketStatus).where(TicketStatus.name == status)), me
+            )
+            ticket_service.assign_ticket(ticket, assignee, me, sees=staff_may_see_organization)
         db.session.commit()
     assert _queue(admin_client) == [waiting.id, working.id, new.id]  # default: not closed, newest first
     assert _queue(admin_client, status="all") == [closed.id, waiting.id, working.id, new.id]
@@ -199,9 +214,12 @@ def test_the_sla_filters_find_breached_and_soon_due_tickets(app, make, admin_cli
 
 # --- sorts and pages -------------------------------------------------------------------------------
 
+
 def test_the_queue_sorts_by_age_update_priority_and_due_times(app, make, admin_client):
-    sla = make.sla(hours=ROUND_THE_CLOCK, targets={"low": (240, 2400), "normal": (120, 1200), "high": (60, 600),
-                                                   "urgent": (30, 300)})
+    sla = make.sla(
+        hours=ROUND_THE_CLOCK,
+        targets={"low": (240, 2400), "normal": (120, 1200), "high": (60, 600), "urgent": (30, 300)},
+    )
     contact = make.contact(make.organization_with(sla_id=sla.id))
     now = utcnow()
     a = make.ticket(contact, title="A", priority="low", now=now - timedelta(minutes=3))
@@ -236,8 +254,7 @@ def _pages(client, **args) -> list[list[int]]:
 @pytest.mark.parametrize("sort", ["newest", "priority", "response_due"])
 def test_the_next_page_continues_where_the_last_one_stopped(app, make, admin_client, sort):
     contact = make.contact(make.organization())
-    ids = [make.ticket(contact, title=f"Ticket {i}", priority=("low", "urgent", "normal")[i % 3]).id
-           for i in range(30)]
+    ids = [make.ticket(contact, title=f"Ticket {i}", priority=("low", "urgent", "normal")[i % 3]).id for i in range(30)]
     pages = _pages(admin_client, sort=sort)
     assert [len(p) for p in pages] == [25, 5]
     assert sorted(pages[0] + pages[1]) == ids  # each ticket once
@@ -250,6 +267,7 @@ def test_the_next_page_continues_where_the_last_one_stopped(app, make, admin_cli
 
 # --- bulk assign --------------------------------------------------------------------------------------
 
+
 def test_bulk_assign_assigns_what_the_assignee_may_see_and_names_the_skipped(app, make, admin, admin_client):
     team_org, other_org = make.organization("Team Customer"), make.organization("Other Customer")
     tech = make.staff(role="technician", name="Tess Tech")
@@ -257,8 +275,11 @@ def test_bulk_assign_assigns_what_the_assignee_may_see_and_names_the_skipped(app
     one = make.ticket(make.contact(team_org), title="One")
     two = make.ticket(make.contact(team_org), title="Two")
     elsewhere = make.ticket(make.contact(other_org), title="Elsewhere")
-    response = admin_client.post("/admin/tickets/assign", headers=HX, data={
-        "ticket_ids": [str(one.id), str(two.id), str(elsewhere.id)], "assignee_id": str(tech.id), "priority": ""})
+    response = admin_client.post(
+        "/admin/tickets/assign",
+        headers=HX,
+        data={"ticket_ids": [str(one.id), str(two.id), str(elsewhere.id)], "assignee_id": str(tech.id), "priority": ""},
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html and html.lstrip().startswith('<div id="ticket-results">')
@@ -267,8 +288,9 @@ def test_bulk_assign_assigns_what_the_assignee_may_see_and_names_the_skipped(app
     assert [stored(app, Ticket, t.id).assignee_id for t in (one, two, elsewhere)] == [tech.id, tech.id, None]
     assert sum(1 for m in outbox(app) if m["kind"] == "ticket_assigned" and m["to_addr"] == tech.email) == 2
     # a plain form: back to the queue with the same filters, the result flashed
-    response = admin_client.post("/admin/tickets/assign", data={
-        "ticket_ids": [str(one.id)], "assignee_id": "0", "priority": "normal"})
+    response = admin_client.post(
+        "/admin/tickets/assign", data={"ticket_ids": [str(one.id)], "assignee_id": "0", "priority": "normal"}
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/admin/tickets/?priority=normal"
     assert stored(app, Ticket, one.id).assignee_id is None
     assert "1 ticket unassigned." in admin_client.get(response.headers["Location"]).get_data(as_text=True)
@@ -290,6 +312,7 @@ def test_bulk_assign_leaves_tickets_the_staff_member_may_not_see_alone(app, make
 
 # --- query counts ------------------------------------------------------------------------------------------
 
+
 def test_the_queue_runs_the_same_number_of_queries_for_5_or_40_tickets(app, make, admin, admin_client, count_queries):
     orgs = [make.organization(f"Org {i}") for i in range(4)]
     staff = [make.staff(role="manager") for _ in range(3)]
@@ -299,9 +322,12 @@ def test_the_queue_runs_the_same_number_of_queries_for_5_or_40_tickets(app, make
         with app.app_context():
             me = db.session.get(StaffUser, admin.id)
             for i in range(n):
-                ticket = ticket_service.open_ticket(db.session.get(Contact, contacts[i % 4].id), title=f"T {i}",
-                                                    description="x")
-                ticket_service.assign_ticket(ticket, db.session.get(StaffUser, staff[i % 3].id), me)
+                ticket = ticket_service.open_ticket(
+                    db.session.get(Contact, contacts[i % 4].id), title=f"T {i}", description="x"
+                )
+                ticket_service.assign_ticket(
+                    ticket, db.session.get(StaffUser, staff[i % 3].id), me, sees=staff_may_see_organization
+                )
             db.session.commit()
 
     def counted(**args) -> int:
@@ -323,6 +349,7 @@ def test_the_queue_runs_the_same_number_of_queries_for_5_or_40_tickets(app, make
 
 # --- the ticket page -------------------------------------------------------------------------------------
 
+
 def test_the_ticket_page_shows_the_header_clocks_and_timeline(app, make, admin_client):
     sla = make.sla(name="Gold", hours=ROUND_THE_CLOCK)
     org = make.organization_with(name="Greenleaf", sla_id=sla.id)
@@ -330,11 +357,26 @@ def test_the_ticket_page_shows_the_header_clocks_and_timeline(app, make, admin_c
     sub = make.issue_type("Leak", parent=kind)
     site = make.site(org, "North yard")
     make.site(org, "South yard")
-    ticket = make.ticket(make.contact(org, first_name="Cora", last_name="Lane"), title="Dripping tap",
-                         issue_type_id=kind.id, sub_issue_type_id=sub.id, site_id=site.id)
+    ticket = make.ticket(
+        make.contact(org, first_name="Cora", last_name="Lane"),
+        title="Dripping tap",
+        issue_type_id=kind.id,
+        sub_issue_type_id=sub.id,
+        site_id=site.id,
+    )
     html = admin_client.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)
-    for text in (ticket.number, "Dripping tap", "Greenleaf", "Cora Lane", "North yard", "Plumbing / Leak", "Gold",
-                 "First response", "Resolution", "Kitchen tap drips."):
+    for text in (
+        ticket.number,
+        "Dripping tap",
+        "Greenleaf",
+        "Cora Lane",
+        "North yard",
+        "Plumbing / Leak",
+        "Gold",
+        "First response",
+        "Resolution",
+        "Kitchen tap drips.",
+    ):
         assert text in html, text
     assert 'class="clock running"' in html
 
@@ -365,8 +407,9 @@ def test_an_internal_note_never_reaches_the_contact(app, make, admin_client, ope
     contact = make.contact(make.organization(), portal_level="organization")
     ticket = make.ticket(contact)
     admin_client.post(f"/admin/tickets/{ticket.id}/reply", data={"body": "Public answer"})
-    response = admin_client.post(f"/admin/tickets/{ticket.id}/note", data={"body": f"Gate code {marker}"},
-                                 content_type="multipart/form-data")
+    response = admin_client.post(
+        f"/admin/tickets/{ticket.id}/note", data={"body": f"Gate code {marker}"}, content_type="multipart/form-data"
+    )
     assert response.status_code == 303
     admin_page = admin_client.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)
     assert marker in admin_page and "Internal note — not visible to the customer" in admin_page
@@ -404,8 +447,9 @@ def test_a_contact_reply_mails_the_assignee(app, make, admin, admin_client):
     ticket = make.ticket(contact)
     admin_client.post(f"/admin/tickets/{ticket.id}/assign", data={"assignee_id": str(tech.id)})
     with app.app_context():
-        ticket_service.add_contact_reply(db.session.get(Ticket, ticket.id), db.session.get(Contact, contact.id),
-                                         "It is leaking more now.")
+        ticket_service.add_contact_reply(
+            db.session.get(Ticket, ticket.id), db.session.get(Contact, contact.id), "It is leaking more now."
+        )
         db.session.commit()
     mail = [m for m in outbox(app) if m["kind"] == "ticket_contact_reply"]
     assert [m["to_addr"] for m in mail] == [tech.email]
@@ -416,8 +460,11 @@ def test_waiting_on_the_customer_pauses_the_resolution_clock_and_resuming_extend
     sla = make.sla(hours=ROUND_THE_CLOCK, targets={p: (60, 600) for p in ("low", "normal", "high", "urgent")})
     ticket = make.ticket(make.contact(make.organization_with(sla_id=sla.id)))
     due = stored(app, Ticket, ticket.id).resolution_due_at
-    response = admin_client.post(f"/admin/tickets/{ticket.id}/status", headers=HX,
-                                 data={"status_id": str(_status_id(app, "Waiting on customer"))})
+    response = admin_client.post(
+        f"/admin/tickets/{ticket.id}/status",
+        headers=HX,
+        data={"status_id": str(_status_id(app, "Waiting on customer"))},
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section class="card ticket-panel" id="ticket-panel">')
@@ -426,8 +473,9 @@ def test_waiting_on_the_customer_pauses_the_resolution_clock_and_resuming_extend
     paused = stored(app, Ticket, ticket.id)
     assert paused.state == "waiting" and paused.resolution_due_at is None
     _set(app, ticket.id, waiting_since=paused.waiting_since - timedelta(hours=2))  # two hours of waiting
-    response = admin_client.post(f"/admin/tickets/{ticket.id}/status",
-                                 data={"status_id": str(_status_id(app, "In progress"))})
+    response = admin_client.post(
+        f"/admin/tickets/{ticket.id}/status", data={"status_id": str(_status_id(app, "In progress"))}
+    )
     assert response.status_code == 303
     resumed = stored(app, Ticket, ticket.id)
     assert resumed.state == "open" and resumed.resolution_paused_minutes == 120
@@ -435,8 +483,10 @@ def test_waiting_on_the_customer_pauses_the_resolution_clock_and_resuming_extend
 
 
 def test_a_priority_change_recomputes_the_due_times(app, make, admin_client):
-    sla = make.sla(hours=ROUND_THE_CLOCK, targets={"low": (240, 2400), "normal": (120, 1200), "high": (60, 600),
-                                                   "urgent": (30, 300)})
+    sla = make.sla(
+        hours=ROUND_THE_CLOCK,
+        targets={"low": (240, 2400), "normal": (120, 1200), "high": (60, 600), "urgent": (30, 300)},
+    )
     ticket = make.ticket(make.contact(make.organization_with(sla_id=sla.id)))
     opened = stored(app, Ticket, ticket.id)
     response = admin_client.post(f"/admin/tickets/{ticket.id}/priority", data={"priority": "urgent"}, headers=HX)
@@ -455,11 +505,14 @@ def test_assigning_mails_the_assignee_and_refuses_one_who_cannot_see_the_custome
     page = admin_client.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)
     choices = re.search(r'<select id="assignee_id".*?</select>', page, re.DOTALL).group(0)
     assert "Tess Tech" in choices and "Out Sider" not in choices
-    assert admin_client.post(f"/admin/tickets/{ticket.id}/assign", data={"assignee_id": str(tech.id)}).status_code == 303
+    assert (
+        admin_client.post(f"/admin/tickets/{ticket.id}/assign", data={"assignee_id": str(tech.id)}).status_code == 303
+    )
     assert stored(app, Ticket, ticket.id).assignee_id == tech.id
     assert [m["to_addr"] for m in outbox(app) if m["kind"] == "ticket_assigned"] == [tech.email]
-    response = admin_client.post(f"/admin/tickets/{ticket.id}/assign", data={"assignee_id": str(outsider.id)},
-                                 headers=HX)
+    response = admin_client.post(
+        f"/admin/tickets/{ticket.id}/assign", data={"assignee_id": str(outsider.id)}, headers=HX
+    )
     assert response.status_code == 422
     assert "Out Sider cannot see this customer&#39;s tickets." in response.get_data(as_text=True)
     assert stored(app, Ticket, ticket.id).assignee_id == tech.id
@@ -470,15 +523,20 @@ def test_invalid_input_is_a_422_with_the_message_and_nothing_lost(app, make, adm
     before = stored(app, Ticket, ticket.id)
     response = admin_client.post(f"/admin/tickets/{ticket.id}/reply", data={"body": "   "})
     assert response.status_code == 422 and "Please fill this in." in _errors(response.get_data(as_text=True))
-    response = admin_client.post(f"/admin/tickets/{ticket.id}/reply", content_type="multipart/form-data", data={
-        "body": "Here is the manual", "attachments": [(io.BytesIO(b"MZ\x90\x00binary"), "manual.pdf")]})
+    response = admin_client.post(
+        f"/admin/tickets/{ticket.id}/reply",
+        content_type="multipart/form-data",
+        data={"body": "Here is the manual", "attachments": [(io.BytesIO(b"MZ\x90\x00binary"), "manual.pdf")]},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "manual.pdf is not a file type we accept" in html
     assert "Here is the manual</textarea>" in html  # what was typed is still there
-    for path, data in ((f"/admin/tickets/{ticket.id}/status", {"status_id": "999"}),
-                       (f"/admin/tickets/{ticket.id}/status", {"status_id": "x"}),
-                       (f"/admin/tickets/{ticket.id}/priority", {"priority": "whenever"}),
-                       (f"/admin/tickets/{ticket.id}/assign", {"assignee_id": "999"})):
+    for path, data in (
+        (f"/admin/tickets/{ticket.id}/status", {"status_id": "999"}),
+        (f"/admin/tickets/{ticket.id}/status", {"status_id": "x"}),
+        (f"/admin/tickets/{ticket.id}/priority", {"priority": "whenever"}),
+        (f"/admin/tickets/{ticket.id}/assign", {"assignee_id": "999"}),
+    ):
         for headers in ({}, HX):
             response = admin_client.post(path, data=data, headers=headers)
             assert response.status_code == 422, (path, data)
@@ -497,12 +555,17 @@ def test_a_technician_on_the_team_works_the_ticket(app, make, login):
     ticket = make.ticket(make.contact(org))
     client = _client(app, login, tech)
     assert client.post(f"/admin/tickets/{ticket.id}/reply", data={"body": "On my way"}).status_code == 303
-    assert client.post(f"/admin/tickets/{ticket.id}/status",
-                       data={"status_id": str(_status_id(app, "Resolved"))}).status_code == 303
+    assert (
+        client.post(
+            f"/admin/tickets/{ticket.id}/status", data={"status_id": str(_status_id(app, "Resolved"))}
+        ).status_code
+        == 303
+    )
     assert stored(app, Ticket, ticket.id).state == "closed"
 
 
 # --- attachments --------------------------------------------------------------------------------------
+
 
 def test_attachments_download_for_those_who_may_see_the_ticket_only(app, make, login, admin_client):
     team_org, other_org = make.organization(), make.organization()
@@ -510,8 +573,11 @@ def test_attachments_download_for_those_who_may_see_the_ticket_only(app, make, l
     add_to_team(app, team_org, sales)
     ticket = make.ticket(make.contact(team_org))
     other = make.ticket(make.contact(other_org))
-    response = admin_client.post(f"/admin/tickets/{ticket.id}/note", content_type="multipart/form-data", data={
-        "body": "Photo of the valve", "attachments": [(io.BytesIO(PNG), "valve <1>.png")]})
+    response = admin_client.post(
+        f"/admin/tickets/{ticket.id}/note",
+        content_type="multipart/form-data",
+        data={"body": "Photo of the valve", "attachments": [(io.BytesIO(PNG), "valve <1>.png")]},
+    )
     assert response.status_code == 303
     with app.app_context():
         attachment_id = db.session.scalar(select(TicketAttachment.id).where(TicketAttachment.ticket_id == ticket.id))
@@ -532,8 +598,10 @@ def test_attachments_download_for_those_who_may_see_the_ticket_only(app, make, l
 
 # --- the page's queries ------------------------------------------------------------------------------------
 
-def test_the_ticket_page_runs_the_same_number_of_queries_for_5_or_40_messages(app, make, admin, admin_client,
-                                                                           count_queries):
+
+def test_the_ticket_page_runs_the_same_number_of_queries_for_5_or_40_messages(
+    app, make, admin, admin_client, count_queries
+):
     ticket = make.ticket(make.contact(make.organization()))
 
     def add(n: int) -> None:
@@ -541,8 +609,9 @@ def test_the_ticket_page_runs_the_same_number_of_queries_for_5_or_40_messages(ap
             me = db.session.get(StaffUser, admin.id)
             loaded = db.session.get(Ticket, ticket.id)
             for i in range(n):
-                ticket_service.add_staff_message(loaded, me, f"Message {i}", internal=bool(i % 2),
-                                                 files=[_file(f"p{i}.png")] if i % 3 == 0 else [])
+                ticket_service.add_staff_message(
+                    loaded, me, f"Message {i}", internal=bool(i % 2), files=[_file(f"p{i}.png")] if i % 3 == 0 else []
+                )
             db.session.commit()
 
     def counted() -> int:
@@ -576,15 +645,18 @@ def test_the_assignee_list_follows_the_access_rule(app, make):
     make.proposal(contact=make.contact(org), rep=seller)
     with app.app_context():
         from portal.access.staff import staff_may_see_organization
-        from portal.models import Organization
+        from portal.domains.customers.models import Organization
 
         db.session.get(Organization, org.id).account_manager_id = account_manager.id
         db.session.get(StaffUser, disabled.id).is_enabled = False
         db.session.commit()
         for organization_id in (org.id, other.id):
             listed = {user.id for user in assignable_staff(organization_id)}
-            expected = {user.id for user in db.session.scalars(select(StaffUser))
-                        if user.is_enabled and staff_may_see_organization(user, organization_id)}
+            expected = {
+                user.id
+                for user in db.session.scalars(select(StaffUser))
+                if user.is_enabled and staff_may_see_organization(user, organization_id)
+            }
             assert listed == expected
         assert {team.id, manager.id, account_manager.id, seller.id} <= {u.id for u in assignable_staff(org.id)}
         assert nobody.id not in {u.id for u in assignable_staff(org.id)}
@@ -592,9 +664,14 @@ def test_the_assignee_list_follows_the_access_rule(app, make):
 
 # --- a ticket taken by phone -------------------------------------------------------------
 
+
 def _phone_form(**overrides) -> dict:
-    data = {"title": "Gate will not close", "description": "Called at 8am: the north gate is stuck open.",
-            "priority": "urgent", "submission_key": "phone-call-1"}
+    data = {
+        "title": "Gate will not close",
+        "description": "Called at 8am: the north gate is stuck open.",
+        "priority": "urgent",
+        "submission_key": "phone-call-1",
+    }
     data.update(overrides)
     return data
 
@@ -614,8 +691,12 @@ def test_staff_open_a_ticket_for_a_caller_who_gets_the_receipt(app, make, login)
     assert (ticket.contact_id, ticket.organization_id, ticket.priority) == (caller.id, organization.id, "urgent")
     assert ticket.first_response_due_at is not None
     with app.app_context():
-        kinds = [(m.kind, m.author_contact_id, m.author_staff_id) for m in db.session.scalars(
-            select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id))]
+        kinds = [
+            (m.kind, m.author_contact_id, m.author_staff_id)
+            for m in db.session.scalars(
+                select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id)
+            )
+        ]
         db.session.remove()
     assert kinds == [("reply", caller.id, None), ("event", None, manager.id)]
     mails = outbox(app)[mails_before:]
@@ -652,8 +733,7 @@ def test_the_phone_form_offers_the_sub_types_of_the_chosen_type(app, make, login
     plumbing = make.issue_type("Plumbing")
     make.issue_type("Leak", parent=plumbing)
     client = _client(app, login, make.staff(role="technician"))
-    response = client.get("/admin/tickets/new/sub-issue-types", query_string={"issue_type_id": plumbing.id},
-                          headers=HX)
+    response = client.get("/admin/tickets/new/sub-issue-types", query_string={"issue_type_id": plumbing.id}, headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and ">Leak</option>" in html
 
@@ -672,7 +752,9 @@ def test_a_reply_to_a_caller_without_portal_access_says_how_to_answer(app, make,
     caller = make.contact(portal_enabled=False)
     ticket = make.ticket(caller)
     client = _client(app, login, make.staff(role="admin"))
-    assert client.post(f"/admin/tickets/{ticket.id}/reply", data={"body": "A technician comes at 10."}).status_code == 303
+    assert (
+        client.post(f"/admin/tickets/{ticket.id}/reply", data={"body": "A technician comes at 10."}).status_code == 303
+    )
     [mail] = [m for m in outbox(app) if m["kind"] == "ticket_reply"]
     assert mail["to_addr"] == caller.email and "/l/" not in mail["body_text"]
     assert "A technician comes at 10." in mail["body_text"] and "by phone or email" in mail["body_text"]

@@ -4,6 +4,7 @@ The browser is Debian's Chromium (``/usr/bin/chromium``, or ``CHROMIUM_PATH``); 
 own browser downloads are never used. When the browser or Playwright is missing the tests
 are skipped, unless ``REQUIRE_BROWSER=1`` (CI), where a missing browser is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,7 @@ def browser(chromium_path):
     playwright = manager.start()
     try:
         try:
-            chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True,
-                                                  args=CHROMIUM_ARGS)
+            chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         except Exception as exc:  # a broken or incompatible Chromium
             _unavailable(f"Chromium at {chromium_path} did not start: {exc}")
         yield chromium
@@ -69,6 +69,7 @@ def browser(chromium_path):
 
 
 # --- the live server ------------------------------------------------------------
+
 
 class LiveServer:
     def __init__(self, app):
@@ -109,6 +110,7 @@ def live_server(app, _live_server_process) -> Iterator[LiveServer]:
 
 
 # --- pages that watch what they do -------------------------------------------------
+
 
 @dataclass
 class PageWatch:

@@ -2,6 +2,7 @@
 organization to move a contact to) swap only their region, Enter in the organization
 search does not throw away the edit in progress, and the saved move ends the
 contact's portal access with a notice."""
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,9 @@ def test_staff_search_contacts_and_move_one_to_another_organization(app, make, l
     for n in range(60):  # more organizations than the select lists at first
         make.organization(f"Filler {n:02d}")
     target = make.organization("Zeta Branch")
-    contact = make.contact(home, first_name="Jane", last_name="Park", email="jane.park@example.test",
-                           portal_level="organization")
+    contact = make.contact(
+        home, first_name="Jane", last_name="Park", email="jane.park@example.test", portal_level="organization"
+    )
     make.contact(home, first_name="Omar", last_name="Diaz", email="omar@example.test")
 
     page = new_context().new_page()

@@ -1,6 +1,7 @@
 """Staff onboard an organization in a real Chromium: the active search swaps only the
 results, the sub-organization switch swaps only the contacts and proposals, and an
 invalid edit comes back in place (422) with what was typed, then saves (CSRF on)."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """Service setup in a real Chromium (CSRF on): an SLA with a mistake comes back in place
 (422) with what was typed, then saves; a calendar with a split day shows its preview;
 an organization picks the SLA and its onboarding item turns done."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,9 @@ from tests.browser.conftest import staff_login, watch
 pytestmark = pytest.mark.browser
 
 
-def test_a_manager_sets_up_an_sla_and_a_calendar_and_gives_a_customer_the_sla(app, make, live_server, new_context,
-                                                                              tmp_path):
+def test_a_manager_sets_up_an_sla_and_a_calendar_and_gives_a_customer_the_sla(
+    app, make, live_server, new_context, tmp_path
+):
     from playwright.sync_api import expect
 
     manager = make.staff(role="manager", name="Mona Manager")
@@ -26,8 +28,12 @@ def test_a_manager_sets_up_an_sla_and_a_calendar_and_gives_a_customer_the_sla(ap
     page.wait_for_url(re.compile(r"/admin/service/slas$"))
     page.click("#new-sla")
     page.fill("#name", "Gold")
-    for priority, (first, resolution) in {"low": ("8", "40"), "normal": ("4", "24"), "high": ("1:30", "8"),
-                                          "urgent": ("1", "0.5")}.items():
+    for priority, (first, resolution) in {
+        "low": ("8", "40"),
+        "normal": ("4", "24"),
+        "high": ("1:30", "8"),
+        "urgent": ("1", "0.5"),
+    }.items():
         page.fill(f"#first_{priority}", first)
         page.fill(f"#resolution_{priority}", resolution)
     page.click("button[type=submit]:has-text('Add SLA')")

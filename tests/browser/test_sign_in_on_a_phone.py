@@ -1,6 +1,7 @@
 """A contact signs in to the portal on a phone with the emailed code, in a real Chromium:
 the site root leads to the sign-in page, the code form (htmx, CSRF on) shows a wrong code
 in place and lets the right one in, the home page lists the proposal, sign-out ends it."""
+
 from __future__ import annotations
 
 import pytest

@@ -5,6 +5,7 @@ customer opens the same link in a fresh browser (their phone), ticks optional se
 draws a signature with pointer events and signs; staff then check the signature and
 mark the proposal won.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import re
 
 import pytest
 
-from portal.extensions import db
-from portal.models import Signature
-from portal.services import proposals as service
+from portal.core.extensions import db
+from portal.domains.proposals import operations as service
+from portal.domains.proposals.models import Signature
 from tests.browser.conftest import PHONE, staff_login, watch
 
 pytestmark = pytest.mark.browser
@@ -33,8 +34,9 @@ def _expect():
 def _delivered(make):
     rep = make.staff(role="manager", name="Sam Sales")  # managers see the outbox
     contact = make.contact(first_name="Cora", last_name="Contact")
-    proposal = make.proposal(contact=contact, rep=rep, included=INCLUDED, optional=OPTIONAL,
-                             title="Spring grounds care")
+    proposal = make.proposal(
+        contact=contact, rep=rep, included=INCLUDED, optional=OPTIONAL, title="Spring grounds care"
+    )
     return rep, make.delivered(proposal)
 
 

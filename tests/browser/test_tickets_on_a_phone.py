@@ -2,6 +2,7 @@
 sub-issue list follows the chosen type (htmx), a photo goes with it, the ticket shows
 in the list; staff answer, and after a reload the contact reads the reply and answers
 back from the same page (htmx, CSRF on)."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,10 @@ import re
 import pytest
 from PIL import Image
 
-from portal.extensions import db
-from portal.models import StaffUser, Ticket, TicketAttachment
-from portal.services import tickets as service
+from portal.core.extensions import db
+from portal.domains.identity.models import StaffUser
+from portal.domains.service_desk import tickets as service
+from portal.domains.service_desk.models import Ticket, TicketAttachment
 from tests.browser.conftest import PHONE, watch
 
 pytestmark = pytest.mark.browser
@@ -26,7 +28,8 @@ def _photo(path) -> None:
 
 
 def test_a_contact_opens_a_ticket_with_a_photo_and_reads_the_staff_reply_on_a_phone(
-        app, make, live_server, new_context, tmp_path, monkeypatch):
+    app, make, live_server, new_context, tmp_path, monkeypatch
+):
     from playwright.sync_api import expect
 
     monkeypatch.setitem(app.config, "ATTACHMENTS_DIR", str(tmp_path / "attachments"))
@@ -83,10 +86,18 @@ def test_a_contact_opens_a_ticket_with_a_photo_and_reads_the_staff_reply_on_a_ph
 
     # Staff answer (through the service the admin page calls).
     with app.app_context():
-        service.add_staff_message(db.session.get(Ticket, ticket_id), db.session.get(StaffUser, staff.id),
-                                  "We will come on Tuesday morning.", internal=False)
-        service.add_staff_message(db.session.get(Ticket, ticket_id), db.session.get(StaffUser, staff.id),
-                                  "Internal: bring the big wrench.", internal=True)
+        service.add_staff_message(
+            db.session.get(Ticket, ticket_id),
+            db.session.get(StaffUser, staff.id),
+            "We will come on Tuesday morning.",
+            internal=False,
+        )
+        service.add_staff_message(
+            db.session.get(Ticket, ticket_id),
+            db.session.get(StaffUser, staff.id),
+            "Internal: bring the big wrench.",
+            internal=True,
+        )
         db.session.commit()
         db.session.remove()
 

@@ -1,4 +1,5 @@
 """Portal fixtures: sign a contact in through the real sign-in pages."""
+
 from __future__ import annotations
 
 import re

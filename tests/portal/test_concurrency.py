@@ -3,6 +3,7 @@
 Nothing here wraps a transaction: every request commits for real, in its own thread
 and database connection, released together by a barrier.
 """
+
 from __future__ import annotations
 
 import threading
@@ -10,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from portal.services import proposals
-from portal.services.errors import NotAllowed
+from portal.core.errors import NotAllowed
+from portal.domains.proposals import operations as proposals
 from tests.factories import outbox, page_form, sign_form, signature_rows, staff_add_line
 
 ROUNDS = 4
@@ -56,8 +57,9 @@ def test_two_simultaneous_sign_submits_make_exactly_one_signature(app, make, ope
     url = f"/p/proposals/{delivered.proposal.id}/sign"
 
     def submit(client, name):
-        return lambda: client.post(url, data=sign_form(delivered.proposal, form["options"][:1],
-                                                       seen_hash=form["seen_hash"], signer_name=name))
+        return lambda: client.post(
+            url, data=sign_form(delivered.proposal, form["options"][:1], seen_hash=form["seen_hash"], signer_name=name)
+        )
 
     results = _run_together(submit(first, "Tab One"), submit(second, "Tab Two"))
     for result in results:
@@ -72,7 +74,8 @@ def test_two_simultaneous_sign_submits_make_exactly_one_signature(app, make, ope
     assert signature.signed_total == Decimal("310.00")
     assert len([m for m in outbox(app) if m["kind"] == "proposal_signed"]) == 1
     assert "Signed by " + signature.signer_name in first.get(f"/p/proposals/{delivered.proposal.id}").get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_many_simultaneous_submits_make_exactly_one_signature(app, make, open_link):
@@ -80,9 +83,12 @@ def test_many_simultaneous_submits_make_exactly_one_signature(app, make, open_li
     first, second, form = _twin_clients(app, open_link, delivered.token)
     url = f"/p/proposals/{delivered.proposal.id}/sign"
     clients = [first, second, *(_twin_clients(app, open_link, delivered.token)[0] for _ in range(2))]
-    jobs = [lambda c=c, i=i: c.post(url, data=sign_form(delivered.proposal, [], seen_hash=form["seen_hash"],
-                                                         signer_name=f"Signer {i}"))
-            for i, c in enumerate(clients)]
+    jobs = [
+        lambda c=c, i=i: c.post(
+            url, data=sign_form(delivered.proposal, [], seen_hash=form["seen_hash"], signer_name=f"Signer {i}")
+        )
+        for i, c in enumerate(clients)
+    ]
     results = _run_together(*jobs)
     assert all(not isinstance(r, BaseException) and r.status_code == 303 for r in results), results
     assert len(signature_rows(app)) == 1

@@ -6,6 +6,7 @@ prices, totals, statuses, timestamps, their own portal level. The request must d
 normal job and store none of them. A new portal POST route fails this test until it
 gets a scenario below.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -16,10 +17,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from portal.extensions import db
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.domains.identity.models import PortalLink, PortalSignIn
+from portal.domains.proposals import operations as proposal_service
+from portal.domains.proposals.models import Proposal, Signature
 from portal.links.views import renew_reference
-from portal.models import PortalLink, PortalSignIn, Proposal, Signature, utcnow
-from portal.services import proposals as proposal_service
 from tests.factories import outbox, page_form, sign_form, snapshot, stored
 
 LONG_AGO = "2000-01-01T00:00:00"
@@ -37,13 +40,30 @@ def intruder(make):
 def extra_fields(intruder) -> dict[str, str]:
     contact, staff = intruder
     return {
-        "organization_id": str(contact.organization_id), "contact_id": str(contact.id),
-        "price": "0.01", "unit_price": "0.01", "total": "0.01", "signed_total": "0.01", "currency": "EUR",
-        "status": "won", "created_at": LONG_AGO, "signed_at": LONG_AGO, "updated_at": LONG_AGO,
-        "expires_at": "2099-01-01T00:00:00", "used_at": "", "failed_attempts": "-100",
-        "portal_level": "organization_tree", "portal_enabled": "y", "portal_epoch": "1", "is_active": "y",
-        "is_primary": "y", "sales_rep_id": str(staff.id), "internal_notes": "forged", "title": "Forged",
-        "target_id": "1", "target_type": "proposal",
+        "organization_id": str(contact.organization_id),
+        "contact_id": str(contact.id),
+        "price": "0.01",
+        "unit_price": "0.01",
+        "total": "0.01",
+        "signed_total": "0.01",
+        "currency": "EUR",
+        "status": "won",
+        "created_at": LONG_AGO,
+        "signed_at": LONG_AGO,
+        "updated_at": LONG_AGO,
+        "expires_at": "2099-01-01T00:00:00",
+        "used_at": "",
+        "failed_attempts": "-100",
+        "portal_level": "organization_tree",
+        "portal_enabled": "y",
+        "portal_epoch": "1",
+        "is_active": "y",
+        "is_primary": "y",
+        "sales_rep_id": str(staff.id),
+        "internal_notes": "forged",
+        "title": "Forged",
+        "target_id": "1",
+        "target_type": "proposal",
     }
 
 
@@ -60,8 +80,20 @@ def protected_rows(app) -> Iterator[None]:
 def _proposal(app, proposal_id: int) -> dict:
     with app.app_context():
         p = db.session.get(Proposal, proposal_id)
-        row = {c: getattr(p, c) for c in ("organization_id", "contact_id", "sales_rep_id", "status", "title",
-                                           "currency", "internal_notes", "created_at", "signed_at")}
+        row = {
+            c: getattr(p, c)
+            for c in (
+                "organization_id",
+                "contact_id",
+                "sales_rep_id",
+                "status",
+                "title",
+                "currency",
+                "internal_notes",
+                "created_at",
+                "signed_at",
+            )
+        }
         db.session.remove()
         return row
 
@@ -82,6 +114,7 @@ def _signed_in_as(client, contact) -> bool:
 
 # --- one scenario per portal POST endpoint --------------------------------------------
 
+
 def scenario_links_renew(app, make, extras, **_):
     delivered = make.delivered()
     with app.app_context():
@@ -95,8 +128,7 @@ def scenario_links_renew(app, make, extras, **_):
         response = app.test_client().post("/l/renew", data={"ref": ref, **extras})
     assert response.status_code == 200
     [new] = [link for link in _rows(app, PortalLink) if link.id not in {old.id for old in before}]
-    assert (new.contact_id, new.target_type, new.target_id) == (delivered.contact.id, "proposal",
-                                                              delivered.proposal.id)
+    assert (new.contact_id, new.target_type, new.target_id) == (delivered.contact.id, "proposal", delivered.proposal.id)
     assert new.created_by_id is None and new.revoked_at is None
     assert new.expires_at > utcnow() + timedelta(days=29)
     assert outbox(app)[-1]["to_addr"] == delivered.contact.email
@@ -109,8 +141,9 @@ def scenario_proposals_options(app, make, extras, open_link, **_):
     before = snapshot(app)
     for headers in ({}, {"HX-Request": "true"}):
         with protected_rows(app):
-            response = client.post(f"/p/proposals/{delivered.proposal.id}/options",
-                                   data={"option": [option], **extras}, headers=headers)
+            response = client.post(
+                f"/p/proposals/{delivered.proposal.id}/options", data={"option": [option], **extras}, headers=headers
+            )
         assert response.status_code == 200
         assert "$310.00" in response.get_data(as_text=True)  # 4 x 45.00 + 2 x 65.00, from the stored lines
     assert snapshot(app) == before
@@ -136,8 +169,7 @@ def scenario_proposals_sign(app, make, extras, open_link, **_):
     assert signature.signed_at > datetime(2020, 1, 1)
     after = _proposal(app, delivered.proposal.id)
     assert after["signed_at"] is not None and after["signed_at"] > datetime(2020, 1, 1)
-    assert {k: v for k, v in after.items() if k != "signed_at"} == {k: v for k, v in before.items()
-                                                                    if k != "signed_at"}
+    assert {k: v for k, v in after.items() if k != "signed_at"} == {k: v for k, v in before.items() if k != "signed_at"}
 
 
 def scenario_sign_in_start(app, make, extras, **_):
@@ -201,8 +233,13 @@ SCENARIOS: dict[str, Callable] = {
 
 
 def _portal_post_endpoints(app) -> list[str]:
-    return sorted({rule.endpoint for rule in app.url_map.iter_rules()
-                   if "POST" in rule.methods and rule.endpoint.split(".")[0] != "admin"})
+    return sorted(
+        {
+            rule.endpoint
+            for rule in app.url_map.iter_rules()
+            if "POST" in rule.methods and rule.endpoint.split(".")[0] != "admin"
+        }
+    )
 
 
 def _clear(app) -> None:
@@ -213,8 +250,9 @@ def _clear(app) -> None:
         db.session.commit()
 
 
-def test_every_portal_post_ignores_fields_its_form_does_not_show(app, make, intruder, open_link, ask_sign_in,
-                                                                 portal_sign_in):
+def test_every_portal_post_ignores_fields_its_form_does_not_show(
+    app, make, intruder, open_link, ask_sign_in, portal_sign_in
+):
     endpoints = _portal_post_endpoints(app)
     missing = set(endpoints) - set(SCENARIOS)
     assert not missing, f"portal POST routes without an extra-fields scenario: {sorted(missing)}"
@@ -222,8 +260,14 @@ def test_every_portal_post_ignores_fields_its_form_does_not_show(app, make, intr
     covered = []
     for endpoint in endpoints:
         _clear(app)
-        SCENARIOS[endpoint](app=app, make=make, extras=extras, open_link=open_link, ask_sign_in=ask_sign_in,
-                            portal_sign_in=portal_sign_in)
+        SCENARIOS[endpoint](
+            app=app,
+            make=make,
+            extras=extras,
+            open_link=open_link,
+            ask_sign_in=ask_sign_in,
+            portal_sign_in=portal_sign_in,
+        )
         covered.append(endpoint)
     assert covered == endpoints and len(covered) >= 7, covered
     print(f"\nextra fields: {len(covered)} portal POST routes covered: {', '.join(covered)}")
@@ -231,12 +275,15 @@ def test_every_portal_post_ignores_fields_its_form_does_not_show(app, make, intr
 
 # --- tickets -------------------------------------------------------------------------
 
+
 def _ticket_extras(app, make, extras) -> dict[str, str]:
     """What a tamperer would add to a ticket form: a closed status, an assignee, a
     custom SLA with its due times, a staff author, an internal kind, another ticket
     (the intruder's, whose ids ``extras`` carries)."""
-    from portal.models import Contact, StaffUser, TicketState
-    from portal.services import tickets as ticket_service
+    from portal.domains.customers.models import Contact
+    from portal.domains.identity.models import StaffUser
+    from portal.domains.service_desk import tickets as ticket_service
+    from portal.domains.service_desk.models import TicketState
 
     contact = stored(app, Contact, int(extras["contact_id"]))
     staff = stored(app, StaffUser, int(extras["sales_rep_id"]))
@@ -245,21 +292,49 @@ def _ticket_extras(app, make, extras) -> dict[str, str]:
     with app.app_context():
         closed_status = ticket_service.statuses(TicketState.CLOSED)[0].id
         db.session.remove()
-    return {"status_id": str(closed_status), "state": "closed", "assignee_id": str(staff.id), "sla_id": str(sla.id),
-            "first_response_due_at": LONG_AGO, "resolution_due_at": LONG_AGO, "first_response_at": LONG_AGO,
-            "first_response_by_id": str(staff.id), "closed_at": LONG_AGO, "resolution_paused_minutes": "9999",
-            "waiting_since": LONG_AGO, "kind": "note", "author_staff_id": str(staff.id),
-            "author_contact_id": str(contact.id), "ticket_id": str(other.id), "number": "T-000001",
-            "organization_id": str(contact.organization_id), "contact_id": str(contact.id)}
+    return {
+        "status_id": str(closed_status),
+        "state": "closed",
+        "assignee_id": str(staff.id),
+        "sla_id": str(sla.id),
+        "first_response_due_at": LONG_AGO,
+        "resolution_due_at": LONG_AGO,
+        "first_response_at": LONG_AGO,
+        "first_response_by_id": str(staff.id),
+        "closed_at": LONG_AGO,
+        "resolution_paused_minutes": "9999",
+        "waiting_since": LONG_AGO,
+        "kind": "note",
+        "author_staff_id": str(staff.id),
+        "author_contact_id": str(contact.id),
+        "ticket_id": str(other.id),
+        "number": "T-000001",
+        "organization_id": str(contact.organization_id),
+        "contact_id": str(contact.id),
+    }
 
 
-_TICKET_COLUMNS = ("organization_id", "contact_id", "status_id", "state", "assignee_id", "sla_id",
-                   "first_response_due_at", "resolution_due_at", "first_response_at", "first_response_by_id",
-                   "closed_at", "resolution_paused_minutes", "waiting_since", "title", "created_at")
+_TICKET_COLUMNS = (
+    "organization_id",
+    "contact_id",
+    "status_id",
+    "state",
+    "assignee_id",
+    "sla_id",
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_response_at",
+    "first_response_by_id",
+    "closed_at",
+    "resolution_paused_minutes",
+    "waiting_since",
+    "title",
+    "created_at",
+)
 
 
 def _ticket(app, ticket_id: int) -> dict:
-    from portal.models import Ticket
+    from portal.domains.service_desk.models import Ticket
 
     with app.app_context():
         ticket = db.session.get(Ticket, ticket_id)
@@ -269,11 +344,14 @@ def _ticket(app, ticket_id: int) -> dict:
 
 
 def _messages(app, ticket_id: int) -> list:
-    from portal.models import TicketMessage
+    from portal.domains.service_desk.models import TicketMessage
 
     with app.app_context():
-        rows = list(db.session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
-                                       .order_by(TicketMessage.id)))
+        rows = list(
+            db.session.scalars(
+                select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id)
+            )
+        )
         for row in rows:
             db.session.expunge(row)
         db.session.remove()
@@ -281,14 +359,19 @@ def _messages(app, ticket_id: int) -> list:
 
 
 def scenario_tickets_new(app, make, extras, portal_sign_in, **_):
-    from portal.models import Sla, Ticket, TicketState
-    from portal.services import tickets as ticket_service
+    from portal.domains.service_desk import tickets as ticket_service
+    from portal.domains.service_desk.models import Sla, Ticket, TicketState
 
     contact = make.contact()
     client = app.test_client()
     portal_sign_in(client, contact)
-    data = {**extras, **_ticket_extras(app, make, extras), "title": "Gate hinge", "description": "It squeaks.",
-            "priority": "low"}
+    data = {
+        **extras,
+        **_ticket_extras(app, make, extras),
+        "title": "Gate hinge",
+        "description": "It squeaks.",
+        "priority": "low",
+    }
     with protected_rows(app):
         response = client.post("/tickets/new", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
@@ -298,10 +381,17 @@ def scenario_tickets_new(app, make, extras, portal_sign_in, **_):
         default_sla = db.session.scalar(select(Sla.id).where(Sla.is_default.is_(True)))
         new_status = ticket_service.status_for(TicketState.OPEN).id
         db.session.remove()
-    assert (row["organization_id"], row["contact_id"], row["title"]) == (contact.organization_id, contact.id,
-                                                                         "Gate hinge")
-    assert (row["status_id"], row["state"], row["assignee_id"], row["sla_id"]) == (new_status, "open", None,
-                                                                                   default_sla)
+    assert (row["organization_id"], row["contact_id"], row["title"]) == (
+        contact.organization_id,
+        contact.id,
+        "Gate hinge",
+    )
+    assert (row["status_id"], row["state"], row["assignee_id"], row["sla_id"]) == (
+        new_status,
+        "open",
+        None,
+        default_sla,
+    )
     assert row["first_response_due_at"] > datetime(2020, 1, 1) and row["resolution_due_at"] > datetime(2020, 1, 1)
     assert row["first_response_at"] is row["first_response_by_id"] is row["closed_at"] is row["waiting_since"] is None
     assert row["resolution_paused_minutes"] == 0 and row["created_at"] > datetime(2020, 1, 1)
@@ -327,15 +417,19 @@ def scenario_tickets_reply(app, make, extras, portal_sign_in, **_):
     assert response.status_code == 303
     assert _ticket(app, ticket.id) == before
     _first, reply = _messages(app, ticket.id)
-    assert (reply.kind, reply.body, reply.author_contact_id, reply.author_staff_id) == ("reply", "Any news?",
-                                                                                       contact.id, None)
+    assert (reply.kind, reply.body, reply.author_contact_id, reply.author_staff_id) == (
+        "reply",
+        "Any news?",
+        contact.id,
+        None,
+    )
     assert reply.created_at > datetime(2020, 1, 1)
     assert len(_messages(app, int(tampered["ticket_id"]))) == 1  # the other ticket got nothing
 
 
 def scenario_tickets_close(app, make, extras, portal_sign_in, **_):
-    from portal.models import TicketState
-    from portal.services import tickets as ticket_service
+    from portal.domains.service_desk import tickets as ticket_service
+    from portal.domains.service_desk.models import TicketState
 
     _contact, ticket, client = _open_ticket_of(app, make, portal_sign_in)
     tampered = _ticket_extras(app, make, extras)
@@ -349,16 +443,27 @@ def scenario_tickets_close(app, make, extras, portal_sign_in, **_):
         db.session.remove()
     assert (after["state"], after["status_id"]) == ("closed", closed)
     assert after["closed_at"] > datetime(2020, 1, 1)
-    unchanged = ("organization_id", "contact_id", "assignee_id", "sla_id", "first_response_due_at",
-                 "resolution_due_at", "first_response_at", "first_response_by_id", "resolution_paused_minutes",
-                 "title", "created_at")
+    unchanged = (
+        "organization_id",
+        "contact_id",
+        "assignee_id",
+        "sla_id",
+        "first_response_due_at",
+        "resolution_due_at",
+        "first_response_at",
+        "first_response_by_id",
+        "resolution_paused_minutes",
+        "title",
+        "created_at",
+    )
     assert {c: after[c] for c in unchanged} == {c: before[c] for c in unchanged}
     assert len(_messages(app, int(tampered["ticket_id"]))) == 1
 
 
 def scenario_tickets_reopen(app, make, extras, portal_sign_in, **_):
-    from portal.models import Contact, Ticket, TicketState
-    from portal.services import tickets as ticket_service
+    from portal.domains.customers.models import Contact
+    from portal.domains.service_desk import tickets as ticket_service
+    from portal.domains.service_desk.models import Ticket, TicketState
 
     contact, ticket, client = _open_ticket_of(app, make, portal_sign_in)
     with app.app_context():
@@ -373,14 +478,26 @@ def scenario_tickets_reopen(app, make, extras, portal_sign_in, **_):
     assert response.status_code == 303
     after = _ticket(app, ticket.id)
     assert (after["state"], after["status_id"], after["closed_at"]) == ("open", resumed, None)
-    unchanged = ("organization_id", "contact_id", "assignee_id", "sla_id", "first_response_due_at",
-                 "first_response_at", "first_response_by_id", "resolution_paused_minutes", "title", "created_at")
+    unchanged = (
+        "organization_id",
+        "contact_id",
+        "assignee_id",
+        "sla_id",
+        "first_response_due_at",
+        "first_response_at",
+        "first_response_by_id",
+        "resolution_paused_minutes",
+        "title",
+        "created_at",
+    )
     assert {c: after[c] for c in unchanged} == {c: before[c] for c in unchanged}
 
 
-SCENARIOS.update({
-    "tickets.new": scenario_tickets_new,
-    "tickets.reply": scenario_tickets_reply,
-    "tickets.close": scenario_tickets_close,
-    "tickets.reopen": scenario_tickets_reopen,
-})
+SCENARIOS.update(
+    {
+        "tickets.new": scenario_tickets_new,
+        "tickets.reply": scenario_tickets_reply,
+        "tickets.close": scenario_tickets_close,
+        "tickets.reopen": scenario_tickets_reopen,
+    }
+)

@@ -1,5 +1,6 @@
 """The portal home and signed-in access: what each portal level lists and may open,
 customer-facing fields only, and a query count that does not grow with the list."""
+
 from __future__ import annotations
 
 import re
@@ -7,9 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from portal.extensions import db
-from portal.models import Organization, Proposal, StaffUser
-from portal.services import proposals as proposal_service
+from portal.core.extensions import db
+from portal.domains.customers.models import Organization
+from portal.domains.identity.models import StaffUser
+from portal.domains.proposals import operations as proposal_service
+from portal.domains.proposals.models import Proposal
 
 PROPOSAL_HREF = re.compile(r'href="/p/proposals/(\d+)"')
 SECRET = "INTERNAL-NOTE-do-not-show-7f3a"
@@ -59,8 +62,9 @@ def world(app, make):
     contacts = {
         "requester": make.contact(greenleaf, first_name="Rita", last_name="Requester"),
         "organization": make.contact(greenleaf, first_name="Olga", last_name="Orgwide", portal_level="organization"),
-        "organization_tree": make.contact(greenleaf, first_name="Tom", last_name="Treewide",
-                                          portal_level="organization_tree"),
+        "organization_tree": make.contact(
+            greenleaf, first_name="Tom", last_name="Treewide", portal_level="organization_tree"
+        ),
         "colleague": make.contact(greenleaf, first_name="Cal", last_name="Colleague"),
         "north": make.contact(north, first_name="Nina", last_name="North"),
         "depot": make.contact(north_depot, first_name="Dora", last_name="Depot"),
@@ -76,7 +80,9 @@ def world(app, make):
         "holding": make.delivered(contact=contacts["holding"], rep=rep, title="Head office").proposal.id,
         "other": make.delivered(contact=contacts["other"], rep=rep, title="Bramble beds").proposal.id,
     }
-    ids["signed"] = make.signed(make.delivered(contact=contacts["requester"], rep=rep, title="Autumn leaves")).proposal.id
+    ids["signed"] = make.signed(
+        make.delivered(contact=contacts["requester"], rep=rep, title="Autumn leaves")
+    ).proposal.id
     for proposal_id in ids.values():
         _set_notes(app, proposal_id, SECRET)
     return World(contacts, ids)

@@ -1,12 +1,14 @@
 """Portal links over HTTP: opening, expiry and renewal, revocation, and who sees what."""
+
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-from portal.extensions import db
-from portal.models import PortalLink, utcnow
-from portal.services import links as link_service
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.domains.identity import links as link_service
+from portal.domains.identity.models import PortalLink
 from tests.factories import PASSWORD, outbox, snapshot
 
 URL_IN_BODY = re.compile(r"https?://\S+/l/([A-Za-z0-9_-]+)")
@@ -26,6 +28,7 @@ def _link_id(app, token):
 
 
 # --- opening -------------------------------------------------------------------
+
 
 def test_opening_a_link_redirects_to_a_clean_url_without_the_token(client, make):
     delivered = make.delivered()
@@ -77,7 +80,7 @@ def test_a_proposal_page_without_an_opened_link_is_not_found(client, make):
 def test_a_link_of_a_contact_whose_portal_access_is_off_opens_nothing(app, client, make):
     delivered = make.delivered()
     with app.app_context():
-        from portal.models import Contact
+        from portal.domains.customers.models import Contact
 
         db.session.get(Contact, delivered.contact.id).portal_enabled = False
         db.session.commit()
@@ -87,6 +90,7 @@ def test_a_link_of_a_contact_whose_portal_access_is_off_opens_nothing(app, clien
 
 
 # --- expiry and renewal -----------------------------------------------------------
+
 
 def test_an_expired_link_shows_a_clear_page_with_a_button_to_get_a_new_one(app, client, make):
     delivered = make.delivered()
@@ -121,8 +125,9 @@ def test_renewing_mails_a_fresh_working_link_to_the_address_on_file(app, client,
     page = client.get(f"/l/{delivered.token}").get_data(as_text=True)
     mails_before = len(outbox(app))
 
-    response = client.post("/l/renew", data={"ref": _renew_ref(page), "email": "attacker@evil.example",
-                                             "to_addr": "attacker@evil.example"})
+    response = client.post(
+        "/l/renew", data={"ref": _renew_ref(page), "email": "attacker@evil.example", "to_addr": "attacker@evil.example"}
+    )
     assert response.status_code == 200
     assert "o•••@example.test" in response.get_data(as_text=True)
 
@@ -178,6 +183,7 @@ def test_link_lifetime_follows_portal_link_days(app, client, make, monkeypatch):
 
 
 # --- who sees what --------------------------------------------------------------
+
 
 def test_a_link_for_one_proposal_never_opens_another(client, make, open_link):
     contact = make.contact()
@@ -264,6 +270,7 @@ def test_revoking_one_link_leaves_a_second_link_of_the_same_contact_working(app,
 
 # --- links in email -------------------------------------------------------------
 
+
 def test_email_links_come_from_base_url_not_the_host_header(app, make):
     proposal = make.proposal()
     rep = make.staff(role="admin")
@@ -271,8 +278,9 @@ def test_email_links_come_from_base_url_not_the_host_header(app, make):
     staff = app.test_client()
     login = staff.post("/admin/login", data={"email": rep.email, "password": PASSWORD}, headers=forged)
     assert login.status_code == 303
-    response = staff.post(f"/admin/proposals/{proposal.id}/deliver",
-                          data={"contact_id": str(proposal.contact_id)}, headers=forged)
+    response = staff.post(
+        f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(proposal.contact_id)}, headers=forged
+    )
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     body = outbox(app)[-1]["body_text"]
     assert "https://portal.example.test/l/" in body
@@ -282,14 +290,15 @@ def test_email_links_come_from_base_url_not_the_host_header(app, make):
 def test_deactivating_the_organization_ends_its_contacts_portal_access_at_once(app, make, client, open_link):
     from sqlalchemy import update
 
-    from portal.extensions import db
-    from portal.models import Organization
+    from portal.core.extensions import db
+    from portal.domains.customers.models import Organization
 
     delivered = make.delivered()
     assert open_link(client, delivered.token).status_code == 200
     with app.app_context():
-        db.session.execute(update(Organization).where(Organization.id == delivered.proposal.organization_id)
-                           .values(is_active=False))
+        db.session.execute(
+            update(Organization).where(Organization.id == delivered.proposal.organization_id).values(is_active=False)
+        )
         db.session.commit()
     assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
     assert client.get(f"/l/{delivered.token}").status_code == 403

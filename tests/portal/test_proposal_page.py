@@ -1,4 +1,5 @@
 """The contact's proposal page: lines, optional services, live totals, query count."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,10 @@ HX = {"HX-Request": "true"}
 
 def _checkboxes(html):
     """option id -> whether its box is ticked."""
-    return {int(value): "checked" in attrs
-            for value, attrs in re.findall(r'<input type="checkbox" name="option" value="(\d+)"([^>]*)>', html)}
+    return {
+        int(value): "checked" in attrs
+        for value, attrs in re.findall(r'<input type="checkbox" name="option" value="(\d+)"([^>]*)>', html)
+    }
 
 
 def _grand_total(html):
@@ -29,8 +32,10 @@ def _sections(html):
 @pytest.fixture
 def opened(make, client, open_link):
     """A delivered proposal (4 x 45.00 included, optional 2 x 65.00) opened in ``client``."""
-    delivered = make.delivered(included=(("Weekly mowing", "4", "45.00"), ("Edging", "3", "0.10")),
-                               optional=(("Mulch installation", "2", "65.00"), ("Core aeration", "1", "120.00")))
+    delivered = make.delivered(
+        included=(("Weekly mowing", "4", "45.00"), ("Edging", "3", "0.10")),
+        optional=(("Mulch installation", "2", "65.00"), ("Core aeration", "1", "120.00")),
+    )
     page = open_link(client, delivered.token)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -59,7 +64,7 @@ def test_optional_lines_have_unticked_checkboxes_and_are_not_in_the_estimate(ope
 
 
 def test_the_page_carries_the_hash_of_the_content_shown(app, opened):
-    from portal.services import proposals
+    from portal.domains.proposals import operations as proposals
 
     with app.app_context():
         expected = proposals.content_hash(proposals.load_proposal(opened.proposal.id))
@@ -67,8 +72,9 @@ def test_the_page_carries_the_hash_of_the_content_shown(app, opened):
 
 
 def test_htmx_option_change_returns_only_the_totals_block(client, opened):
-    response = client.post(f"/p/proposals/{opened.proposal.id}/options",
-                           data={"option": [str(opened.options[0])]}, headers=HX)
+    response = client.post(
+        f"/p/proposals/{opened.proposal.id}/options", data={"option": [str(opened.options[0])]}, headers=HX
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html
@@ -79,15 +85,17 @@ def test_htmx_option_change_returns_only_the_totals_block(client, opened):
 
 
 def test_htmx_totals_with_every_option_ticked(client, opened):
-    response = client.post(f"/p/proposals/{opened.proposal.id}/options",
-                           data={"option": [str(i) for i in opened.options]}, headers=HX)
+    response = client.post(
+        f"/p/proposals/{opened.proposal.id}/options", data={"option": [str(i) for i in opened.options]}, headers=HX
+    )
     assert _grand_total(response.get_data(as_text=True)) == "$430.30"
 
 
 def test_a_plain_post_returns_the_whole_page_with_boxes_ticked(client, opened):
     chosen = opened.options[1]
-    response = client.post(f"/p/proposals/{opened.proposal.id}/options",
-                           data={"option": [str(chosen)], "signer_name": "Cora"})
+    response = client.post(
+        f"/p/proposals/{opened.proposal.id}/options", data={"option": [str(chosen)], "signer_name": "Cora"}
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" in html
@@ -98,8 +106,11 @@ def test_a_plain_post_returns_the_whole_page_with_boxes_ticked(client, opened):
 
 @pytest.mark.parametrize("headers", [HX, {}], ids=["htmx", "plain"])
 def test_unknown_option_ids_are_refused_with_a_message(client, opened, headers):
-    response = client.post(f"/p/proposals/{opened.proposal.id}/options",
-                           data={"option": [str(opened.options[0]), "999999"]}, headers=headers)
+    response = client.post(
+        f"/p/proposals/{opened.proposal.id}/options",
+        data={"option": [str(opened.options[0]), "999999"]},
+        headers=headers,
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Some of the chosen options are not part of this proposal." in html
@@ -107,22 +118,23 @@ def test_unknown_option_ids_are_refused_with_a_message(client, opened, headers):
 
 
 def test_an_included_line_id_is_not_accepted_as_an_option(app, client, opened):
-    from portal.services import proposals
+    from portal.domains.proposals import operations as proposals
 
     with app.app_context():
-        included = next(line.id for line in proposals.load_proposal(opened.proposal.id).lines
-                        if not line.is_optional)
-    response = client.post(f"/p/proposals/{opened.proposal.id}/options", data={"option": [str(included)]},
-                           headers=HX)
+        included = next(line.id for line in proposals.load_proposal(opened.proposal.id).lines if not line.is_optional)
+    response = client.post(f"/p/proposals/{opened.proposal.id}/options", data={"option": [str(included)]}, headers=HX)
     assert response.status_code == 422
     assert _grand_total(response.get_data(as_text=True)) == "$180.30"
 
 
-@pytest.mark.parametrize("method, path, headers", [
-    ("get", "", {}),
-    ("post", "/options", HX),
-    ("post", "/options", {}),
-])
+@pytest.mark.parametrize(
+    "method, path, headers",
+    [
+        ("get", "", {}),
+        ("post", "/options", HX),
+        ("post", "/options", {}),
+    ],
+)
 def test_responses_vary_on_hx_request(client, opened, method, path, headers):
     response = getattr(client, method)(f"/p/proposals/{opened.proposal.id}{path}", headers=headers)
     assert "HX-Request" in response.headers.get("Vary", "")
@@ -136,8 +148,10 @@ def test_the_page_is_never_cached_by_shared_caches(client, opened):
 def test_the_page_runs_the_same_number_of_queries_for_5_and_50_lines(make, open_link, count_queries):
     counts = {}
     for n in (5, 50):
-        delivered = make.delivered(included=[(f"Visit {i}", "1", "10.00") for i in range(n)],
-                                   optional=[(f"Extra {i}", "1", "5.00") for i in range(n)])
+        delivered = make.delivered(
+            included=[(f"Visit {i}", "1", "10.00") for i in range(n)],
+            optional=[(f"Extra {i}", "1", "5.00") for i in range(n)],
+        )
         client = make.app.test_client()
         assert open_link(client, delivered.token).status_code == 200
         with count_queries() as counter:
@@ -152,8 +166,12 @@ def test_the_page_runs_the_same_number_of_queries_for_5_and_50_lines(make, open_
 def test_the_signed_page_runs_the_same_number_of_queries_for_5_and_50_lines(make, open_link, count_queries):
     counts = {}
     for n in (5, 50):
-        delivered = make.signed(make.delivered(included=[(f"Visit {i}", "1", "10.00") for i in range(n)],
-                                               optional=[(f"Extra {i}", "1", "5.00") for i in range(n)]))
+        delivered = make.signed(
+            make.delivered(
+                included=[(f"Visit {i}", "1", "10.00") for i in range(n)],
+                optional=[(f"Extra {i}", "1", "5.00") for i in range(n)],
+            )
+        )
         client = make.app.test_client()
         assert open_link(client, delivered.token).status_code == 200
         with count_queries() as counter:

@@ -1,5 +1,6 @@
 """The proposal page and the option toggle are served from a render cache keyed by
 the proposal's version: these tests hold that no change is ever hidden by it."""
+
 from __future__ import annotations
 
 import re
@@ -7,9 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import update
 
-from portal.extensions import db
-from portal.models import Contact, ProposalLine
-from portal.services import proposals
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact
+from portal.domains.proposals import operations as proposals
+from portal.domains.proposals.models import ProposalLine
 from tests.factories import page_form, staff_add_line
 
 HX = {"HX-Request": "true"}
@@ -81,16 +83,19 @@ def test_toggle_on_a_signed_proposal_shows_the_signed_selection(app, make, clien
     make.signed(delivered, option_count=0)
     with app.app_context():
         optional = db.session.scalars(
-            ProposalLine.__table__.select().where(ProposalLine.proposal_id == delivered.proposal.id,
-                                                  ProposalLine.is_optional.is_(True))).all()
-    response = client.post(f"/p/proposals/{delivered.proposal.id}/options", data={"option": [str(optional[0])]},
-                           headers=HX)
+            ProposalLine.__table__.select().where(
+                ProposalLine.proposal_id == delivered.proposal.id, ProposalLine.is_optional.is_(True)
+            )
+        ).all()
+    response = client.post(
+        f"/p/proposals/{delivered.proposal.id}/options", data={"option": [str(optional[0])]}, headers=HX
+    )
     assert response.status_code == 200
     assert "Signed total" in response.get_data(as_text=True)
 
 
 def _org_of(app, contact):
-    from portal.models import Organization
+    from portal.domains.customers.models import Organization
 
     with app.app_context():
         org = db.session.get(Organization, contact.organization_id)

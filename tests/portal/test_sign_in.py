@@ -1,5 +1,6 @@
 """Portal sign-in over HTTP: same answer for every address, a link that a GET never uses
 up, a code that expires and locks, rate limits, and sign-out."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.extensions import db
-from portal.models import Contact, PortalSignIn, utcnow
-from portal.services.links import hash_token
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact
+from portal.domains.identity.links import hash_token
+from portal.domains.identity.models import PortalSignIn
 from tests.factories import outbox, snapshot
 from tests.portal.conftest import sign_in_mail
 
@@ -62,6 +65,7 @@ def cora(make):
 
 
 # --- asking for a sign-in email -------------------------------------------------------
+
 
 def test_the_answer_is_the_same_for_known_unknown_and_refused_addresses(app, make, cora):
     disabled = make.contact(email="off@greenleaf.example", portal_enabled=False)
@@ -123,6 +127,7 @@ def test_the_sign_in_page_is_reachable_from_the_site_root(client):
 
 
 # --- the link ------------------------------------------------------------------------
+
 
 def test_opening_the_link_changes_nothing_and_does_not_sign_in(app, client, cora, ask_sign_in):
     """Mail scanners open links: the GET shows a Continue button and nothing more."""
@@ -202,6 +207,7 @@ def test_a_link_stops_working_when_access_is_switched_off_after_the_email(app, c
 
 # --- the code ------------------------------------------------------------------------
 
+
 def test_the_code_signs_in_on_another_device(app, cora, ask_sign_in):
     token, code = ask_sign_in(app.test_client(), cora.email)
     phone = app.test_client()
@@ -262,8 +268,9 @@ def test_a_wrong_code_reads_the_same_as_an_unknown_address(app, cora, ask_sign_i
     known = app.test_client().post("/sign-in/code", data={"email": cora.email, "code": wrong})
     unknown = app.test_client().post("/sign-in/code", data={"email": "nobody@greenleaf.example", "code": wrong})
     assert known.status_code == unknown.status_code == 422
-    assert (_normalised(known.get_data(as_text=True), cora.email)
-            == _normalised(unknown.get_data(as_text=True), "nobody@greenleaf.example"))
+    assert _normalised(known.get_data(as_text=True), cora.email) == _normalised(
+        unknown.get_data(as_text=True), "nobody@greenleaf.example"
+    )
 
 
 def test_only_the_newest_emails_code_counts(app, client, cora, ask_sign_in):
@@ -296,6 +303,7 @@ def test_the_code_form_swaps_itself_for_htmx_and_redirects_on_success(app, clien
 
 
 # --- the session ---------------------------------------------------------------------
+
 
 def test_sign_out_ends_the_portal_session(app, client, make, cora, portal_sign_in):
     delivered = make.delivered(contact=cora)
@@ -330,15 +338,18 @@ def test_a_signed_in_contact_opening_the_sign_in_page_goes_home(client, cora, po
 # --- rate limits ---------------------------------------------------------------------
 
 
-
 def test_sign_in_requests_are_rate_limited_per_address_whatever_the_ip(rate_limited_app, cora):
     for address in (cora.email, "nobody@greenleaf.example"):  # known or not, the same limit
-        statuses = [rate_limited_app.test_client().post(
-            "/sign-in", data={"email": address.upper()}, environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"}
-        ).status_code for i in range(6)]
+        statuses = [
+            rate_limited_app.test_client()
+            .post("/sign-in", data={"email": address.upper()}, environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"})
+            .status_code
+            for i in range(6)
+        ]
         assert statuses == [200] * 5 + [429], (address, statuses)
-    page = rate_limited_app.test_client().post("/sign-in", data={"email": cora.email},
-                                               environ_base={"REMOTE_ADDR": "198.51.100.77"})
+    page = rate_limited_app.test_client().post(
+        "/sign-in", data={"email": cora.email}, environ_base={"REMOTE_ADDR": "198.51.100.77"}
+    )
     assert page.status_code == 429
     assert "Too many attempts" in page.get_data(as_text=True)
     assert len(outbox(rate_limited_app)) == 5
@@ -346,15 +357,21 @@ def test_sign_in_requests_are_rate_limited_per_address_whatever_the_ip(rate_limi
 
 def test_sign_in_requests_are_rate_limited_per_ip(rate_limited_app):
     client = rate_limited_app.test_client()
-    statuses = [client.post("/sign-in", data={"email": f"someone{i}@greenleaf.example"}).status_code
-                for i in range(21)]
+    statuses = [client.post("/sign-in", data={"email": f"someone{i}@greenleaf.example"}).status_code for i in range(21)]
     assert statuses == [200] * 20 + [429]
 
 
 def test_code_tries_are_rate_limited_per_address(rate_limited_app, cora):
-    statuses = [rate_limited_app.test_client().post(
-        "/sign-in/code", data={"email": cora.email, "code": "000000"},
-        environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"}).status_code for i in range(11)]
+    statuses = [
+        rate_limited_app.test_client()
+        .post(
+            "/sign-in/code",
+            data={"email": cora.email, "code": "000000"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+        )
+        .status_code
+        for i in range(11)
+    ]
     assert statuses == [422] * 10 + [429]
 
 

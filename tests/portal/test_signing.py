@@ -1,4 +1,5 @@
 """Signing through the portal: the record, the refusals, stale pages, revisions, CSRF expiry."""
+
 from __future__ import annotations
 
 import base64
@@ -12,8 +13,8 @@ from itsdangerous import TimestampSigner
 from markupsafe import escape
 
 from portal.demo import DEMO_STROKES, demo_signature_png
-from portal.services import proposals
-from portal.services.proposals import CONSENT_VERSION
+from portal.domains.proposals import operations as proposals
+from portal.domains.proposals.operations import CONSENT_VERSION
 from tests.conftest import csrf_token_from
 from tests.factories import outbox, page_form, png_data_url, sign_form, signature_rows, staff_add_line
 
@@ -53,7 +54,8 @@ def opened(make, client, open_link):
 
 def _input_value(html, name):
     match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html, re.S) or re.search(
-        rf'value="([^"]*)"[^>]*name="{name}"', html, re.S)
+        rf'value="([^"]*)"[^>]*name="{name}"', html, re.S
+    )
     return match.group(1) if match else None
 
 
@@ -77,8 +79,7 @@ def test_an_htmx_submit_is_told_where_to_go_instead_of_a_303(opened):
 
 
 def test_the_server_recomputes_the_total_and_ignores_a_tampered_one(app, opened):
-    response = opened.sign([opened.options[0]], total="1.00", signed_total="1.00", amount="1.00",
-                           included="0.00")
+    response = opened.sign([opened.options[0]], total="1.00", signed_total="1.00", amount="1.00", included="0.00")
     assert response.status_code == 303
     (signature,) = signature_rows(app)
     assert signature.signed_total == Decimal("310.00")
@@ -91,9 +92,11 @@ def test_the_stored_signature_holds_the_evidence(app, opened):
     before = datetime.now(UTC).replace(tzinfo=None)
     option = opened.options[0]
     response = opened.client.post(
-        opened.sign_url, data=sign_form(opened.proposal, [option], seen_hash=opened.seen_hash,
-                                        signer_name="  Cora  Q. Contact "),
-        headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari"}, environ_base={"REMOTE_ADDR": "198.51.100.23"})
+        opened.sign_url,
+        data=sign_form(opened.proposal, [option], seen_hash=opened.seen_hash, signer_name="  Cora  Q. Contact "),
+        headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari"},
+        environ_base={"REMOTE_ADDR": "198.51.100.23"},
+    )
     assert response.status_code == 303
     after = datetime.now(UTC).replace(tzinfo=None)
 
@@ -114,8 +117,9 @@ def test_the_stored_signature_holds_the_evidence(app, opened):
     with app.app_context():
         proposal = proposals.load_proposal(opened.proposal.id)
         assert proposals.signature_intact(proposal.signature, proposal)
-        assert signature.content_hash == proposals.signature_hash(proposal, [int(option)], Decimal("310.00"),
-                                                                  CONSENT_VERSION)
+        assert signature.content_hash == proposals.signature_hash(
+            proposal, [int(option)], Decimal("310.00"), CONSENT_VERSION
+        )
 
 
 def test_the_contact_can_see_their_signature_image(opened):
@@ -143,8 +147,10 @@ INVALID = {
     "blank signature": ({"signature_png": png_data_url(ink=False)}, "Please draw your signature in the box."),
     "no signature": ({"signature_png": "", "strokes": ""}, "Please draw your signature in the box."),
     "not a png": ({"signature_png": png_data_url(fmt="JPEG")}, "The signature must be a PNG image"),
-    "gif data url": ({"signature_png": "data:image/gif;base64,R0lGODlhAQABAAAAACw="},
-                     "The signature must be a PNG image"),
+    "gif data url": (
+        {"signature_png": "data:image/gif;base64,R0lGODlhAQABAAAAACw="},
+        "The signature must be a PNG image",
+    ),
     "5 MB image": ({"signature_png": FIVE_MB}, "The signature image is too large"),
     "huge dimensions": ({"signature_png": png_data_url(5000, 3000)}, "The signature image has an unexpected size"),
     "missing name": ({"signer_name": ""}, "Type your full name."),
@@ -197,6 +203,7 @@ def test_fixing_the_form_after_a_422_signs(opened):
 
 # --- stale pages and second submits ------------------------------------------------
 
+
 def test_content_changed_after_the_page_loaded_answers_409_with_the_new_version(app, opened):
     staff_add_line(app, opened.proposal.id, description="Hedge trimming (added)", price="85.00")
     response = opened.sign(signer_name="Cora Contact")
@@ -230,7 +237,7 @@ def test_a_second_submit_changes_nothing_and_shows_the_signed_view(app, opened):
 
 
 def test_after_signing_staff_edits_are_refused_and_the_signature_stays_intact(app, opened):
-    from portal.services.errors import NotAllowed
+    from portal.core.errors import NotAllowed
 
     opened.sign()
     with pytest.raises(NotAllowed):
@@ -243,9 +250,10 @@ def test_after_signing_staff_edits_are_refused_and_the_signature_stays_intact(ap
 
 # --- decisions and revisions ---------------------------------------------------------
 
+
 def test_marking_won_is_not_a_signature(app, opened):
-    from portal.extensions import db
-    from portal.models import StaffUser
+    from portal.core.extensions import db
+    from portal.domains.identity.models import StaffUser
 
     with app.app_context():
         proposal = proposals.load_proposal(opened.proposal.id)
@@ -259,8 +267,8 @@ def test_marking_won_is_not_a_signature(app, opened):
 
 
 def _revise(app, proposal_id):
-    from portal.extensions import db
-    from portal.models import StaffUser
+    from portal.core.extensions import db
+    from portal.domains.identity.models import StaffUser
 
     with app.app_context():
         proposal = proposals.load_proposal(proposal_id)
@@ -297,15 +305,19 @@ def test_an_unsigned_superseded_revision_cannot_be_signed_through_its_old_link(a
 
 
 def test_the_new_revision_is_signable_once_delivered(app, make, opened, open_link):
-    from portal.extensions import db
-    from portal.models import Contact, StaffUser
+    from portal.core.extensions import db
+    from portal.domains.customers.models import Contact
+    from portal.domains.identity.models import StaffUser
 
     new_id = _revise(app, opened.proposal.id)
     with app.app_context():
         revision = proposals.load_proposal(new_id)
         assert revision.status == "draft"
-        issued = proposals.deliver_proposal(revision, db.session.get(StaffUser, revision.sales_rep_id),
-                                            db.session.get(Contact, opened.delivered.contact.id))
+        issued = proposals.deliver_proposal(
+            revision,
+            db.session.get(StaffUser, revision.sales_rep_id),
+            db.session.get(Contact, opened.delivered.contact.id),
+        )
         db.session.commit()
         token = issued.token
     page = open_link(opened.client, token)
@@ -317,6 +329,7 @@ def test_the_new_revision_is_signable_once_delivered(app, make, opened, open_lin
 
 
 # --- CSRF expiry -----------------------------------------------------------------
+
 
 @pytest.fixture
 def csrf_on(app, monkeypatch):
@@ -335,8 +348,9 @@ def _open_with_old_token(make, client, open_link, monkeypatch):
 
 
 @pytest.mark.parametrize("token_kind", ["expired", "garbage", "missing"])
-def test_an_expired_csrf_token_on_the_sign_form_keeps_name_and_drawing(app, make, client, open_link,
-                                                                      monkeypatch, csrf_on, token_kind):
+def test_an_expired_csrf_token_on_the_sign_form_keeps_name_and_drawing(
+    app, make, client, open_link, monkeypatch, csrf_on, token_kind
+):
     opened = _open_with_old_token(make, client, open_link, monkeypatch)
     old_token = csrf_token_from(opened.html)
     token = {"expired": old_token, "garbage": "not-a-token", "missing": None}[token_kind]
@@ -366,8 +380,7 @@ def test_a_valid_csrf_token_signs_at_once(app, make, client, open_link, csrf_on)
     assert opened.sign(csrf_token=csrf_token_from(opened.html)).status_code == 303
 
 
-def test_an_expired_csrf_token_after_signing_shows_the_signed_view(app, make, client, open_link, monkeypatch,
-                                                                  csrf_on):
+def test_an_expired_csrf_token_after_signing_shows_the_signed_view(app, make, client, open_link, monkeypatch, csrf_on):
     opened = _open_with_old_token(make, client, open_link, monkeypatch)
     make.signed(opened.delivered)
     response = opened.sign(csrf_token="stale")

@@ -1,6 +1,7 @@
 """Tickets on the portal: open one (with photos), follow it, reply, close and reopen,
 as each portal level and link allows; attachments served only to those who may see
 them; SLA due times in the contact's own time zone; a fixed number of queries."""
+
 from __future__ import annotations
 
 import io
@@ -12,20 +13,18 @@ from PIL import Image
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from portal.extensions import db
-from portal.models import (
-    Contact,
+from portal.core.extensions import db
+from portal.domains.customers.models import Contact, Organization
+from portal.domains.identity.models import PortalLink, StaffUser
+from portal.domains.service_desk import tickets as service
+from portal.domains.service_desk.models import (
     MessageKind,
-    Organization,
-    PortalLink,
-    StaffUser,
     Ticket,
     TicketAttachment,
     TicketMessage,
     TicketState,
     TicketStatus,
 )
-from portal.services import tickets as service
 from tests.factories import outbox, snapshot, stored
 
 TOKEN = re.compile(r"/l/([A-Za-z0-9_-]{20,})")
@@ -34,6 +33,7 @@ SECRET = "INTERNAL-NOTE-never-for-the-customer-51c2"
 
 
 # --- helpers ---------------------------------------------------------------------
+
 
 @pytest.fixture(autouse=True)
 def attachments_dir(app, tmp_path, monkeypatch):
@@ -89,8 +89,13 @@ def listed(html: str) -> set[int]:
 
 def staff_message(app, ticket_id: int, staff, body: str, internal: bool, files=()) -> int:
     with app.app_context():
-        message = service.add_staff_message(db.session.get(Ticket, ticket_id), db.session.get(StaffUser, staff.id),
-                                            body, internal=internal, files=list(files))
+        message = service.add_staff_message(
+            db.session.get(Ticket, ticket_id),
+            db.session.get(StaffUser, staff.id),
+            body,
+            internal=internal,
+            files=list(files),
+        )
         db.session.commit()
         message_id = message.id
         db.session.remove()
@@ -115,21 +120,28 @@ def kinds(make):
     plumbing = make.issue_type("Plumbing")
     electrical = make.issue_type("Electrical")
     return {
-        "plumbing": plumbing, "electrical": electrical,
-        "leak": make.issue_type("Leak", parent=plumbing), "blocked": make.issue_type("Blocked drain", parent=plumbing),
+        "plumbing": plumbing,
+        "electrical": electrical,
+        "leak": make.issue_type("Leak", parent=plumbing),
+        "blocked": make.issue_type("Blocked drain", parent=plumbing),
         "outage": make.issue_type("Power outage", parent=electrical),
     }
 
 
 def form(kinds, **overrides) -> dict:
-    data = {"title": "Kitchen tap leaking", "description": "Water under the sink since Monday.",
-            "issue_type_id": str(kinds["plumbing"].id), "sub_issue_type_id": str(kinds["leak"].id),
-            "priority": "high"}
+    data = {
+        "title": "Kitchen tap leaking",
+        "description": "Water under the sink since Monday.",
+        "issue_type_id": str(kinds["plumbing"].id),
+        "sub_issue_type_id": str(kinds["leak"].id),
+        "priority": "high",
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
 
 # --- a new ticket ----------------------------------------------------------------
+
 
 def test_opening_a_ticket_stores_it_mails_a_portal_link_and_goes_to_it(app, make, kinds, portal_sign_in):
     contact = make.contact(first_name="Cora", last_name="Customer")
@@ -142,14 +154,24 @@ def test_opening_a_ticket_stores_it_mails_a_portal_link_and_goes_to_it(app, make
     assert response.headers["Location"].endswith(f"/tickets/{ticket_id}")
     ticket = stored(app, Ticket, ticket_id)
     assert (ticket.title, ticket.priority, ticket.contact_id, ticket.organization_id) == (
-        "Kitchen tap leaking", "high", contact.id, contact.organization_id)
+        "Kitchen tap leaking",
+        "high",
+        contact.id,
+        contact.organization_id,
+    )
     assert (ticket.issue_type_id, ticket.sub_issue_type_id, ticket.state) == (
-        kinds["plumbing"].id, kinds["leak"].id, TicketState.OPEN)
+        kinds["plumbing"].id,
+        kinds["leak"].id,
+        TicketState.OPEN,
+    )
     assert ticket.first_response_due_at is not None and ticket.resolution_due_at is not None
     with app.app_context():
         [message] = db.session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)).all()
         assert (message.kind, message.body, message.author_contact_id) == (
-            MessageKind.REPLY, "Water under the sink since Monday.", contact.id)
+            MessageKind.REPLY,
+            "Water under the sink since Monday.",
+            contact.id,
+        )
         db.session.remove()
     [mail] = [m for m in outbox(app)[mails_before:] if m["to_addr"] == contact.email]
     assert f"T-{ticket_id:06d}" in mail["subject"]
@@ -175,8 +197,10 @@ def test_a_contact_who_came_through_a_link_opens_a_ticket_and_can_follow_it(app,
     with client.session_transaction() as session:
         link_ids = session["portal"]["links"]
     with app.app_context():
-        targets = {(l.target_type, l.target_id) for l in db.session.scalars(
-            select(PortalLink).where(PortalLink.id.in_(link_ids)))}
+        targets = {
+            (l.target_type, l.target_id)
+            for l in db.session.scalars(select(PortalLink).where(PortalLink.id.in_(link_ids)))
+        }
         db.session.remove()
     assert targets == {("proposal", delivered.proposal.id), ("ticket", ticket_id)}
 
@@ -220,13 +244,19 @@ INVALID = {
     "title too long": ({"title": "x" * 201}, "title", "Keep this under 200 characters."),
     "no description": ({"description": "   "}, "description", "Please fill this in."),
     "unknown priority": ({"priority": "whenever"}, "priority", "Choose a priority."),
-    "no issue type": ({"issue_type_id": "", "sub_issue_type_id": ""}, "issue_type_id",
-                      "Choose what the ticket is about."),
+    "no issue type": (
+        {"issue_type_id": "", "sub_issue_type_id": ""},
+        "issue_type_id",
+        "Choose what the ticket is about.",
+    ),
     "no sub-issue type": ({"sub_issue_type_id": ""}, "sub_issue_type_id", "Choose the kind of problem."),
     "sub-type of another type": ("outage", "sub_issue_type_id", "Choose the kind of problem."),
     "a sub-type given as the type": ("leak-as-type", "issue_type_id", "Choose what the ticket is about."),
-    "an issue type that does not exist": ({"issue_type_id": "999999"}, "issue_type_id",
-                                          "Choose what the ticket is about."),
+    "an issue type that does not exist": (
+        {"issue_type_id": "999999"},
+        "issue_type_id",
+        "Choose what the ticket is about.",
+    ),
 }
 
 
@@ -238,8 +268,11 @@ def test_each_invalid_field_is_refused_with_422_keeping_what_was_typed(app, make
     elif changes == "leak-as-type":
         changes = {"issue_type_id": str(kinds["leak"].id), "sub_issue_type_id": ""}
     client = signed_in(app, make.contact())
-    data = form(kinds, description="My typed words, kept.", **changes) if field != "description" else form(
-        kinds, **changes)
+    data = (
+        form(kinds, description="My typed words, kept.", **changes)
+        if field != "description"
+        else form(kinds, **changes)
+    )
     before = snapshot(app)
     response = client.post("/tickets/new", data=data)
     html = response.get_data(as_text=True)
@@ -261,14 +294,16 @@ def test_the_sub_issue_list_follows_the_chosen_type(app, make, kinds):
     page = client.get("/tickets/new").get_data(as_text=True)
     assert 'hx-get="/tickets/new/sub-issue-types"' in page and 'hx-target="#sub-issue-type"' in page
     assert "Leak" not in page  # no type chosen yet: no sub list
-    partial = client.get(f"/tickets/new/sub-issue-types?issue_type_id={kinds['plumbing'].id}",
-                         headers={"HX-Request": "true"})
+    partial = client.get(
+        f"/tickets/new/sub-issue-types?issue_type_id={kinds['plumbing'].id}", headers={"HX-Request": "true"}
+    )
     html = partial.get_data(as_text=True)
     assert partial.status_code == 200 and "<html" not in html
     assert html.strip().startswith('<div id="sub-issue-type"')
     assert "Leak" in html and "Blocked drain" in html and "Power outage" not in html
-    html = client.get(f"/tickets/new/sub-issue-types?issue_type_id={kinds['electrical'].id}",
-                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    html = client.get(
+        f"/tickets/new/sub-issue-types?issue_type_id={kinds['electrical'].id}", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert "Power outage" in html and "Leak" not in html
     # a plain request (no JavaScript) gets the whole form with that type chosen
     full = client.get(f"/tickets/new/sub-issue-types?issue_type_id={kinds['electrical'].id}")
@@ -286,8 +321,9 @@ def test_without_javascript_a_changed_type_comes_back_with_its_sub_list(app, mak
     assert "Choose the kind of problem." in html and "Power outage" in html and "Leak" not in html
     assert count(app, Ticket) == 0
     # or they pressed the no-JavaScript button that only refreshes the list
-    response = client.post("/tickets/new", data=form(kinds, issue_type_id=str(kinds["electrical"].id),
-                                                     sub_issue_type_id="", refresh="1"))
+    response = client.post(
+        "/tickets/new", data=form(kinds, issue_type_id=str(kinds["electrical"].id), sub_issue_type_id="", refresh="1")
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "Now choose the kind of problem" in html and "Power outage" in html
     assert count(app, Ticket) == 0
@@ -345,6 +381,7 @@ def test_without_a_portal_session_the_ticket_pages_send_to_sign_in(client):
 
 # --- attachments -------------------------------------------------------------------
 
+
 def test_a_photo_is_stored_and_downloadable_as_an_attachment(app, make, kinds, attachments_dir):
     client = signed_in(app, make.contact())
     photo = png_bytes()
@@ -354,7 +391,11 @@ def test_a_photo_is_stored_and_downloadable_as_an_attachment(app, make, kinds, a
     with app.app_context():
         [attachment] = db.session.scalars(select(TicketAttachment)).all()
         assert (attachment.ticket_id, attachment.filename, attachment.content_type, attachment.size) == (
-            ticket_id, "leak photo.png", "image/png", len(photo))
+            ticket_id,
+            "leak photo.png",
+            "image/png",
+            len(photo),
+        )
         attachment_id = attachment.id
         db.session.remove()
     [path] = stored_files(attachments_dir)
@@ -389,8 +430,13 @@ def test_an_html_file_named_png_is_refused_and_nothing_is_stored(app, make, kind
     client = signed_in(app, make.contact())
     before = snapshot(app)
     fake = b"<html><body><script>alert(document.cookie)</script></body></html>"
-    response = client.post("/tickets/new", data={**form(kinds), "attachments": [
-        upload(png_bytes(), "fine.png"), upload(fake, "holiday.png", "image/png")]})
+    response = client.post(
+        "/tickets/new",
+        data={
+            **form(kinds),
+            "attachments": [upload(png_bytes(), "fine.png"), upload(fake, "holiday.png", "image/png")],
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "holiday.png is not a file type we accept" in html
@@ -406,8 +452,9 @@ def test_more_than_five_files_are_refused(app, make, kinds, attachments_dir):
     assert snapshot(app) == before and stored_files(attachments_dir) == []
 
 
-def test_a_request_over_the_size_limit_gets_a_clear_message_not_a_bare_error(app, make, kinds, monkeypatch,
-                                                                             attachments_dir):
+def test_a_request_over_the_size_limit_gets_a_clear_message_not_a_bare_error(
+    app, make, kinds, monkeypatch, attachments_dir
+):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2000)
     contact = make.contact()
     client = signed_in(app, contact)
@@ -430,8 +477,9 @@ def test_a_request_over_the_size_limit_gets_a_clear_message_not_a_bare_error(app
     assert "<html" not in partial.get_data(as_text=True) and "too large together" in partial.get_data(as_text=True)
     # the same on a reply
     ticket = make.ticket(contact, issue_type_id=kinds["plumbing"].id, sub_issue_type_id=kinds["leak"].id)
-    reply = client.post(f"/tickets/{ticket.id}/reply", data={"body": "see file",
-                                                             "attachments": [upload(b"x" * 3000, "a.txt")]})
+    reply = client.post(
+        f"/tickets/{ticket.id}/reply", data={"body": "see file", "attachments": [upload(b"x" * 3000, "a.txt")]}
+    )
     assert reply.status_code == 413 and "too large together" in reply.get_data(as_text=True)
     assert 'id="reply"' in reply.get_data(as_text=True)
     assert count(app, Ticket) == 1  # only the one made above
@@ -463,8 +511,9 @@ def test_an_internal_notes_attachment_is_never_served_to_the_contact(app, make, 
     contact = make.contact()
     ticket = make.ticket(contact)
     staff = make.staff(name="Sam Support")
-    note_id = staff_message(app, ticket.id, staff, SECRET, internal=True,
-                            files=[file_storage(png_bytes(), "internal-diagram.png")])
+    note_id = staff_message(
+        app, ticket.id, staff, SECRET, internal=True, files=[file_storage(png_bytes(), "internal-diagram.png")]
+    )
     with app.app_context():
         attachment_id = db.session.scalar(select(TicketAttachment.id).where(TicketAttachment.message_id == note_id))
         db.session.remove()
@@ -475,6 +524,7 @@ def test_an_internal_notes_attachment_is_never_served_to_the_contact(app, make, 
 
 
 # --- who sees what -------------------------------------------------------------------
+
 
 @pytest.fixture
 def tree(app, make):
@@ -543,7 +593,7 @@ def test_a_mailed_link_opens_that_ticket_for_that_contact_and_no_other(app, make
 def test_an_expired_ticket_link_offers_a_new_one(app, make, client, open_link):
     from datetime import timedelta
 
-    from portal.models import utcnow
+    from portal.core.db import utcnow
 
     contact = make.contact()
     ticket = make.ticket(contact)
@@ -558,6 +608,7 @@ def test_an_expired_ticket_link_offers_a_new_one(app, make, client, open_link):
 
 
 # --- the conversation, reply, close, reopen -------------------------------------------------
+
 
 def test_the_conversation_shows_public_replies_only(app, make):
     contact = make.contact(first_name="Cora", last_name="Customer")
@@ -579,11 +630,13 @@ def test_a_reply_is_added_and_htmx_gets_the_ticket_back_with_an_empty_box(app, m
     contact = make.contact()
     ticket = make.ticket(contact)
     client = signed_in(app, contact)
-    response = client.post(f"/tickets/{ticket.id}/reply", data={"body": "Still dripping.",
-                                                                "attachments": [upload(png_bytes())]})
+    response = client.post(
+        f"/tickets/{ticket.id}/reply", data={"body": "Still dripping.", "attachments": [upload(png_bytes())]}
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/tickets/{ticket.id}")
-    partial = client.post(f"/tickets/{ticket.id}/reply", data={"body": "And now the floor is wet."},
-                          headers={"HX-Request": "true"})
+    partial = client.post(
+        f"/tickets/{ticket.id}/reply", data={"body": "And now the floor is wet."}, headers={"HX-Request": "true"}
+    )
     html = partial.get_data(as_text=True)
     assert partial.status_code == 200 and "<html" not in html and html.strip().startswith('<article id="ticket"')
     assert "Still dripping." in html and "And now the floor is wet." in html
@@ -643,6 +696,7 @@ def test_closing_twice_is_harmless_and_reopening_brings_the_reply_box_back(app, 
 
 # --- the SLA clocks, in the contact's time zone ---------------------------------------------
 
+
 def test_due_times_are_shown_in_the_contacts_time_zone(app, make):
     # Monday 7 December 2026, 10:00 UTC; the default SLA counts Mon-Fri 9-17 UTC:
     # normal priority answers within 4 business hours (14:00 UTC) and resolves within
@@ -657,8 +711,9 @@ def test_due_times_are_shown_in_the_contacts_time_zone(app, make):
     assert re.search(r"Resolution by 12/10/26, 5:00\W+AM", html)
     assert not re.search(r"by 12/7/26, 2:00\W+PM", html)  # not the UTC time
     # the same ticket seen by a colleague in UTC
-    colleague = make.contact(stored(app, Organization, contact.organization_id), portal_level="organization",
-                             timezone="UTC")
+    colleague = make.contact(
+        stored(app, Organization, contact.organization_id), portal_level="organization", timezone="UTC"
+    )
     html = signed_in(app, colleague).get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert re.search(r"First response by 12/7/26, 2:00\W+PM", html)
 
@@ -675,6 +730,7 @@ def test_the_clocks_say_overdue_then_met(app, make):
 
 
 # --- the list ------------------------------------------------------------------------
+
 
 def test_the_list_has_open_and_closed_tabs_and_an_inviting_empty_state(app, make):
     contact = make.contact()
@@ -700,8 +756,15 @@ def test_the_list_is_bounded_with_a_link_to_older_tickets(app, make):
         person = db.session.get(Contact, contact.id)
         status = db.session.scalar(select(TicketStatus).order_by(TicketStatus.position))
         for i in range(53):
-            db.session.add(Ticket(organization_id=person.organization_id, contact_id=person.id, title=f"T{i}",
-                                  status_id=status.id, state=status.state))
+            db.session.add(
+                Ticket(
+                    organization_id=person.organization_id,
+                    contact_id=person.id,
+                    title=f"T{i}",
+                    status_id=status.id,
+                    state=status.state,
+                )
+            )
         db.session.commit()
         ids = sorted(db.session.scalars(select(Ticket.id)), reverse=True)
         db.session.remove()
@@ -729,6 +792,7 @@ def test_ticket_pages_carry_home_and_sign_out_for_a_signed_in_contact(app, make)
 
 
 # --- queries -------------------------------------------------------------------------
+
 
 def test_the_list_runs_the_same_queries_for_3_or_30_tickets(app, make, count_queries):
     parent = make.organization("Greenleaf")
@@ -763,8 +827,14 @@ def test_the_ticket_page_runs_the_same_queries_for_3_or_30_messages(app, make, c
 
     def add(n: int) -> None:
         for i in range(n):
-            staff_message(app, ticket.id, staff, f"Reply {i}", internal=False,
-                          files=[file_storage(png_bytes(), f"r{i}.png")] if i % 2 else [])
+            staff_message(
+                app,
+                ticket.id,
+                staff,
+                f"Reply {i}",
+                internal=False,
+                files=[file_storage(png_bytes(), f"r{i}.png")] if i % 2 else [],
+            )
             staff_message(app, ticket.id, staff, f"Note {i}", internal=True)
 
     def queries() -> tuple[int, int]:

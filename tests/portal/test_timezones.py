@@ -1,13 +1,16 @@
 """Times are stored in UTC and shown in the reader's zone: the contact's on the portal
 and in the mail they receive."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import update
 
-from portal.extensions import db
-from portal.models import OutboxMessage, Proposal, Signature, utcnow
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.domains.proposals.models import Proposal, Signature
+from portal.mail.models import OutboxMessage
 
 
 def _pin_signed_at(app, proposal_id: int, when: datetime) -> None:
@@ -38,6 +41,8 @@ def test_the_delivery_email_gives_the_expiry_in_the_recipients_zone(app, make):
     make.delivered(contact=contact)
     with app.app_context():
         body = db.session.scalars(
-            OutboxMessage.__table__.select().with_only_columns(OutboxMessage.body_text)
-            .where(OutboxMessage.to_addr == contact.email)).one()
+            OutboxMessage.__table__.select()
+            .with_only_columns(OutboxMessage.body_text)
+            .where(OutboxMessage.to_addr == contact.email)
+        ).one()
     assert "+0900" in body, body

@@ -1,0 +1,130 @@
+"""Configuration, read from environment variables.
+
+Everything a deployment changes is an environment variable; the defaults make a
+newcomer's laptop work (SQLite in ``instance/``, mail kept in the outbox).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings for a running app; every value can come from the environment."""
+
+    def __init__(self, instance_path: str) -> None:
+        env = os.environ
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(instance_path)
+        self.SQLALCHEMY_DATABASE_URI = _normalise_db_url(
+            env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'porchlight.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        # Links in email are built from this, never from the request's Host header.
+        self.BASE_URL = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        secure = urlsplit(self.BASE_URL).scheme == "https"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", secure)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_NAME = "porchlight"
+        self.PERMANENT_SESSION_LIFETIME = timedelta(days=int(env.get("SESSION_DAYS", "30")))
+        # The cookie is re-sent only when the session changes, not on every page view.
+        self.SESSION_REFRESH_EACH_REQUEST = False
+        self.PREFERRED_URL_SCHEME = "https" if secure else "http"
+        self.WTF_CSRF_TIME_LIMIT = int(env.get("CSRF_TIME_LIMIT", "3600"))
+        self.WTF_CSRF_SSL_STRICT = secure
+
+        self.PORTAL_LINK_DAYS = int(env.get("PORTAL_LINK_DAYS", "30"))
+        # Sign-in emails (a single-use link and a one-time code) work this long.
+        self.PORTAL_SIGN_IN_MINUTES = int(env.get("PORTAL_SIGN_IN_MINUTES", "10"))
+        self.DEFAULT_TIMEZONE = env.get("DEFAULT_TIMEZONE", "UTC")
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_DEFAULT_TIMEZONE = "UTC"
+        self.LANGUAGES = ["en"]
+
+        # Mail: with no MAIL_SERVER, messages are kept in the outbox and shown on the
+        # admin Outbox page (the embedded default).
+        self.MAIL_SERVER = env.get("MAIL_SERVER") or None
+        self.MAIL_PORT = int(env.get("MAIL_PORT", "25"))
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+        self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", "30"))
+        self.MAIL_FROM = env.get("MAIL_FROM", "Porchlight <no-reply@porchlight.localhost>")
+        self.OUTBOX_MAX_ATTEMPTS = int(env.get("OUTBOX_MAX_ATTEMPTS", "12"))
+
+        # Form size caps. A signature PNG is small; Flask's default form-field cap
+        # (500 kB) would answer 413 before we can say which field is too large.
+        # Ticket attachments: up to ATTACHMENT_MAX_FILES of ATTACHMENT_MAX_BYTES each per
+        # message, kept outside static/ (served only through an access check).
+        self.ATTACHMENT_MAX_BYTES = int(env.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+        self.ATTACHMENT_MAX_FILES = int(env.get("ATTACHMENT_MAX_FILES", "5"))
+        self.ATTACHMENTS_DIR = env.get("ATTACHMENTS_DIR") or str(Path(instance_path) / "attachments")
+        # A request may carry every attachment at its limit, plus the form around them.
+        self.MAX_CONTENT_LENGTH = int(
+            env.get("MAX_CONTENT_LENGTH", str(self.ATTACHMENT_MAX_FILES * self.ATTACHMENT_MAX_BYTES + 1024 * 1024))
+        )
+        self.MAX_FORM_MEMORY_SIZE = int(env.get("MAX_FORM_MEMORY_SIZE", str(8 * 1024 * 1024)))
+        self.SIGNATURE_MAX_BYTES = int(env.get("SIGNATURE_MAX_BYTES", str(512 * 1024)))
+
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+
+        self.ASSETS_DEBUG = False
+        self.ASSETS_AUTO_BUILD = _bool("ASSETS_AUTO_BUILD", True)
+        self.SEND_FILE_MAX_AGE_DEFAULT = int(env.get("STATIC_MAX_AGE", str(365 * 24 * 3600)))
+        self.COMPRESS_MIMETYPES = [
+            "text/html",
+            "text/css",
+            "text/plain",
+            "application/javascript",
+            "text/javascript",
+            "application/json",
+            "image/svg+xml",
+        ]
+        self.COMPRESS_ALGORITHM = ["gzip"]
+        # Static files are streamed responses, compressed with this list; the
+        # Flask-Compress default leaves gzip out, so a gzip-only client got the JS raw.
+        self.COMPRESS_ALGORITHM_STREAMING = ["zstd", "br", "gzip"]
+        self.COMPRESS_MIN_SIZE = 500
+        # Dynamic pages carry no ETag, and static files answer conditional requests
+        # themselves (send_file): re-evaluating after compression only costs time.
+        self.COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
+
+
+def engine_options(url: str) -> dict:
+    """Engine options per backend: SQLite waits on a writer instead of failing at once."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _normalise_db_url(url: str) -> str:
+    # Accept the common postgres:// and postgresql:// spellings; use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A random secret kept in ``instance/`` so a local run survives restarts."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,207 @@
+"""Mail: queue into the outbox (same transaction as the change) and deliver it.
+
+``queue_mail`` is what the other services call. ``deliver_due`` is the worker's
+loop body: it claims due messages with a lease (``FOR UPDATE SKIP LOCKED`` where the
+engine has it, a conditional update everywhere), sends each over SMTP with a
+timeout, and records the outcome. A 5xx answer is permanent: the message goes to the
+dead letters, shown on the admin Outbox page with a retry button; anything else is
+retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from flask import current_app, render_template
+from sqlalchemy import or_, select, update
+
+from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.mail.models import OutboxMessage, OutboxStatus
+
+LEASE = timedelta(minutes=5)
+
+
+def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) -> OutboxMessage:
+    """Write a message to the outbox; it leaves when the surrounding transaction commits."""
+    body = render_template(f"emails/{template}.txt", **context)
+    domain = parseaddr(current_app.config["MAIL_FROM"])[1].partition("@")[2] or "porchlight.localhost"
+    message = OutboxMessage(
+        message_id=f"<{uuid.uuid4().hex}@{domain}>",
+        to_addr=to_addr,
+        subject=subject,
+        body_text=body,
+        kind=kind,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def smtp_configured() -> bool:
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.dead
+
+
+def claim_due(limit: int = 20) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due messages for this worker and commit the claim."""
+    now = utcnow()
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it
+    )
+    ids = list(db.session.scalars(due))
+    claimed: list[int] = []
+    for message_id in ids:
+        # The conditional update is the claim on every engine.
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .values(claimed_until=now + LEASE)
+        )
+        if result.rowcount == 1:
+            claimed.append(message_id)
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(
+        db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id))
+    )
+
+
+def deliver_due(limit: int = 20) -> DeliveryReport:
+    """Send what is due, committing after each message. Does nothing without SMTP."""
+    report = DeliveryReport()
+    if not smtp_configured():
+        return report
+    messages = claim_due(limit)
+    if not messages:
+        return report
+    try:
+        connection = _connect()
+    except (OSError, smtplib.SMTPException) as exc:
+        for message in messages:
+            message.attempts += 1
+            _retry_later(message, f"connect: {exc!r}")
+            report.retried += 1
+        db.session.commit()
+        report.errors.append(repr(exc))
+        return report
+    try:
+        for message in messages:
+            outcome = _send(connection, message)
+            if outcome == "sent":
+                report.sent += 1
+            elif outcome == "dead":
+                report.dead += 1
+            else:
+                report.retried += 1
+            db.session.commit()
+    finally:
+        try:
+            connection.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    return report
+
+
+def retry_message(message: OutboxMessage) -> None:
+    """Put a dead letter back in the queue, due now (staff pressed Retry)."""
+    message.status = OutboxStatus.PENDING
+    message.next_attempt_at = utcnow()
+    message.claimed_until = None
+    db.session.flush()
+
+
+def _connect() -> smtplib.SMTP:
+    config = current_app.config
+    # The timeout bounds every socket operation: a server that never answers
+    # cannot hold the worker longer than MAIL_TIMEOUT seconds per step.
+    connection = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"])
+    if config["MAIL_USE_TLS"]:
+        connection.starttls()
+    if config["MAIL_USERNAME"]:
+        connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return connection
+
+
+def _build(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["MAIL_FROM"]
+    email["To"] = message.to_addr
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
+    email.set_content(message.body_text)
+    return email
+
+
+def _send(connection: smtplib.SMTP, message: OutboxMessage) -> str:
+    message.attempts += 1
+    try:
+        refused = connection.send_message(_build(message))
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        return _fail(message, codes[0] if codes else 0, repr(exc))
+    except smtplib.SMTPResponseException as exc:
+        return _fail(message, exc.smtp_code, repr(exc))
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        _retry_later(message, repr(exc))
+        return "retry"
+    if refused:
+        code = next(iter(refused.values()))[0]
+        return _fail(message, code, repr(refused))
+    message.status = OutboxStatus.SENT
+    message.sent_at = utcnow()
+    message.claimed_until = None
+    message.last_error = None
+    return "sent"
+
+
+def _fail(message: OutboxMessage, code: int, error: str) -> str:
+    if 500 <= code < 600:
+        message.status = OutboxStatus.DEAD
+        message.claimed_until = None
+        message.last_error = error[:2000]
+        return "dead"
+    _retry_later(message, error)
+    return "retry"
+
+
+def _retry_later(message: OutboxMessage, error: str) -> None:
+    if message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        message.status = OutboxStatus.DEAD
+        message.claimed_until = None
+        message.last_error = f"gave up after {message.attempts} attempts: {error}"[:2000]
+        return
+    delay = min(30 * 2 ** max(message.attempts - 1, 0), 3600)
+    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    message.claimed_until = None
+    message.last_error = error[:2000]

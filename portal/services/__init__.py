@@ -1,1 +1,0 @@
-"""Operations: the rules of the product. They flush, never commit; views commit once."""
