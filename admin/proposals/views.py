@@ -21,7 +21,9 @@ from portal.domains.customers.models import Contact
 from portal.domains.identity import links as link_service
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as service
-from portal.domains.proposals.models import CatalogItem, Proposal, ProposalEvent, ProposalStatus
+from portal.domains.proposals.models import CatalogItem, Proposal, ProposalStatus
+from portal.domains.timeline.models import Subject
+from portal.domains.timeline.operations import events_for
 
 bp = Blueprint("proposals", __name__, url_prefix="/proposals")
 
@@ -122,12 +124,7 @@ def _editor(proposal: Proposal, status: int = 200, block: str | None = None, lin
     deliver = forms.pop("deliver", None) or DeliverForm(formdata=None, contact_id=proposal.contact_id)
     deliver.contact_id.choices = _contact_choices(proposal.organization_id)
     lost = forms.pop("lost", None) or LostForm(formdata=None)
-    events = db.session.scalars(
-        select(ProposalEvent)
-        .options(joinedload(ProposalEvent.staff), joinedload(ProposalEvent.contact))
-        .where(ProposalEvent.proposal_id == proposal.id)
-        .order_by(ProposalEvent.id.desc())
-    ).all()
+    events = events_for(Subject.PROPOSAL, proposal.id)
     revisions = db.session.execute(
         select(Proposal.id, Proposal.revision, Proposal.status, Proposal.signed_at)
         .where(Proposal.number == proposal.number)

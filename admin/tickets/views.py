@@ -55,6 +55,8 @@ from portal.domains.service_desk.models import (
     TicketState,
     TicketStatus,
 )
+from portal.domains.timeline.models import Subject
+from portal.domains.timeline.operations import events_for
 from portal.tickets.forms import TicketForm
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -202,19 +204,22 @@ def _load(ticket_id: int, fresh: bool = False) -> Ticket:
     ).one()
 
 
-def _messages(ticket: Ticket) -> list[TicketMessage]:
-    return list(
-        db.session.scalars(
-            select(TicketMessage)
-            .where(TicketMessage.ticket_id == ticket.id)
-            .options(
-                joinedload(TicketMessage.author_staff),
-                joinedload(TicketMessage.author_contact),
-                selectinload(TicketMessage.attachments),
-            )
-            .order_by(TicketMessage.id)
+def _messages(ticket: Ticket) -> list:
+    """The conversation (replies and notes) and the ticket's timeline events, in the
+    order they happened: the staff page shows them as one history."""
+    messages = db.session.scalars(
+        select(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket.id)
+        .options(
+            joinedload(TicketMessage.author_staff),
+            joinedload(TicketMessage.author_contact),
+            selectinload(TicketMessage.attachments),
         )
-    )
+        .order_by(TicketMessage.id)
+    ).all()
+    events = events_for(Subject.TICKET, ticket.id, newest_first=False)
+    merged = [(m.created_at, 0, m.id, m) for m in messages] + [(e.created_at, 1, e.id, e) for e in events]
+    return [item for *_key, item in sorted(merged, key=lambda row: row[:3])]
 
 
 def _page_context(

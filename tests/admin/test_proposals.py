@@ -13,8 +13,10 @@ from portal.core.extensions import db
 from portal.domains.customers.models import Contact
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as service
-from portal.domains.proposals.models import Proposal, ProposalEvent, ProposalLine, ProposalStatus, Signature
+from portal.domains.proposals.models import Proposal, ProposalLine, ProposalStatus, Signature
 from portal.domains.proposals.operations import LineInput
+from portal.domains.timeline.models import Subject, TimelineEntry
+from portal.domains.timeline.operations import events_for
 from portal.mail.models import OutboxMessage
 from tests.factories import add_to_team
 
@@ -50,13 +52,9 @@ def _snapshot(app, proposal_id: int) -> tuple:
         )
 
 
-def _events(app, proposal_id: int) -> list[ProposalEvent]:
+def _events(app, proposal_id: int) -> list[TimelineEntry]:
     with app.app_context():
-        events = list(
-            db.session.scalars(
-                select(ProposalEvent).where(ProposalEvent.proposal_id == proposal_id).order_by(ProposalEvent.id)
-            )
-        )
+        events = events_for(Subject.PROPOSAL, proposal_id, newest_first=False)
         db.session.expunge_all()
         return events
 

@@ -25,6 +25,7 @@ from portal.domains.service_desk.models import (
     TicketState,
     TicketStatus,
 )
+from portal.domains.timeline.models import Subject, TimelineEntry
 from tests.factories import outbox, snapshot, stored
 
 TOKEN = re.compile(r"/l/([A-Za-z0-9_-]{20,})")
@@ -676,7 +677,7 @@ def test_closing_twice_is_harmless_and_reopening_brings_the_reply_box_back(app, 
     assert client.post(f"/tickets/{ticket.id}/close").status_code == 303
     closed = stored(app, Ticket, ticket.id)
     assert closed.state == TicketState.CLOSED and closed.closed_at is not None
-    events = count(app, TicketMessage, TicketMessage.kind == MessageKind.EVENT)
+    events = count(app, TimelineEntry, TimelineEntry.subject_type == Subject.TICKET)
     before = snapshot(app)
     again = client.post(f"/tickets/{ticket.id}/close", headers={"HX-Request": "true"})
     assert again.status_code == 200 and snapshot(app) == before  # the double tap changed nothing
@@ -689,7 +690,7 @@ def test_closing_twice_is_harmless_and_reopening_brings_the_reply_box_back(app, 
     before = snapshot(app)
     assert client.post(f"/tickets/{ticket.id}/reopen").status_code == 303
     assert snapshot(app) == before
-    assert count(app, TicketMessage, TicketMessage.kind == MessageKind.EVENT) == events + 1
+    assert count(app, TimelineEntry, TimelineEntry.subject_type == Subject.TICKET) == events + 1
     html = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert 'id="reply"' in html and "Close ticket" in html and 'hx-confirm="Close this ticket?' in html
 

@@ -145,20 +145,3 @@ class Signature(db.Model):
 
     proposal: Mapped[Proposal] = relationship(back_populates="signature")
     contact: Mapped[Contact] = relationship()
-
-
-class ProposalEvent(db.Model):
-    """The proposal's timeline. Staff actions and customer actions stay apart."""
-
-    __tablename__ = "proposal_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = created_at_column()
-
-    staff: Mapped[StaffUser | None] = relationship()
-    contact: Mapped[Contact | None] = relationship()

@@ -31,12 +31,13 @@ from portal.domains.proposals.models import (
     LOST_REASONS,
     CatalogItem,
     Proposal,
-    ProposalEvent,
     ProposalLine,
     ProposalStatus,
     Signature,
 )
 from portal.domains.proposals.totals import Totals, compute_totals, included_totals_subquery, parse_option_ids
+from portal.domains.timeline.models import Subject
+from portal.domains.timeline.operations import record_event
 from portal.mail.outbox import queue_mail
 
 # The wording the contact agrees to; bump the version whenever the text changes.
@@ -603,15 +604,7 @@ def _reload_state(proposal: Proposal) -> None:
 def _event(
     proposal: Proposal, kind: str, staff: StaffUser | None = None, contact: Contact | None = None, detail: str = ""
 ) -> None:
-    db.session.add(
-        ProposalEvent(
-            proposal_id=proposal.id,
-            kind=kind,
-            staff_id=staff.id if staff else None,
-            contact_id=contact.id if contact else None,
-            detail=detail,
-        )
-    )
+    record_event(Subject.PROPOSAL, proposal.id, kind, staff=staff, contact=contact, detail=detail)
 
 
 # --- lists -------------------------------------------------------------------

@@ -224,7 +224,6 @@ class Ticket(db.Model):
 class MessageKind:
     REPLY = "reply"  # public: the contact sees it and is mailed it (when from staff)
     NOTE = "note"  # internal: staff only, never shown or mailed to a contact
-    EVENT = "event"  # a status, priority or assignment change, for the timeline
 
     PUBLIC = (REPLY,)
 

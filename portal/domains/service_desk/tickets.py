@@ -39,6 +39,8 @@ from portal.domains.service_desk.models import (
     TicketState,
     TicketStatus,
 )
+from portal.domains.timeline.models import Subject
+from portal.domains.timeline.operations import record_event
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
@@ -354,20 +356,12 @@ def _event(
     ticket: Ticket, text: str, now: datetime, staff: StaffUser | None = None, contact: Contact | None = None
 ) -> None:
     """A line in the staff timeline (contacts see the conversation and the status only)."""
-    db.session.add(
-        TicketMessage(
-            ticket_id=ticket.id,
-            kind=MessageKind.EVENT,
-            body=text,
-            created_at=now,
-            author_staff_id=staff.id if staff else None,
-            author_contact_id=contact.id if contact else None,
-        )
-    )
+    record_event(Subject.TICKET, ticket.id, TICKET_CHANGE, staff=staff, contact=contact, detail=text, at=now)
     ticket.updated_at = now
 
 
 STOPPED = (TicketState.WAITING, TicketState.CLOSED)
+TICKET_CHANGE = "change"  # the timeline kind of a status, priority or assignment change
 
 
 def _set_status(ticket: Ticket, status: TicketStatus, now: datetime) -> None:

@@ -13,9 +13,10 @@ from portal.domains.customers.models import Contact
 from portal.domains.identity import links
 from portal.domains.identity.models import PortalLink, StaffUser
 from portal.domains.proposals import operations as proposals
-from portal.domains.proposals.models import LOST_REASONS, ProposalEvent, ProposalLine, ProposalStatus, Signature
+from portal.domains.proposals.models import LOST_REASONS, ProposalLine, ProposalStatus, Signature
 from portal.domains.proposals.operations import LineInput
 from portal.domains.proposals.totals import compute_totals, parse_option_ids
+from portal.domains.timeline.models import TimelineEntry
 from tests.factories import sign_input
 
 
@@ -259,7 +260,7 @@ def test_mark_won_records_a_staff_event_and_never_a_signature(make, ctx):
     assert proposal.decided_by_id == manager.id
     assert proposal.signed_at is None
     assert db.session.scalar(select(func.count()).select_from(Signature)) == 0
-    event = db.session.scalar(select(ProposalEvent).where(ProposalEvent.kind == "won"))
+    event = db.session.scalar(select(TimelineEntry).where(TimelineEntry.kind == "won"))
     assert event.staff_id == manager.id
     assert event.contact_id is None
 
@@ -289,7 +290,7 @@ def test_mark_lost_with_a_listed_reason_closes_the_proposal(make, ctx):
     assert proposal.status == ProposalStatus.LOST
     assert proposal.lost_reason == "competitor"
     assert proposal.lost_competitor == "GreenCo"
-    event = db.session.scalar(select(ProposalEvent).where(ProposalEvent.kind == "lost"))
+    event = db.session.scalar(select(TimelineEntry).where(TimelineEntry.kind == "lost"))
     assert event.staff_id == rep.id and event.contact_id is None
 
 

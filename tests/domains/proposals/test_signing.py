@@ -18,8 +18,9 @@ from portal.domains.customers.models import Contact
 from portal.domains.identity.models import PortalLink, StaffUser
 from portal.domains.proposals import operations as proposals
 from portal.domains.proposals import signing as signatures
-from portal.domains.proposals.models import ProposalEvent, Signature
+from portal.domains.proposals.models import Signature
 from portal.domains.proposals.operations import CONSENT_VERSION, LineInput
+from portal.domains.timeline.models import TimelineEntry
 from portal.mail.models import OutboxMessage
 from tests.factories import png_data_url, sign_input
 
@@ -97,7 +98,7 @@ def test_signing_adds_a_contact_event_to_the_timeline(make, ctx):
     proposal, contact, link = _open(make)
     proposals.sign_proposal(proposal, contact, link, sign_input(proposal))
     db.session.commit()
-    event = db.session.scalar(select(ProposalEvent).where(ProposalEvent.kind == "signed"))
+    event = db.session.scalar(select(TimelineEntry).where(TimelineEntry.kind == "signed"))
     assert event.contact_id == contact.id and event.staff_id is None
 
 

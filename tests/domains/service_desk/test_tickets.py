@@ -21,13 +21,13 @@ from portal.domains.identity.models import StaffUser
 from portal.domains.service_desk import tickets
 from portal.domains.service_desk.models import (
     IssueType,
-    MessageKind,
     Sla,
     Ticket,
-    TicketMessage,
     TicketState,
     TicketStatus,
 )
+from portal.domains.timeline.models import Subject
+from portal.domains.timeline.operations import events_for
 from tests.factories import add_to_team, outbox
 
 SATURDAY_2300 = datetime(2026, 3, 7, 23, 0)
@@ -62,13 +62,7 @@ def _staff(user) -> StaffUser:
 
 
 def _events(ticket_id: int) -> list[str]:
-    return list(
-        db.session.scalars(
-            select(TicketMessage.body)
-            .where(TicketMessage.ticket_id == ticket_id, TicketMessage.kind == MessageKind.EVENT)
-            .order_by(TicketMessage.id)
-        )
-    )
+    return [entry.detail for entry in events_for(Subject.TICKET, ticket_id, newest_first=False)]
 
 
 # --- which SLA ------------------------------------------------------------------------
