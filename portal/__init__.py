@@ -15,6 +15,9 @@ from portal.core.config import Config, engine_options
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides the environment (tests use it)."""
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    from portal.core.parsing import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: every <int:> is bounded
     app.config.from_object(Config(app.instance_path))
     if config:
         app.config.update(config)

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from portal.core.parsing import coerce_id
 from portal.domains.customers.models import PORTAL_LEVELS
 
 # Offered as suggestions; any zoneinfo name is accepted (the service checks it).
@@ -78,4 +79,4 @@ class ContactEditForm(ContactForm):
     # The choices are the organizations the staff member may see, which can be many: the
     # page lists a few and searches for the rest, and the view loads the one posted
     # through the access module (so a value outside the list is not a form error).
-    organization_id = SelectField(_l("Organization"), coerce=int, validate_choice=False)
+    organization_id = SelectField(_l("Organization"), coerce=coerce_id, validate_choice=False)

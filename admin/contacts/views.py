@@ -25,6 +25,7 @@ from portal.access.staff import (
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.parsing import parse_id, parse_page
 from portal.core.queries.search import search_key
 from portal.domains.customers import contacts as service
 from portal.domains.customers.models import Contact, Organization
@@ -39,7 +40,7 @@ ACCESS_ENDED = _l("Portal links of this contact were revoked and their open port
 
 
 def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return parse_page(request.args.get("page"))
 
 
 def _organization_pages() -> bool:
@@ -196,7 +197,7 @@ def _show(contact: Contact, form: ContactEditForm | None = None, status: int = 2
         org_q = (request.args.get("org_q") or "").strip()[:100]
         selected = form.organization_id.data if isinstance(form.organization_id.data, int) else None
         if "org_q" in request.args:  # a search keeps the organization picked so far (if visible: see below)
-            selected = request.args.get("organization_id", type=int) or selected
+            selected = parse_id(request.args.get("organization_id")) or selected
         context.update(
             form=form,
             org_q=org_q,

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from portal.core.parsing import coerce_id
 from portal.domains.customers.models import INVOICE_TEMPLATES, TAX_REGIONS
 
 INVOICE_TEMPLATE_LABELS = {
@@ -45,7 +46,7 @@ class OrganizationForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[Length(max=200)])
     city = StringField(_l("City"), validators=[Length(max=120)])
-    parent_id = SelectField(_l("Parent organization"), coerce=int, default=0, validate_choice=False)
+    parent_id = SelectField(_l("Parent organization"), coerce=coerce_id, default=0, validate_choice=False)
     bill_to_parent = BooleanField(_l("Bill to parent (invoices go to the parent organization)"))
     invoice_template = SelectField(
         _l("Invoice template"),
@@ -59,7 +60,7 @@ class OrganizationForm(FlaskForm):
     billing_address = TextAreaField(_l("Billing address"), validators=[Length(max=2000)])
     billing_attention = StringField(_l("Attention (the billing contact's name)"), validators=[Length(max=200)])
     billing_reviewed = BooleanField(_l("Billing settings reviewed"))
-    account_manager_id = SelectField(_l("Account manager"), coerce=int, default=0)
-    team_ids = SelectMultipleField(_l("Account team"), coerce=int, default=[])
+    account_manager_id = SelectField(_l("Account manager"), coerce=coerce_id, default=0)
+    team_ids = SelectMultipleField(_l("Account team"), coerce=coerce_id, default=[])
     # 0 inherits; the view lists the SLAs and the service checks the one chosen.
-    sla_id = SelectField(_l("SLA"), coerce=int, default=0, validate_choice=False)
+    sla_id = SelectField(_l("SLA"), coerce=coerce_id, default=0, validate_choice=False)

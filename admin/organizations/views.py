@@ -37,6 +37,7 @@ from portal.access.staff import (
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.parsing import parse_id
 from portal.domains.customers import organizations as service
 from portal.domains.customers.models import Organization
 from portal.domains.identity.models import StaffUser
@@ -255,7 +256,7 @@ def new():
         abort(404)
     form = _with_staff_choices(OrganizationForm(), None)
     if request.method == "GET":
-        form.parent_id.data = request.args.get("parent", 0, type=int) or 0
+        form.parent_id.data = parse_id(request.args.get("parent")) or 0
         if not sees_everything(current_user):
             form.team_ids.data = [current_user.id]
         return _form_page(form, None)

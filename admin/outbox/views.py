@@ -14,6 +14,7 @@ from sqlalchemy import select
 from portal.access.staff import staff_may_see_outbox
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page
+from portal.core.parsing import parse_page
 from portal.mail import outbox as mail
 from portal.mail.models import OutboxMessage, OutboxStatus
 
@@ -31,7 +32,7 @@ def only_admins_and_managers():
 @bp.get("/")
 def index():
     status = request.args.get("status") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = parse_page(request.args.get("page"))
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if status in (OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.DEAD):
         stmt = stmt.where(OutboxMessage.status == status)

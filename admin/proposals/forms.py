@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.core.parsing import PlainDecimalField, coerce_id
 from portal.domains.proposals.models import LOST_REASONS
 
 CURRENCIES = ("USD", "EUR", "GBP", "RON", "CAD")
@@ -26,7 +27,7 @@ LOST_REASON_LABELS = {
 
 
 class ProposalCreateForm(FlaskForm):
-    contact_id = SelectField(_l("Addressed to"), coerce=int, validators=[DataRequired(_l("Choose a contact."))])
+    contact_id = SelectField(_l("Addressed to"), coerce=coerce_id, validators=[DataRequired(_l("Choose a contact."))])
     title = StringField(_l("Title"), validators=[DataRequired(_l("Give the proposal a title.")), Length(max=200)])
     currency = SelectField(_l("Currency"), choices=lambda: [(c, c) for c in CURRENCIES], default="USD")
     terms = TextAreaField(_l("Terms"), validators=[Length(max=20000)])
@@ -39,9 +40,9 @@ class ProposalHeaderForm(FlaskForm):
 
 
 class LineForm(FlaskForm):
-    catalog_item_id = SelectField(_l("Service"), coerce=int, default=0)
+    catalog_item_id = SelectField(_l("Service"), coerce=coerce_id, default=0)
     description = StringField(_l("Description"), validators=[Length(max=500)])
-    quantity = DecimalField(
+    quantity = PlainDecimalField(
         _l("Quantity"),
         places=3,
         default=Decimal("1"),
@@ -50,7 +51,7 @@ class LineForm(FlaskForm):
             NumberRange(min=0.001, max=1_000_000, message=_l("Quantity must be greater than zero.")),
         ],
     )
-    unit_price = DecimalField(
+    unit_price = PlainDecimalField(
         _l("Unit price"),
         places=2,
         validators=[
@@ -63,7 +64,7 @@ class LineForm(FlaskForm):
 
 
 class DeliverForm(FlaskForm):
-    contact_id = SelectField(_l("Send to"), coerce=int, validators=[DataRequired(_l("Choose a contact."))])
+    contact_id = SelectField(_l("Send to"), coerce=coerce_id, validators=[DataRequired(_l("Choose a contact."))])
 
 
 class LostForm(FlaskForm):

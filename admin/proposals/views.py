@@ -17,6 +17,7 @@ from portal.access.staff import organization_filter, staff_may_sell
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page
+from portal.core.parsing import parse_id, parse_page
 from portal.domains.customers.models import Contact
 from portal.domains.identity import links as link_service
 from portal.domains.identity.models import PortalLink
@@ -35,7 +36,7 @@ def index():
     status = request.args.get("status") or None
     if status not in (None, *ProposalStatus.ALL):
         status = None
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
     # the filter is ``status_filter``: ``status`` is render_page's HTTP status
     return render_page(
@@ -73,7 +74,7 @@ def new():
         abort(404)
     form = ProposalCreateForm()
     form.contact_id.choices = [(0, "—")] + _contact_choices()
-    organization_id = request.args.get("organization_id", type=int)
+    organization_id = parse_id(request.args.get("organization_id"))
     if request.method == "GET" and organization_id:
         # Started from an organization: address it to its primary contact by default.
         form.contact_id.data = db.session.scalar(

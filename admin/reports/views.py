@@ -15,6 +15,7 @@ from portal.access.staff import staff_may_see_reports, staff_organizations_query
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.htmx import render_page
+from portal.core.parsing import parse_id
 from portal.domains.customers.models import Organization
 from portal.domains.customers.organizations import choose_organizations
 from portal.domains.service_desk.reports import ReportFilters, first_response_report
@@ -55,7 +56,7 @@ def first_response():
     last = _month(request.args.get("to_month"), this_month)
     if first > last:
         first, last = last, first
-    organization_id = request.args.get("organization_id", type=int) or None
+    organization_id = parse_id(request.args.get("organization_id"))
     organization = db.session.get(Organization, organization_id) if organization_id else None
     choices = choose_organizations(staff_organizations_query(current_user), limit=ORGANIZATION_CHOICES)
     if organization is not None and organization.id not in {i for i, _name in choices}:

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from portal.core.parsing import coerce_id
 from portal.domains.service_desk.models import PRIORITIES, TicketState
 
 PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "urgent": _l("Urgent")}
@@ -33,7 +34,7 @@ class SlaForm(FlaskForm):
     The ``first_<priority>`` and ``resolution_<priority>`` fields are added below."""
 
     name = StringField(_l("Name"), validators=[Length(max=120)])
-    calendar_id = SelectField(_l("Service hours"), coerce=int, default=0, validate_choice=False)
+    calendar_id = SelectField(_l("Service hours"), coerce=coerce_id, default=0, validate_choice=False)
     is_shared = BooleanField(_l("Shared (offered to every customer); untick for one customer's own SLA"), default=True)
     is_default = BooleanField(_l("The default SLA (for customers without one)"))
 
@@ -73,5 +74,5 @@ class StatusForm(FlaskForm):
 
 class IssueTypeForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=120)])
-    parent_id = SelectField(_l("Under"), coerce=int, default=0, validate_choice=False)
-    sla_id = SelectField(_l("SLA"), coerce=int, default=0, validate_choice=False)
+    parent_id = SelectField(_l("Under"), coerce=coerce_id, default=0, validate_choice=False)
+    sla_id = SelectField(_l("SLA"), coerce=coerce_id, default=0, validate_choice=False)

@@ -30,6 +30,7 @@ from portal.access.staff import staff_may_configure_service
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.parsing import parse_id
 from portal.domains.service_desk import setup as service
 from portal.domains.service_desk.models import PRIORITIES, IssueType, ServiceCalendar, Sla, TicketStatus
 
@@ -403,7 +404,7 @@ def _issue_types_page(form: IssueTypeForm, status: int = 200):
 def issue_types():
     """The tree of issue types and sub-types, and a form to add one."""
     if request.method == "GET":
-        form = IssueTypeForm(formdata=None, parent_id=request.args.get("parent", 0, type=int) or 0)
+        form = IssueTypeForm(formdata=None, parent_id=parse_id(request.args.get("parent")) or 0)
         return _issue_types_page(_issue_type_choices(form))
     form = _issue_type_choices(IssueTypeForm())
     try:

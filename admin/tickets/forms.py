@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import Length
 
+from portal.core.parsing import coerce_id
 from portal.domains.service_desk.models import PRIORITIES
 from portal.domains.service_desk.tickets import MAX_BODY, priority_label
 
@@ -22,7 +23,7 @@ class MessageForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     # Choices are the active statuses (set by the view); the service refuses the rest.
-    status_id = SelectField(_l("Status"), coerce=int, validate_choice=False)
+    status_id = SelectField(_l("Status"), coerce=coerce_id, validate_choice=False)
 
 
 class PriorityForm(FlaskForm):
@@ -33,9 +34,9 @@ class PriorityForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     # 0: nobody. Choices are the staff who may see the customer (set by the view).
-    assignee_id = SelectField(_l("Assignee"), coerce=int, default=0, validate_choice=False)
+    assignee_id = SelectField(_l("Assignee"), coerce=coerce_id, default=0, validate_choice=False)
 
 
 class BulkAssignForm(FlaskForm):
-    ticket_ids = SelectMultipleField(_l("Tickets"), coerce=int, validate_choice=False)
-    assignee_id = SelectField(_l("Assign selected to"), coerce=int, default=0, validate_choice=False)
+    ticket_ids = SelectMultipleField(_l("Tickets"), coerce=coerce_id, validate_choice=False)
+    assignee_id = SelectField(_l("Assign selected to"), coerce=coerce_id, default=0, validate_choice=False)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
+from portal.core.parsing import parse_id
 from portal.core.queries.search import search_key
 from portal.domains.customers.models import INVOICE_TEMPLATES, TAX_REGIONS, Contact, Organization, organization_team
 from portal.domains.identity.models import StaffUser
@@ -354,6 +355,10 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple | None:
         return None
     if not all(type(value) is kind for value, kind in zip(values, shape, strict=True)):
         return None
+    if parse_id(values[-1]) is None:  # an id past a BIGINT makes the driver raise
+        return None
+    if any(type(value) is str and (len(value) > 1000 or "\x00" in value) for value in values):
+        return None  # longer than any sort key; NUL is refused by PostgreSQL's text
     return tuple(values)
 
 

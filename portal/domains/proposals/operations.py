@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.core.db import utcnow
 from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
 from portal.core.extensions import db
+from portal.core.parsing import parse_decimal
 from portal.core.urls import external_url
 from portal.domains.customers.models import Contact
 from portal.domains.identity import links
@@ -226,12 +227,10 @@ class LineInput:
 
 def _as_decimal(value) -> Decimal | None:
     """Forms hand over Decimals, but defaults and callers may pass ints or strings."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return Decimal("NaN")
+    if value is None:
+        return None
+    parsed = parse_decimal(value if isinstance(value, Decimal | int) else str(value))
+    return Decimal("NaN") if parsed is None else parsed  # NaN: "must be a number" below
 
 
 def _clean_line(data: LineInput) -> LineInput:

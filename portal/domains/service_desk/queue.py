@@ -33,6 +33,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.parsing import parse_id
 from portal.core.queries.search import search_key
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
@@ -83,15 +84,14 @@ def read_filters(args, status_ids: set[int]) -> QueueFilters:
     """Filters from request args: anything unknown falls back to the default."""
 
     def number(name: str) -> int | None:
-        value = (args.get(name) or "").strip()
-        return int(value) if value.isdigit() and len(value) < 10 else None
+        return parse_id(args.get(name))  # ASCII digits only: "²".isdigit() holds, int("²") fails
 
     status = (args.get("status") or "").strip()
-    if not (status in (NOT_CLOSED, ALL, *TicketState.ALL) or (status.isdigit() and int(status) in status_ids)):
+    if not (status in (NOT_CLOSED, ALL, *TicketState.ALL) or parse_id(status) in status_ids):
         status = NOT_CLOSED
     assignee = (args.get("assignee") or "").strip()
-    if not (assignee in ("", "me", "unassigned") or (assignee.isdigit() and len(assignee) < 10)):
-        assignee = ""
+    if assignee not in ("", "me", "unassigned"):
+        assignee = str(parse_id(assignee) or "")
     priority = args.get("priority") or ""
     sla = args.get("sla") or ""
     sort = args.get("sort") or "newest"
@@ -265,7 +265,7 @@ def decode_cursor(cursor: str | None, segments: list[_Segment]) -> tuple[int, tu
     key = []
     for column, value in zip(segments[index].columns, rest, strict=True):
         if column.key == "id":
-            if type(value) is not int:
+            if type(value) is not int or parse_id(value) is None:  # past a BIGINT: the driver raises
                 return None
             key.append(value)
         else:
