@@ -1213,7 +1213,14 @@ def test_portal_matrix_contact_moved_to_another_organization(app, world, tickets
     with app.app_context():
         requester = db.session.get(Contact, world.contacts["requester"].id)
         db.session.expunge(requester)
-    results.append(("moved requester, new session", *_sweep(_signed_in(app, requester), world, tickets_world)))
+    fresh = _signed_in(app, requester)
+    results.append(("moved requester, new session", *_sweep(fresh, world, tickets_world)))
+    # Nor do the lists: the portal home and the ticket list show nothing of O.
+    tickets_page = fresh.get("/tickets?show=all").get_data(as_text=True)
+    home = fresh.get("/home").get_data(as_text=True)
+    listed = [key for key in KEYS if f'href="/tickets/{tickets_world.ids[key]}"' in tickets_page]
+    listed += [key for key in KEYS if f'/p/proposals/{world.proposals[key].id}"' in home]
+    results.append(("moved requester, lists", 2, [("lists", "home.index, tickets.index", listed)] if listed else []))
     _run("moved contact", results, capsys)
 
 
