@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, g, session
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
@@ -286,7 +286,9 @@ def level_covers(facts: ContactFacts, addressee_id: int, organization_id: int) -
     """Whether a signed-in contact's portal level covers an object of this organization
     addressed to this contact."""
     if facts.level == "requester":
-        return addressee_id == facts.contact_id
+        # Addressed to them in their own organization: a contact who moved leaves what
+        # was addressed to them at the old one with it.
+        return addressee_id == facts.contact_id and organization_id == facts.organization_id
     if organization_id == facts.organization_id:
         return True
     return facts.level == "organization_tree" and organization_id in subtree_ids(facts.organization_id)
@@ -348,7 +350,7 @@ def _visible(facts: ContactFacts, model, target_type: str):
     objects of the usable links in this session."""
     if facts.signed_in:
         if facts.level == "requester":
-            return model.contact_id == facts.contact_id
+            return and_(model.contact_id == facts.contact_id, model.organization_id == facts.organization_id)
         if facts.level == "organization":
             return model.organization_id == facts.organization_id
         return model.organization_id.in_(subtree_ids(facts.organization_id))
@@ -373,7 +375,7 @@ def contact_proposals_query(facts: ContactFacts):
 
 def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
     """A ticket the current contact may see, with why: their usable link to it (the
-    ticket still theirs or their organization's), or a signed-in level covering it.
+    ticket still of the organization they are in), or a signed-in level covering it.
     A link that expired raises ``LinkUnusable`` unless the contact is signed in."""
     grant = _require_grant()
     ticket = db.session.get(Ticket, ticket_id, options=list(options))
@@ -394,7 +396,9 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
                 if not grant.signed_in:
                     raise
             else:
-                if access.contact_id != ticket.contact_id and access.organization_id != ticket.organization_id:
+                # The contact's own organization's tickets only: a link mailed to a contact
+                # who has since moved does not open their old organization's ticket.
+                if access.organization_id != ticket.organization_id:
                     abort(404)
                 return ticket, access
     if not grant.signed_in:

@@ -176,3 +176,48 @@ def staff_login(page, user, password: str | None = None) -> None:
     page.fill("#password", password or PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/admin/"))
+
+
+# --- touch ---------------------------------------------------------------------------
+
+
+def touch_draw(page, strokes, steps: int = 6) -> None:
+    """Draw ``strokes`` (lists of (x, y) viewport points) with real touch events.
+
+    Chromium's DevTools protocol (``Input.dispatchTouchEvent``) feeds the touches through
+    the same input pipeline a finger uses: the page receives touch events and the pointer
+    events derived from them (``pointerType == "touch"``), and the browser's own gesture
+    handling applies, so a canvas without ``touch-action: none`` gets a scroll and a
+    ``pointercancel`` instead of a stroke. ``page.mouse`` would bypass all of that.
+    Each segment is split into ``steps`` moves, as a finger reports many small ones.
+    """
+    session = page.context.new_cdp_session(page)
+    try:
+        for stroke in strokes:
+            points = [(float(x), float(y)) for x, y in stroke]
+            assert points, "a stroke needs at least one point"
+
+            def send(kind: str, point=None) -> None:
+                touch = (
+                    []
+                    if point is None
+                    else [{"x": point[0], "y": point[1], "id": 1, "radiusX": 4, "radiusY": 4, "force": 0.5}]
+                )
+                session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch})
+
+            send("touchStart", points[0])
+            previous = points[0]
+            for point in points[1:]:
+                for step in range(1, steps + 1):
+                    fraction = step / steps
+                    send(
+                        "touchMove",
+                        (
+                            previous[0] + (point[0] - previous[0]) * fraction,
+                            previous[1] + (point[1] - previous[1]) * fraction,
+                        ),
+                    )
+                previous = point
+            send("touchEnd")
+    finally:
+        session.detach()

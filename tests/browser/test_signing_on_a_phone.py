@@ -2,7 +2,7 @@
 
 Staff sign in and open the portal link from the delivered email in the Outbox; the
 customer opens the same link in a fresh browser (their phone), ticks optional services,
-draws a signature with pointer events and signs; staff then check the signature and
+draws a signature with a finger (touch events) and signs; staff then check the signature and
 mark the proposal won.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from portal.core.extensions import db
 from portal.domains.proposals import operations as service
 from portal.domains.proposals.models import Signature
-from tests.browser.conftest import PHONE, staff_login, watch
+from tests.browser.conftest import PHONE, staff_login, touch_draw, watch
 
 pytestmark = pytest.mark.browser
 
@@ -74,8 +74,8 @@ def _wait_for_pad(page):
     _expect()(page.locator("[data-signature-pad]")).to_have_attribute("data-ready", "1")
 
 
-def _draw_signature(page) -> None:
-    """Three strokes over the canvas with real mouse (pointer) events."""
+def _signature_strokes(page) -> list[list[tuple[float, float]]]:
+    """Three strokes over the canvas, in viewport coordinates."""
     canvas = page.locator("[data-signature-pad] canvas")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -87,13 +87,28 @@ def _draw_signature(page) -> None:
         [(0.45, 0.5), (0.6, 0.2), (0.7, 0.8), (0.85, 0.3)],
         [(0.1, 0.95), (0.5, 0.9), (0.95, 0.95)],
     ]
-    for stroke in strokes:
-        points = [(left + fx * width, top + fy * height) for fx, fy in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point, steps=6)
-        page.mouse.up()
+    return [[(left + fx * width, top + fy * height) for fx, fy in stroke] for stroke in strokes]
+
+
+def _record_pointer_types(page) -> None:
+    """Note the ``pointerType`` of every pointerdown on the canvas (read by ``_pointer_types``)."""
+    page.evaluate("""() => {
+        const c = document.querySelector('[data-signature-pad] canvas');
+        window.__pointerTypes = [];
+        c.addEventListener('pointerdown', e => window.__pointerTypes.push(e.pointerType));
+    }""")
+
+
+def _pointer_types(page) -> list[str]:
+    return page.evaluate("() => window.__pointerTypes")
+
+
+def _draw_signature(page) -> None:
+    """Three strokes over the canvas with a finger: real touch events, as on a phone."""
+    strokes = _signature_strokes(page)
+    _record_pointer_types(page)
+    touch_draw(page, strokes)
+    assert _pointer_types(page) == ["touch"] * len(strokes), "the strokes did not come from touches"
     _expect()(page.locator("input[name=strokes]")).to_have_value(re.compile(r"^\[\{"))
 
 
@@ -232,3 +247,41 @@ def test_signature_survives_rotating_the_phone(app, make, live_server, new_conte
         signature = db.session.scalar(db.select(Signature).where(Signature.proposal_id == proposal_id))
         assert signature is not None and len(json.loads(signature.strokes_json)) == 3
     phone_watch.assert_clean()
+
+
+def _without_touch_action_none(route) -> None:
+    """Serve the app's CSS with a rule that gives the canvas back to the browser's gestures.
+
+    The rule travels in the stylesheet itself: the CSP (``style-src 'self'``) blocks an
+    injected ``<style>``, and ``!important`` beats the inline ``touch-action: none`` that
+    signature_pad also sets.
+    """
+    response = route.fetch()
+    route.fulfill(response=response, body=response.text() + "\ncanvas{touch-action:auto!important}\n")
+
+
+def test_without_touch_action_none_a_finger_scrolls_instead_of_drawing(app, make, live_server, new_context):
+    """The drawing tests depend on ``touch-action: none``: without it the same touches pan the page."""
+    expect = _expect()
+    _rep, delivered = _delivered(make)
+    phone = new_context(**PHONE).new_page()
+    phone.route(re.compile(r"/static/.*\.css(\?.*)?$"), _without_touch_action_none)
+    phone.goto(f"/l/{delivered.token}")
+    _wait_for_pad(phone)
+    canvas = phone.locator("[data-signature-pad] canvas")
+    assert canvas.evaluate("c => getComputedStyle(c).touchAction") == "auto"
+
+    strokes = _signature_strokes(phone)
+    _record_pointer_types(phone)
+    scrolled_before = phone.evaluate("() => window.scrollY")
+    touch_draw(phone, strokes)
+    phone.wait_for_timeout(300)  # let a fling settle
+
+    assert _pointer_types(phone) == ["touch"] * len(strokes), "the touches did not reach the canvas"
+    drawn, _png = _pad_values(phone)
+    points = sum(len(stroke["points"]) for stroke in drawn)
+    scrolled = phone.evaluate("() => window.scrollY") != scrolled_before
+    # Each stroke is cancelled at its first move: a dot at most, never the line.
+    assert points <= len(strokes), drawn
+    assert scrolled or points == 0, "the touches neither scrolled the page nor were cancelled"
+    expect(phone.locator("button[name=sign]")).to_be_visible()
