@@ -12,7 +12,8 @@ The clocks (the SLA of seed 003, counted in the service hours of seed 002):
 - resolution is due ``resolution_minutes`` business minutes after opening, plus the
   business minutes the ticket spent waiting on the customer: while it waits,
   ``resolution_due_at`` is empty (the clock is stopped);
-- a change of priority recomputes both from the opening time.
+- a change of priority recomputes both from the opening time, except a clock that
+  has finished (first response given; ticket closed): that one is frozen.
 """
 
 from __future__ import annotations
@@ -97,28 +98,45 @@ def schedule_of(sla: Sla) -> Schedule:
     )
 
 
-def compute_due_times(ticket: Ticket, now: datetime | None = None) -> None:
-    """Set the ticket's due times from its SLA, priority and paused time."""
+def compute_due_times(ticket: Ticket, now: datetime | None = None, *, closing: bool = False) -> None:
+    """Set the ticket's due times from its SLA, priority and paused time.
+
+    A finished clock is frozen: once the first response is recorded its due time and
+    breach flag never change again, and likewise the resolution clock while the ticket
+    is closed (a reopened ticket runs it again, from the opening time plus the time it
+    stood still). ``closing``: the ticket is being closed now, so its resolution clock
+    is settled one last time. Otherwise a later priority change would rewrite history: a breached
+    first response would turn into "met" and the report would count it so."""
     now = now or utcnow()
+    response_done = ticket.first_response_at is not None
+    resolution_done = ticket.state == TicketState.CLOSED and not closing
+    if response_done and resolution_done:
+        return
     sla = db.session.get(Sla, ticket.sla_id) if ticket.sla_id else None
     target = sla.target_for(ticket.priority) if sla else None
     if target is None:
-        ticket.first_response_due_at = ticket.resolution_due_at = None
+        if not response_done:
+            ticket.first_response_due_at = None
+        if not resolution_done:
+            ticket.resolution_due_at = None
         return
     schedule = schedule_of(sla)
-    ticket.first_response_due_at = add_business_minutes(ticket.created_at, target.first_response_minutes, schedule)
+    if not response_done:
+        ticket.first_response_due_at = add_business_minutes(ticket.created_at, target.first_response_minutes, schedule)
+        # A due time that moved into the future (a lower priority) is no longer
+        # breached; if it passes again, the breach job announces it again.
+        if ticket.first_response_due_at > now:
+            ticket.first_response_breached_at = None
+    if resolution_done:
+        return
     if ticket.state == TicketState.WAITING:
         ticket.resolution_due_at = None
     else:
         ticket.resolution_due_at = add_business_minutes(
             ticket.created_at, target.resolution_minutes + (ticket.resolution_paused_minutes or 0), schedule
         )
-    # A due time that moved into the future (a lower priority, time waited) is no
-    # longer breached; if it passes again, the breach job announces it again.
-    if ticket.first_response_due_at > now:
-        ticket.first_response_breached_at = None
-    if ticket.resolution_due_at is not None and ticket.resolution_due_at > now:
-        ticket.resolution_breached_at = None
+        if ticket.resolution_due_at > now:
+            ticket.resolution_breached_at = None
 
 
 # --- opening -------------------------------------------------------------------------
@@ -392,7 +410,7 @@ def _set_status(ticket: Ticket, status: TicketStatus, now: datetime) -> None:
         ticket.closed_at = now
     elif old_state == TicketState.CLOSED:
         ticket.closed_at = None
-    compute_due_times(ticket, now)
+    compute_due_times(ticket, now, closing=status.state == TicketState.CLOSED and old_state != TicketState.CLOSED)
 
 
 def change_status(ticket: Ticket, status: TicketStatus, staff: StaffUser, now: datetime | None = None) -> None:
