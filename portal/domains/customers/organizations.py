@@ -12,21 +12,22 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, column, delete, func, insert, literal, or_, select, table
+from sqlalchemy import and_, case, column, delete, func, insert, or_, select, table, update
 from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.core.queries.search import search_key
+from portal.core.queries.tree import walk_down, walk_up
 from portal.domains.customers.models import INVOICE_TEMPLATES, TAX_REGIONS, Contact, Organization, organization_team
 from portal.domains.identity.models import StaffUser
 
 
 def subtree_query(organization_id: int):
-    """A SELECT of the organization's id and every sub-organization's below it, for ``in_``."""
-    tree = select(Organization.id.label("id")).where(Organization.id == organization_id).cte("tree", recursive=True)
-    tree = tree.union_all(select(Organization.id).join(tree, Organization.parent_id == tree.c.id))
+    """A SELECT of the organization's id and every sub-organization's below it, for ``in_``
+    (the guarded walk of ``core.queries.tree``: a cycle in old data cannot hang it)."""
+    tree = walk_down(Organization.id, Organization.parent_id, organization_id)
     return select(tree.c.id)
 
 
@@ -37,18 +38,36 @@ def subtree_ids(organization_id: int) -> set[int]:
 
 def ancestor_ids(organization_id: int) -> list[int]:
     """The parents of an organization, nearest first (not the organization itself)."""
-    chain = (
-        select(Organization.parent_id.label("id"), literal(1).label("depth"))
-        .where(Organization.id == organization_id)
-        .cte("chain", recursive=True)
-    )
-    chain = chain.union_all(
-        select(Organization.parent_id, chain.c.depth + 1)
-        .join(chain, Organization.id == chain.c.id)
-        .where(chain.c.depth < 1000)
-    )
-    rows = db.session.execute(select(chain.c.id).where(chain.c.id.is_not(None)).order_by(chain.c.depth))
-    return [row[0] for row in rows]
+    chain = walk_up(Organization.id, Organization.parent_id, organization_id)
+    rows = db.session.execute(select(chain.c.id, chain.c.depth).where(chain.c.depth > 0).order_by(chain.c.depth))
+    found: list[int] = []
+    for org_id, _depth in rows:
+        if org_id != organization_id and org_id not in found:
+            found.append(org_id)
+    return found
+
+
+# A fixed key for PostgreSQL's advisory lock that serialises re-parenting.
+TREE_LOCK = 0x504F5243_4F524754 % (2**63)  # "PORCORGT"
+
+
+def lock_tree(organization_id: int) -> None:
+    """Hold the tree's write lock until the transaction ends, so that the cycle check
+    that follows reads after any other re-parenting has committed (check-then-write
+    would otherwise let two concurrent moves, A under B and B under A, make a cycle).
+
+    PostgreSQL: a transaction-level advisory lock (re-parenting is rare; one at a time
+    is cheap). SQLite: any write takes the database's single write lock (BEGIN
+    IMMEDIATE in effect), so a no-op update of the row does."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(TREE_LOCK)))
+    else:
+        db.session.execute(
+            update(Organization)
+            .where(Organization.id == organization_id)
+            .values(parent_id=Organization.parent_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # --- creating and editing ------------------------------------------------------------
@@ -116,12 +135,14 @@ def parent_error(organization: Organization | None, parent: Organization | None)
     """Why ``parent`` cannot be the parent of ``organization`` (None for a new one), or None.
 
     Cycles are refused: the new parent may not be the organization itself nor any of
-    its sub-organizations, however deep (``subtree_ids``).
+    its sub-organizations, however deep (``subtree_ids``). Takes the tree's write lock
+    first (``lock_tree``), held until the caller's commit.
     """
     if parent is None or organization is None or organization.id is None:
         return None
     if parent.id == organization.id:
         return _("An organization cannot be its own parent.")
+    lock_tree(organization.id)
     if parent.id in subtree_ids(organization.id):
         return _(
             "%(parent)s is a sub-organization of %(organization)s: it cannot be its parent.",

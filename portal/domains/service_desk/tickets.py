@@ -72,18 +72,16 @@ def status_for(state: str, *, resumed: bool = False) -> TicketStatus:
 def resolve_sla(
     organization: Organization, issue_type: IssueType | None, sub_issue_type: IssueType | None
 ) -> Sla | None:
-    """The SLA a new ticket runs on (see the module docstring for the order)."""
+    """The SLA a new ticket runs on (see the module docstring for the order): the
+    issue types first, then ``sla.applied_sla`` (the organization, its nearest parent,
+    the default), the one implementation of the rest of the rule."""
+    from portal.domains.service_desk.sla import applied_sla
+
     for kind in (sub_issue_type, issue_type):
         if kind is not None and kind.sla_id:
             return db.session.get(Sla, kind.sla_id)
-    org: Organization | None = organization
-    seen: set[int] = set()
-    while org is not None and org.id not in seen:
-        if org.sla_id:
-            return db.session.get(Sla, org.sla_id)
-        seen.add(org.id)
-        org = db.session.get(Organization, org.parent_id) if org.parent_id else None
-    return db.session.scalar(select(Sla).where(Sla.is_default.is_(True)).order_by(Sla.id).limit(1))
+    applied = applied_sla(organization)
+    return db.session.get(Sla, applied.sla_id) if applied.sla_id else None
 
 
 def schedule_of(sla: Sla) -> Schedule:

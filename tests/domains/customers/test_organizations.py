@@ -235,6 +235,66 @@ def test_removing_the_parent_of_an_organization_that_bills_it_is_refused(ctx, ma
     assert set(_errors(service.set_parent, _org(child.id), None)) == {"bill_to_parent"}
 
 
+def test_a_cycle_already_in_the_database_does_not_hang_the_tree_queries(ctx, make):
+    from datetime import date
+
+    from portal.domains.service_desk.reports import ReportFilters, first_response_report
+
+    top, middle, bottom = _family(make)
+    db.session.execute(text("UPDATE organizations SET parent_id = :b WHERE id = :t"), {"b": bottom, "t": top})
+    db.session.commit()  # top > middle > bottom > top, as old data or a hand edit may have it
+    assert service.subtree_ids(top) == {top, middle, bottom}
+    assert service.ancestor_ids(bottom) == [middle, top]
+    assert applied_sla(_org(middle)).source in ("default", "none")
+    report = first_response_report(ReportFilters(date(2026, 3, 1), date(2026, 3, 1), top))
+    assert report.overall.tickets == 0
+    assert set(_errors(service.set_parent, _org(top), _org(middle))) == {"parent_id"}
+
+
+def test_two_concurrent_moves_cannot_make_a_cycle(app, make, monkeypatch):
+    """A under B and B under A at the same moment: the second waits for the tree lock,
+    then its check sees the first move and refuses. A pause after each check makes the
+    race certain (without the lock, both checks pass before either writes)."""
+    import threading
+    import time
+
+    a = make.organization_with("Alpha", billing_address="x").id
+    b = make.organization_with("Beta", billing_address="x").id
+    checked = service.subtree_ids
+
+    def slow_subtree_ids(organization_id):
+        found = checked(organization_id)
+        time.sleep(0.5)
+        return found
+
+    monkeypatch.setattr(service, "subtree_ids", slow_subtree_ids)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def move(child_id: int, parent_id: int) -> None:
+        with app.app_context():
+            try:
+                start.wait()
+                service.set_parent(db.session.get(Organization, child_id), db.session.get(Organization, parent_id))
+                db.session.commit()
+                outcomes.append("moved")
+            except InvalidInput:
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=move, args=pair) for pair in ((a, b), (b, a))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["moved", "refused"]
+    with app.app_context():
+        parents = {o.id: o.parent_id for o in db.session.scalars(select(Organization))}
+        assert not (parents[a] == b and parents[b] == a)
+
+
 # --- account team, active or not --------------------------------------------------------
 
 
