@@ -1,6 +1,6 @@
 """Organizations: the parent/sub-organization tree and the rules around it; creating
 and editing (billing settings, parent without cycles, account team); the indexed list
-(prefix search, keyset pages); what the organization page shows (tree, counts with and
+(word-start and contains search, keyset pages); what the organization page shows (tree, counts with and
 without sub-organizations, onboarding facts)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
-from portal.core.queries.search import search_key
+from portal.core.queries.search import contains_match, search_key, word_start_match
 from portal.core.queries.tree import walk_down, walk_up
 from portal.domains.customers.models import INVOICE_TEMPLATES, TAX_REGIONS, Contact, Organization, organization_team
 from portal.domains.identity.models import StaffUser
@@ -308,37 +308,30 @@ def mark_billing_reviewed(organization: Organization) -> None:
     db.session.flush()
 
 
-# --- the list: prefix search, sort and keyset pagination ------------------------------
+# --- the list: search, sort and keyset pagination ------------------------------------
 #
-# Built to stay fast at 100,000 organizations: the search is a prefix match on the
-# indexed, lower-cased ``*_key`` columns written as a range (``key >= term AND key <
-# term + U+10FFFF``), which both SQLite and PostgreSQL answer from the index (a plain
-# ``LIKE 'term%'`` is not: SQLite's LIKE is case-insensitive and PostgreSQL needs a
-# C collation or a ``text_pattern_ops`` index for it). Pages follow a keyset cursor
-# (the last row's sort key and id), never an OFFSET, and nothing counts every row:
-# one more row than a page tells whether another page follows.
+# Built to stay fast at 100,000 organizations. The search matches what staff expect: a
+# word start in the name or the city ("dental" finds "Harbor Dental", "north" finds
+# "North Campus"), the tax id anywhere ("4417"), on the case-folded ``*_key`` columns
+# (``core.queries.search``); on PostgreSQL their ``pg_trgm`` indexes answer it, on
+# SQLite it scans, which stays correct. Pages follow a keyset cursor (the last row's
+# sort key and id), never an OFFSET, and nothing counts every row: one more row than a
+# page tells whether another page follows.
 
 SORTS = ("name", "city", "created")
 PAGE_SIZE = 50
-_HIGHEST = "\U0010ffff"  # sorts after every character, byte-wise in UTF-8 too
-
-
-def prefix_match(column, term: str):
-    """``column`` starts with ``term``, as an index range. The LIKE only re-checks the
-    rows the range found (it matters under a non-C PostgreSQL collation)."""
-    return and_(column >= term, column < term + _HIGHEST, column.startswith(term, autoescape=True))
 
 
 def search_condition(query: str):
-    """Organizations whose name, city or tax id starts with ``query`` (any case), or None."""
+    """Organizations with a word of the name or city starting with ``query``, or a tax
+    id containing it (any case), or None for no query."""
     term = search_key(query)
     if not term:
         return None
     return or_(
-        *(
-            prefix_match(column, term)
-            for column in (Organization.name_key, Organization.city_key, Organization.tax_id_key)
-        )
+        word_start_match(Organization.name_key, term),
+        word_start_match(Organization.city_key, term),
+        contains_match(Organization.tax_id_key, term),
     )
 
 
@@ -462,7 +455,7 @@ def list_organizations(
 
 def choose_organizations(base, query: str = "", exclude=None, limit: int = 50) -> list[tuple[int, str]]:
     """(id, name) of the first active organizations of ``base`` by name, or of those
-    matching ``query``: the few a select offers (the rest are found by searching)."""
+    with a word of the name starting with ``query``: the few a select offers (the rest are found by searching)."""
     stmt = (
         base.with_only_columns(Organization.id, Organization.name)
         .where(Organization.is_active.is_(True))
@@ -470,7 +463,7 @@ def choose_organizations(base, query: str = "", exclude=None, limit: int = 50) -
     )
     term = search_key(query)
     if term:
-        stmt = stmt.where(prefix_match(Organization.name_key, term))
+        stmt = stmt.where(word_start_match(Organization.name_key, term))
     if exclude is not None:
         stmt = stmt.where(Organization.id.not_in(exclude))
     return [(row.id, row.name) for row in db.session.execute(stmt.limit(limit))]

@@ -14,8 +14,9 @@ Built to stay fast at 100,000 tickets on SQLite and PostgreSQL:
   A cursor names the segment and the last row's sort key in it; the next page goes
   on from there, into the following segments when that one runs out. A page is at
   most one statement per segment, however many tickets there are;
-- the search is a prefix match on indexed lower-cased keys (organization name,
-  contact email) or an id, plus a contains-match on the ticket title.
+- the search: a contains-match on the ticket title, a word-start match on the
+  organization name (both ``pg_trgm``-indexed on PostgreSQL), the number, or a prefix
+  of the contact's email or name.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
-from portal.core.queries.search import search_key
+from portal.core.queries.search import contains_match, prefix_match, search_key, word_start_match
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
 from portal.domains.service_desk.models import PRIORITIES, Ticket, TicketState
@@ -45,7 +46,6 @@ SLA_FILTERS = ("breached", "due_soon")
 NOT_CLOSED = ""  # the default status filter
 ALL = "all"
 _NUMBER = re.compile(r"(?:t-?)?0*(\d{1,9})")  # "T-000123", "t123", "123"
-_HIGHEST = "\U0010ffff"
 
 
 # --- filters --------------------------------------------------------------------------
@@ -107,28 +107,28 @@ def read_filters(args, status_ids: set[int]) -> QueueFilters:
     )
 
 
-def _prefix(column, term: str):
-    """``column`` starts with ``term``, as an index range (see services.organizations)."""
-    return and_(column >= term, column < term + _HIGHEST, column.startswith(term, autoescape=True))
-
-
 def search_condition(query: str):
     """Tickets whose title contains ``query``, whose number it is ("T-000123", "123"),
-    or whose organization name or contact (name, email) starts with it; None for no query."""
+    whose organization has a word of its name starting with it, or whose contact
+    (name, email) starts with it; None for no query. The title and organization
+    matches are ``LIKE '%...%'`` on case-folded keys, which the ``pg_trgm`` indexes
+    answer on PostgreSQL (``core.queries.search``)."""
     term = search_key(query)
     if not term:
         return None
     number = _NUMBER.fullmatch(term)
     if number and not term.isdigit():
         return Ticket.id == int(number.group(1))  # "T-000123" is a number and nothing else
-    parts = [Ticket.title_key.contains(term, autoescape=True)]
+    parts = [contains_match(Ticket.title_key, term)]
     if number:
         parts.append(Ticket.id == int(number.group(1)))
-    parts.append(Ticket.organization_id.in_(select(Organization.id).where(_prefix(Organization.name_key, term))))
+    parts.append(
+        Ticket.organization_id.in_(select(Organization.id).where(word_start_match(Organization.name_key, term)))
+    )
     full_name = Contact.first_name + " " + Contact.last_name
     contacts = select(Contact.id).where(
         or_(
-            _prefix(Contact.email, term),  # stored lower-case, indexed
+            prefix_match(Contact.email, term),  # stored lower-case, indexed
             Contact.first_name.istartswith(term, autoescape=True),
             Contact.last_name.istartswith(term, autoescape=True),
             full_name.istartswith(term, autoescape=True),
