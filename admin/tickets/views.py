@@ -41,7 +41,7 @@ from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import optional_id
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
-from portal.domains.service_desk import attachments
+from portal.domains.service_desk import attachments, clocks
 from portal.domains.service_desk import queue as queue
 from portal.domains.service_desk import tickets as service
 from portal.domains.service_desk import tickets as tickets_service
@@ -126,7 +126,7 @@ def _queue_context(values, notice: str | None = None, skipped: list[str] | None 
         "filter_organization": organization,
         "notice": notice,
         "skipped": skipped or [],
-        "due_of": lambda ticket: queue.next_due(ticket, page.now),
+        "due_of": lambda ticket: clocks.next_due(ticket, page.now),
     }
 
 
@@ -245,8 +245,8 @@ def _page_context(
         "ticket": ticket,
         "messages": _messages(ticket),
         "sla_name": db.session.scalar(select(Sla.name).where(Sla.id == ticket.sla_id)) if ticket.sla_id else None,
-        "response": queue.response_clock(ticket, now),
-        "resolution": queue.resolution_clock(ticket, now),
+        "response": clocks.first_response_clock(ticket, now),
+        "resolution": clocks.resolution_clock(ticket, now),
         "priority_labels": _priority_labels(),
         "message_form": message_form or MessageForm(formdata=None),
         "status_form": status_form,

@@ -1,5 +1,6 @@
-"""The staff ticket queue: search, filters, sorts and keyset pages, and the SLA clock
-states the queue and the ticket page show.
+"""The staff ticket queue: search, filters, sorts and keyset pages.
+
+(The SLA clocks it shows are ``clocks.py``'s.)
 
 Built to stay fast at 100,000 tickets on SQLite and PostgreSQL:
 
@@ -358,55 +359,3 @@ def visible_tickets_by_id(base, ticket_ids) -> list[Ticket]:
     if not ids:
         return []
     return list(db.session.scalars(base.where(Ticket.id.in_(ids)).order_by(Ticket.id)))
-
-
-# --- SLA clocks, as shown ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Clock:
-    """One SLA clock of a ticket: ``state`` is met, breached, paused, running or none;
-    ``at`` the due time (or when it was met)."""
-
-    state: str
-    due_at: datetime | None
-    done_at: datetime | None = None
-
-    @property
-    def is_late(self) -> bool:
-        return self.state == "breached"
-
-
-def response_clock(ticket: Ticket, now: datetime) -> Clock:
-    due = ticket.first_response_due_at
-    if ticket.first_response_at is not None:
-        late = ticket.first_response_breached_at is not None or (due is not None and ticket.first_response_at > due)
-        return Clock("breached" if late else "met", due, ticket.first_response_at)
-    if due is None:
-        return Clock("none", None)
-    if ticket.first_response_breached_at is not None or due < now:
-        return Clock("breached", due)
-    return Clock("running", due)
-
-
-def resolution_clock(ticket: Ticket, now: datetime) -> Clock:
-    due = ticket.resolution_due_at
-    if ticket.closed_at is not None:
-        late = ticket.resolution_breached_at is not None or (due is not None and ticket.closed_at > due)
-        return Clock("breached" if late else "met", due, ticket.closed_at)
-    if ticket.state == TicketState.WAITING:
-        return Clock("paused", None, ticket.waiting_since)
-    if due is None:
-        return Clock("none", None)
-    if ticket.resolution_breached_at is not None or due < now:
-        return Clock("breached", due)
-    return Clock("running", due)
-
-
-def next_due(ticket: Ticket, now: datetime) -> Clock:
-    """What the queue's "due" column shows: the first response while it is awaited,
-    else the resolution clock."""
-    response = response_clock(ticket, now)
-    if response.state in ("running", "breached") and ticket.first_response_at is None:
-        return response
-    return resolution_clock(ticket, now)
