@@ -297,6 +297,9 @@ ADMIN_CONTACT_ROUTES = {
 ADMIN_EXTRA.update(ADMIN_CONTACT_ROUTES)
 SESSION_ONLY["admin.contacts.index"] = "list and search, filtered by access (checked below)"
 SESSION_ONLY["admin.tickets.sub_issue_types"] = "the sub-issue select of the new-ticket form; names no customer object"
+SESSION_ONLY["admin.tickets.customers"] = (
+    "the queue's customer filter options, by staff_organizations_query (test_tickets.py)"
+)
 
 
 def test_admin_contact_matrix(app, make, login, capsys):

@@ -40,6 +40,7 @@ from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import optional_id
 from portal.domains.customers.models import Contact, Organization
+from portal.domains.customers.organizations import choose_organizations
 from portal.domains.identity.models import StaffUser
 from portal.domains.service_desk import attachments, clocks
 from portal.domains.service_desk import queue as queue
@@ -115,9 +116,12 @@ def _queue_context(values, notice: str | None = None, skipped: list[str] | None 
             select(IssueType).where(IssueType.parent_id.is_(None)).order_by(IssueType.position, IssueType.name)
         )
     )
+    customer_q = " ".join((values.get("customer_q") or "").split())[:100]
     return {
         "page": page,
         "filters": filters,
+        "customer_q": customer_q,
+        "customer_choices": _customer_choices(customer_q) if filters.organization_id is None else [],
         "statuses": statuses,
         "state_labels": _state_labels(),
         "priority_labels": _priority_labels(),
@@ -128,6 +132,29 @@ def _queue_context(values, notice: str | None = None, skipped: list[str] | None 
         "skipped": skipped or [],
         "due_of": lambda ticket: clocks.next_due(ticket, page.now),
     }
+
+
+CUSTOMER_CHOICES = 50
+
+
+def _customer_choices(query: str) -> list[tuple[int, str]]:
+    """The customers the queue's customer filter offers: the first by name that this
+    staff member may see, or those with a word of the name starting with ``query``."""
+    return choose_organizations(staff_organizations_query(current_user), query, limit=CUSTOMER_CHOICES)
+
+
+@bp.get("/customers")
+def customers():
+    """The customer filter's options for what was typed in its search box (htmx swaps
+    the select; the queue itself follows when one is chosen)."""
+    customer_q = " ".join((request.args.get("customer_q") or "").split())[:100]
+    return render_page(
+        INDEX,
+        block="customer_select",
+        filters=queue.QueueFilters(),
+        customer_q=customer_q,
+        customer_choices=_customer_choices(customer_q),
+    )
 
 
 @bp.get("/")
