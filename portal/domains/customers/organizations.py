@@ -5,19 +5,17 @@ without sub-organizations, onboarding facts)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, column, delete, func, insert, or_, select, table, update
+from sqlalchemy import case, column, delete, func, insert, or_, select, table, update
 from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
+from portal.core.queries import keyset
 from portal.core.queries.search import contains_match, search_key, word_start_match
 from portal.core.queries.tree import walk_down, walk_up
 from portal.domains.customers.models import INVOICE_TEMPLATES, TAX_REGIONS, Contact, Organization, organization_team
@@ -351,40 +349,18 @@ def _unindexed(column):
 
 
 def encode_cursor(values) -> str:
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return keyset.encode_cursor(values)
 
 
 def decode_cursor(cursor: str | None, sort: str) -> tuple | None:
     """The sort key a cursor carries, or None for a missing or malformed one (first page)."""
-    if not cursor:
-        return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
+    values = keyset.decode_cursor(cursor)
     shape = (int,) if sort == "created" else (str, int)
-    if not isinstance(values, list) or len(values) != len(shape):
+    if values is None or len(values) != len(shape):
         return None
     if not all(type(value) is kind for value, kind in zip(values, shape, strict=True)):
         return None
     return tuple(values)
-
-
-def _beyond(columns: tuple, values: tuple, descending: bool):
-    """Rows after ``values`` in the order of ``columns``. Written as ``key >= a AND (key >
-    a OR id > b)`` rather than a row-value comparison: the first term is an index range."""
-
-    def after(column, value):
-        return column < value if descending else column > value
-
-    def from_(column, value):
-        return column <= value if descending else column >= value
-
-    if len(columns) == 1:
-        return after(columns[0], values[0])
-    (key, id_), (key_value, id_value) = columns, values
-    return and_(from_(key, key_value), or_(after(key, key_value), after(id_, id_value)))
 
 
 @dataclass
@@ -426,7 +402,7 @@ def list_organizations(
         backwards = values is not None
     reverse = descending != backwards  # a previous page is read backwards, then flipped
     if values is not None:
-        stmt = stmt.where(_beyond(columns, values, reverse))
+        stmt = stmt.where(keyset.after_key(columns, values, reverse))
     order = columns
     if condition is not None:
         # Sort by an expression the index cannot give: otherwise PostgreSQL may walk the

@@ -22,9 +22,6 @@ Built to stay fast at 100,000 tickets on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +32,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.queries import keyset
 from portal.core.queries.search import contains_match, prefix_match, search_key, word_start_match
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
@@ -241,24 +239,14 @@ def _segments(sort: str) -> list[_Segment]:
     return [_Segment(None, (Ticket.id,), True)]
 
 
-def _encode(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def encode_cursor(segment: int, values) -> str:
-    raw = json.dumps([segment, *(_encode(v) for v in values)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return keyset.encode_cursor([segment, *values])
 
 
 def decode_cursor(cursor: str | None, segments: list[_Segment]) -> tuple[int, tuple] | None:
     """(segment, sort key) from a cursor, or None for a missing or malformed one (first page)."""
-    if not cursor:
-        return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(values, list) or not values or type(values[0]) is not int:
+    values = keyset.decode_cursor(cursor)
+    if values is None or type(values[0]) is not int:
         return None
     index, rest = values[0], values[1:]
     if not 0 <= index < len(segments) or len(rest) != len(segments[index].columns):
@@ -275,22 +263,6 @@ def decode_cursor(cursor: str | None, segments: list[_Segment]) -> tuple[int, tu
             except (TypeError, ValueError):
                 return None
     return index, tuple(key)
-
-
-def _beyond(segment: _Segment, values: tuple):
-    """Rows after ``values`` in the segment's order, as ``key >= a AND (key > a OR id > b)``:
-    the first term is an index range."""
-
-    def after(column, value):
-        return column < value if segment.descending else column > value
-
-    def from_(column, value):
-        return column <= value if segment.descending else column >= value
-
-    if len(segment.columns) == 1:
-        return after(segment.columns[0], values[0])
-    (key, id_), (key_value, id_value) = segment.columns, values
-    return and_(from_(key, key_value), or_(after(key, key_value), after(id_, id_value)))
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -333,7 +305,7 @@ def list_tickets(
         if segment.where is not None:
             stmt = stmt.where(segment.where)
         if index == first_segment and key is not None:
-            stmt = stmt.where(_beyond(segment, key))
+            stmt = stmt.where(keyset.after_key(segment.columns, key, segment.descending))
         order = [column.desc() if segment.descending else column.asc() for column in segment.columns]
         for row in db.session.execute(stmt.order_by(*order).limit(wanted)):
             found.append((row[-1], index, tuple(row)))
