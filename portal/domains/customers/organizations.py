@@ -408,7 +408,9 @@ def list_organizations(
         # Sort by an expression the index cannot give: otherwise PostgreSQL may walk the
         # whole sort index hoping to meet the matches early (a LIMIT without ORDER BY
         # knowledge of where they are), instead of collecting them from the three
-        # search indexes (a BitmapOr) and sorting those few. SQLite plans the same.
+        # trigram indexes (a BitmapOr) and sorting those few. SQLite scans the table
+        # once and sorts the matches (walking the sort index instead is many times
+        # slower for a rare term: measured at 100,000 rows).
         order = tuple(_unindexed(column) for column in columns)
     stmt = stmt.order_by(*(column.desc() if reverse else column.asc() for column in order)).limit(per_page + 1)
     rows = list(db.session.scalars(stmt))
