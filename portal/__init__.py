@@ -50,8 +50,11 @@ def load_models() -> None:
 
 def _init_extensions(app: Flask) -> None:
     load_models()
+    from sqlalchemy.engine import make_url
+
     from portal.core.assets import init_assets
     from portal.core.extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
+    from portal.core.queries.search import autogenerate_filter
 
     db.init_app(app)
     migrate.init_app(
@@ -60,6 +63,7 @@ def _init_extensions(app: Flask) -> None:
         directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
         render_as_batch=True,
         compare_type=True,
+        include_object=autogenerate_filter(make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()),
     )
     csrf.init_app(app)
     htmx.init_app(app)

@@ -463,6 +463,9 @@ SESSION_ONLY[("admin.contacts.index", "GET")] = "list and search, filtered by ac
 SESSION_ONLY[("admin.tickets.sub_issue_types", "GET")] = (
     "the sub-issue select of the new-ticket form; names no customer object"
 )
+SESSION_ONLY[("admin.tickets.customers", "GET")] = (
+    "the queue's customer filter options, by staff_organizations_query (test_tickets.py)"
+)
 
 
 def test_admin_contact_matrix(app, make, login, capsys):

@@ -625,3 +625,55 @@ def test_models_name_their_constraints_and_indexes(migration_app):
                     assert fk.get("name"), (table.name, fk)
                 for unique in inspector.get_unique_constraints(table.name):
                     assert unique.get("name"), (table.name, unique)
+
+
+SEARCH_KEYS_REVISION = "d1815e33b2df"
+
+
+def test_search_keys_are_case_folded_in_python_and_one_default_sla_is_kept(migration_app):
+    """Rows written before the search-keys revision, with keys as SQL ``lower()`` left
+    them (SQLite folds only ASCII: "Ştefan" kept its capital), are found after it; of
+    two default SLAs the older keeps the flag."""
+    from portal.access.staff import staff_organizations_query
+    from portal.domains.customers.organizations import list_organizations
+    from portal.domains.identity.models import StaffUser
+
+    script = ScriptDirectory(migration_app.extensions["migrate"].directory)
+    previous = script.get_revision(SEARCH_KEYS_REVISION).down_revision
+    with migration_app.app_context():
+        upgrade(revision=previous)
+        with db.engine.begin() as conn:
+            for name, city, tax_id in (("ŞTEFAN Instalaţii", "Iaşi", "RO 44170"), ("Ñoño Jardines", "Málaga", "")):
+                old_key = "".join(ch.lower() if ch.isascii() else ch for ch in name)  # SQLite's lower()
+                conn.execute(
+                    text(
+                        "INSERT INTO organizations (name, name_key, city, city_key, tax_id, tax_id_key,"
+                        " bill_to_parent, invoice_template, tax_region, billing_address, billing_attention,"
+                        " is_active, created_at) VALUES (:name, :key, :city, :city, :tax, :tax, false, 'standard',"
+                        " 'none', 'x', '', true, CURRENT_TIMESTAMP)"
+                    ),
+                    {"name": name, "key": old_key, "city": city, "tax": tax_id},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO slas (name, is_shared, is_default, created_at)"
+                    " VALUES ('Second default', true, true, CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade()
+        admin = StaffUser(email="admin@example.test", name="Admin", role="admin", password_hash="x")
+        db.session.add(admin)
+        db.session.flush()
+        base = staff_organizations_query(admin)
+        for query, found in (
+            ("ştefan", "ŞTEFAN Instalaţii"),
+            ("ŞTEFAN", "ŞTEFAN Instalaţii"),
+            ("ñoño", "Ñoño Jardines"),
+            ("iaşi", "ŞTEFAN Instalaţii"),
+            ("4417", "ŞTEFAN Instalaţii"),
+            ("jardines", "Ñoño Jardines"),
+        ):
+            assert [o.name for o in list_organizations(base, query).organizations] == [found], query
+        defaults = db.session.execute(text("SELECT name FROM slas WHERE is_default ORDER BY id")).scalars().all()
+        assert defaults == ["Standard"]
+        db.session.rollback()

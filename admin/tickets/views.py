@@ -40,8 +40,9 @@ from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import optional_id
 from portal.domains.customers.models import Contact, Organization
+from portal.domains.customers.organizations import choose_organizations
 from portal.domains.identity.models import StaffUser
-from portal.domains.service_desk import attachments
+from portal.domains.service_desk import attachments, clocks
 from portal.domains.service_desk import queue as queue
 from portal.domains.service_desk import tickets as service
 from portal.domains.service_desk import tickets as tickets_service
@@ -117,9 +118,12 @@ def _queue_context(values, notice: str | None = None, skipped: list[str] | None 
             select(IssueType).where(IssueType.parent_id.is_(None)).order_by(IssueType.position, IssueType.name)
         )
     )
+    customer_q = " ".join((values.get("customer_q") or "").split())[:100]
     return {
         "page": page,
         "filters": filters,
+        "customer_q": customer_q,
+        "customer_choices": _customer_choices(customer_q) if filters.organization_id is None else [],
         "statuses": statuses,
         "state_labels": _state_labels(),
         "priority_labels": _priority_labels(),
@@ -128,8 +132,31 @@ def _queue_context(values, notice: str | None = None, skipped: list[str] | None 
         "filter_organization": organization,
         "notice": notice,
         "skipped": skipped or [],
-        "due_of": lambda ticket: queue.next_due(ticket, page.now),
+        "due_of": lambda ticket: clocks.next_due(ticket, page.now),
     }
+
+
+CUSTOMER_CHOICES = 50
+
+
+def _customer_choices(query: str) -> list[tuple[int, str]]:
+    """The customers the queue's customer filter offers: the first by name that this
+    staff member may see, or those with a word of the name starting with ``query``."""
+    return choose_organizations(staff_organizations_query(current_user), query, limit=CUSTOMER_CHOICES)
+
+
+@bp.get("/customers")
+def customers():
+    """The customer filter's options for what was typed in its search box (htmx swaps
+    the select; the queue itself follows when one is chosen)."""
+    customer_q = " ".join((request.args.get("customer_q") or "").split())[:100]
+    return render_page(
+        INDEX,
+        block="customer_select",
+        filters=queue.QueueFilters(),
+        customer_q=customer_q,
+        customer_choices=_customer_choices(customer_q),
+    )
 
 
 @bp.get("/")
@@ -250,8 +277,8 @@ def _page_context(
         "ticket": ticket,
         "messages": _messages(ticket),
         "sla_name": db.session.scalar(select(Sla.name).where(Sla.id == ticket.sla_id)) if ticket.sla_id else None,
-        "response": queue.response_clock(ticket, now),
-        "resolution": queue.resolution_clock(ticket, now),
+        "response": clocks.first_response_clock(ticket, now),
+        "resolution": clocks.resolution_clock(ticket, now),
         "priority_labels": _priority_labels(),
         "message_form": message_form or MessageForm(formdata=None),
         "status_form": status_form,

@@ -37,14 +37,13 @@ from portal.domains.service_desk import attachments
 from portal.domains.service_desk import tickets as service
 from portal.domains.service_desk import tickets as tickets_service
 from portal.domains.service_desk.attachments import upload_limits
+from portal.domains.service_desk.clocks import first_response_clock, resolution_clock
 from portal.domains.service_desk.conversation import (
     TICKET_PAGE_OPTIONS,
-    first_response_clock,
     list_tickets,
     newest_ticket_link,
     public_attachment,
     public_conversation,
-    resolution_clock,
 )
 from portal.domains.service_desk.models import Ticket
 from portal.links.views import link_unusable_page

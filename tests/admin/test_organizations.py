@@ -83,7 +83,7 @@ def _client_for(app, login, user):
 # --- the list --------------------------------------------------------------------------
 
 
-def test_the_list_searches_name_city_and_tax_id_by_prefix_in_any_case(app, admin_client):
+def test_the_list_searches_word_starts_of_name_and_city_and_the_tax_id_in_any_case(app, admin_client):
     _bulk(
         app,
         [
@@ -101,7 +101,9 @@ def test_the_list_searches_name_city_and_tax_id_by_prefix_in_any_case(app, admin
         ("GREEN", ["Evergreen Lawns", "Greenleaf Gardens"]),
         ("sHeLb", ["Stone Works"]),
         ("gb2", ["Evergreen Lawns"]),
-        ("works", []),
+        ("works", ["Stone Works"]),  # a word start, not only the name's start
+        ("orks", []),
+        ("222", ["Evergreen Lawns"]),  # tax id digits anywhere
     ):
         response = admin_client.get("/admin/organizations/", query_string={"q": query}, headers=HX)
         assert response.status_code == 200

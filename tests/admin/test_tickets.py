@@ -114,6 +114,28 @@ def test_the_queue_page_has_an_active_search_and_the_nav_links_to_it(admin_clien
     assert 'href="/admin/tickets/">Tickets</a>' in html
 
 
+def test_the_queue_has_a_customer_filter_control_limited_to_visible_customers(app, make, login):
+    team_org, other_org = make.organization("Harbor Dental"), make.organization("North Campus")
+    mine = make.ticket(make.contact(team_org), title="Team leak")
+    make.ticket(make.contact(other_org), title="Other leak")
+    tech = make.staff(role="technician")
+    add_to_team(app, team_org, tech)
+    for user, names in ((make.staff(role="admin"), ["Harbor Dental", "North Campus"]), (tech, ["Harbor Dental"])):
+        client = _client(app, login, user)
+        html = client.get("/admin/tickets/").get_data(as_text=True)
+        control = html[
+            html.index('<select id="organization"') : html.index("</select>", html.index('id="organization"'))
+        ]
+        assert re.findall(r'<option value="\d+">([^<]+)</option>', control) == names
+        assert 'hx-get="/admin/tickets/customers"' in html
+    admin = _client(app, login, make.staff(role="admin"))
+    response = admin.get("/admin/tickets/customers", query_string={"customer_q": "dent"}, headers=HX)
+    options = response.get_data(as_text=True)
+    assert response.status_code == 200 and options.lstrip().startswith('<select id="organization"')
+    assert "<html" not in options and "Harbor Dental" in options and "North Campus" not in options
+    assert _queue(admin, organization=team_org.id) == [mine.id]  # choosing one filters the queue
+
+
 # --- search ------------------------------------------------------------------------------------
 
 
@@ -133,6 +155,8 @@ def test_the_search_finds_tickets_by_title_number_organization_and_contact(app, 
         (str(gate.id), [gate.id]),  # number
         ("green", [leak.id]),
         ("STONE w", [gate.id]),  # organization name prefix
+        ("gardens", [leak.id]),  # a word of the organization name
+        ("works", [gate.id]),
         ("cora.l", [leak.id]),
         ("bob@stone", [gate.id]),  # contact email prefix
         ("mason", [gate.id]),

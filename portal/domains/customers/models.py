@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.core.db import created_at_column
 from portal.core.extensions import db
-from portal.core.queries.search import search_key
+from portal.core.queries.search import search_key, search_key_type, trigram_index
 
 if TYPE_CHECKING:
     from portal.domains.identity.models import StaffUser
@@ -31,23 +31,29 @@ organization_team = Table(
 class Organization(db.Model):
     """A customer. ``parent_id`` makes it a sub-organization (franchise, location).
 
-    The ``*_key`` columns are lower-cased copies kept for indexed prefix search.
+    The ``*_key`` columns are case-folded copies kept for indexed search
+    (``core.queries.search``).
     """
 
     __tablename__ = "organizations"
+    __table_args__ = (
+        trigram_index("ix_organizations_name_key_trgm", "name_key"),
+        trigram_index("ix_organizations_city_key_trgm", "city_key"),
+        trigram_index("ix_organizations_tax_id_key_trgm", "tax_id_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200), default="", index=True)
+    name_key: Mapped[str] = mapped_column(search_key_type(200), default="", index=True)
     city: Mapped[str] = mapped_column(String(120), default="")
-    city_key: Mapped[str] = mapped_column(String(120), default="", index=True)
+    city_key: Mapped[str] = mapped_column(search_key_type(120), default="", index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     bill_to_parent: Mapped[bool] = mapped_column(default=False)
     # Billing settings
     invoice_template: Mapped[str] = mapped_column(String(40), default="standard")
     tax_region: Mapped[str] = mapped_column(String(40), default="none")
     tax_id: Mapped[str] = mapped_column(String(40), default="")
-    tax_id_key: Mapped[str] = mapped_column(String(40), default="", index=True)
+    tax_id_key: Mapped[str] = mapped_column(search_key_type(40), default="", index=True)
     billing_address: Mapped[str] = mapped_column(Text, default="")
     billing_attention: Mapped[str] = mapped_column(String(200), default="")
     billing_reviewed_at: Mapped[datetime | None]

@@ -11,7 +11,8 @@ change skips or repeats, which is what zoneinfo does by default). Everything aft
 that is arithmetic on UTC instants, so minutes are real elapsed minutes: a 9-17 day
 stays 8 hours whatever the clocks do at 02:00, while a 24x7 day lasts 23 hours on the
 spring-forward day and 25 on the fall-back day. Working per day, not per minute,
-keeps spans of months cheap, and holidays are simply days without intervals.
+keeps spans of months cheap, and holidays are days without their own intervals (the
+tail of the previous night's shift still runs).
 
 Pure functions: no database, no Flask.
 """
@@ -117,6 +118,30 @@ def _to_utc(day: date, minute: int, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
+def _day_hours(schedule: Schedule, day: date) -> tuple[Interval, ...]:
+    """The local intervals that run on ``day``. A holiday removes the day's own hours,
+    not the tail of the previous night's shift: a 22:00-06:00 shift is stored as
+    22:00-24:00 plus 00:00-06:00 the next day, and on the day before a holiday it still
+    runs to 06:00. The tail is the interval from midnight (ending before the next
+    midnight, so a 24x7 holiday stays a holiday) after a working day whose hours run to
+    midnight."""
+    hours = schedule.week[day.weekday()]
+    if day not in schedule.holidays:
+        return hours
+    previous = day - timedelta(days=1)
+    previous_hours = schedule.week[previous.weekday()]
+    if (
+        hours
+        and hours[0][0] == 0
+        and hours[0][1] < MINUTES_PER_DAY
+        and previous not in schedule.holidays
+        and previous_hours
+        and previous_hours[-1][1] == MINUTES_PER_DAY
+    ):
+        return hours[:1]
+    return ()
+
+
 def _days(schedule: Schedule, first: date) -> Iterator[tuple[date, list[tuple[datetime, datetime]]]]:
     """Yield every local date from ``first`` on, with its business intervals in naive UTC."""
     zone = ZoneInfo(schedule.timezone)
@@ -124,16 +149,15 @@ def _days(schedule: Schedule, first: date) -> Iterator[tuple[date, list[tuple[da
     day = first
     while True:
         intervals = []
-        if day not in schedule.holidays:
-            for start_minute, end_minute in schedule.week[day.weekday()]:
-                # Inside a spring-forward gap fold=0 can put a later wall time at an
-                # earlier instant; clipping keeps the intervals ordered and disjoint,
-                # so no instant is counted twice.
-                start = max(_to_utc(day, start_minute, zone), covered_until)
-                end = _to_utc(day, end_minute, zone)
-                if end > start:
-                    intervals.append((start, end))
-                    covered_until = end
+        for start_minute, end_minute in _day_hours(schedule, day):
+            # Inside a spring-forward gap fold=0 can put a later wall time at an
+            # earlier instant; clipping keeps the intervals ordered and disjoint,
+            # so no instant is counted twice.
+            start = max(_to_utc(day, start_minute, zone), covered_until)
+            end = _to_utc(day, end_minute, zone)
+            if end > start:
+                intervals.append((start, end))
+                covered_until = end
         yield day, intervals
         day += timedelta(days=1)
 

@@ -1,5 +1,5 @@
 """What the portal's ticket pages read: the list rows, the public conversation, the
-attachments a contact may download and the state of the SLA clocks.
+attachments a contact may download (the SLA clocks are ``clocks.py``'s).
 
 The rules that keep staff-only things away from a contact live here, not in the
 templates: the conversation is the ticket's public replies only (never an internal
@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import PortalLink
@@ -168,47 +167,3 @@ def newest_ticket_link(contact_id: int, ticket_id: int) -> PortalLink | None:
         .order_by(PortalLink.id.desc())
         .limit(1)
     )
-
-
-# --- the SLA clocks, as the contact reads them ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Clock:
-    """One SLA target as the page tells it.
-
-    ``state``: ``due`` (running, not yet late), ``overdue`` (running, late), ``met``
-    (done on time), ``late`` (done after the due time), ``paused`` (waiting on the
-    customer) or ``none`` (no target)."""
-
-    state: str
-    due_at: datetime | None = None
-    done_at: datetime | None = None
-
-
-def _done(due_at: datetime | None, done_at: datetime) -> Clock:
-    if due_at is None:
-        return Clock("none", None, done_at)
-    return Clock("met" if done_at <= due_at else "late", due_at, done_at)
-
-
-def _running(due_at: datetime | None, now: datetime) -> Clock:
-    if due_at is None:
-        return Clock("none")
-    return Clock("overdue" if now > due_at else "due", due_at)
-
-
-def first_response_clock(ticket: Ticket, now: datetime | None = None) -> Clock:
-    if ticket.first_response_at is not None:
-        return _done(ticket.first_response_due_at, ticket.first_response_at)
-    if ticket.state == TicketState.CLOSED:
-        return Clock("none")
-    return _running(ticket.first_response_due_at, now or utcnow())
-
-
-def resolution_clock(ticket: Ticket, now: datetime | None = None) -> Clock:
-    if ticket.state == TicketState.WAITING:
-        return Clock("paused")
-    if ticket.state == TicketState.CLOSED and ticket.closed_at is not None:
-        return _done(ticket.resolution_due_at, ticket.closed_at)
-    return _running(ticket.resolution_due_at, now or utcnow())

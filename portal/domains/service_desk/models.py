@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.core.db import created_at_column, utcnow
 from portal.core.extensions import db
-from portal.core.queries.search import search_key
+from portal.core.queries.search import search_key, search_key_type, trigram_index
 from portal.domains.customers.models import Contact, Organization, Site
 from portal.domains.identity.models import StaffUser
 
@@ -82,6 +82,16 @@ class Sla(db.Model):
     """
 
     __tablename__ = "slas"
+    # At most one default SLA (the flag moves in setup.save_sla).
+    __table_args__ = (
+        Index(
+            "uq_slas_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -154,6 +164,7 @@ class Ticket(db.Model):
     __table_args__ = (
         # The queue: newest first, within the usual filters (keyset on id).
         Index("ix_tickets_state_id", "state", "id"),
+        trigram_index("ix_tickets_title_key_trgm", "title_key"),
         Index("ix_tickets_status_id_id", "status_id", "id"),
         Index("ix_tickets_priority_id", "priority", "id"),
         Index("ix_tickets_organization_id_id", "organization_id", "id"),
@@ -174,7 +185,7 @@ class Ticket(db.Model):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     title: Mapped[str] = mapped_column(String(200))
-    title_key: Mapped[str] = mapped_column(String(200), default="", index=True)
+    title_key: Mapped[str] = mapped_column(search_key_type(200), default="", index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     issue_type_id: Mapped[int | None] = mapped_column(ForeignKey("issue_types.id"))
     sub_issue_type_id: Mapped[int | None] = mapped_column(ForeignKey("issue_types.id"))

@@ -1,5 +1,6 @@
-"""The staff ticket queue: search, filters, sorts and keyset pages, and the SLA clock
-states the queue and the ticket page show.
+"""The staff ticket queue: search, filters, sorts and keyset pages.
+
+(The SLA clocks it shows are ``clocks.py``'s.)
 
 Built to stay fast at 100,000 tickets on SQLite and PostgreSQL:
 
@@ -14,15 +15,13 @@ Built to stay fast at 100,000 tickets on SQLite and PostgreSQL:
   A cursor names the segment and the last row's sort key in it; the next page goes
   on from there, into the following segments when that one runs out. A page is at
   most one statement per segment, however many tickets there are;
-- the search is a prefix match on indexed lower-cased keys (organization name,
-  contact email) or an id, plus a contains-match on the ticket title.
+- the search: a contains-match on the ticket title, a word-start match on the
+  organization name (both ``pg_trgm``-indexed on PostgreSQL), the number, or a prefix
+  of the contact's email or name.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,7 +33,8 @@ from sqlalchemy.orm import joinedload
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.parsing import parse_id
-from portal.core.queries.search import search_key
+from portal.core.queries import keyset
+from portal.core.queries.search import contains_match, prefix_match, search_key, word_start_match
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
 from portal.domains.service_desk.models import PRIORITIES, Ticket, TicketState
@@ -46,7 +46,6 @@ SLA_FILTERS = ("breached", "due_soon")
 NOT_CLOSED = ""  # the default status filter
 ALL = "all"
 _NUMBER = re.compile(r"(?:t-?)?0*(\d{1,9})")  # "T-000123", "t123", "123"
-_HIGHEST = "\U0010ffff"
 
 
 # --- filters --------------------------------------------------------------------------
@@ -107,28 +106,28 @@ def read_filters(args, status_ids: set[int]) -> QueueFilters:
     )
 
 
-def _prefix(column, term: str):
-    """``column`` starts with ``term``, as an index range (see services.organizations)."""
-    return and_(column >= term, column < term + _HIGHEST, column.startswith(term, autoescape=True))
-
-
 def search_condition(query: str):
     """Tickets whose title contains ``query``, whose number it is ("T-000123", "123"),
-    or whose organization name or contact (name, email) starts with it; None for no query."""
+    whose organization has a word of its name starting with it, or whose contact
+    (name, email) starts with it; None for no query. The title and organization
+    matches are ``LIKE '%...%'`` on case-folded keys, which the ``pg_trgm`` indexes
+    answer on PostgreSQL (``core.queries.search``)."""
     term = search_key(query)
     if not term:
         return None
     number = _NUMBER.fullmatch(term)
     if number and not term.isdigit():
         return Ticket.id == int(number.group(1))  # "T-000123" is a number and nothing else
-    parts = [Ticket.title_key.contains(term, autoescape=True)]
+    parts = [contains_match(Ticket.title_key, term)]
     if number:
         parts.append(Ticket.id == int(number.group(1)))
-    parts.append(Ticket.organization_id.in_(select(Organization.id).where(_prefix(Organization.name_key, term))))
+    parts.append(
+        Ticket.organization_id.in_(select(Organization.id).where(word_start_match(Organization.name_key, term)))
+    )
     full_name = Contact.first_name + " " + Contact.last_name
     contacts = select(Contact.id).where(
         or_(
-            _prefix(Contact.email, term),  # stored lower-case, indexed
+            prefix_match(Contact.email, term),  # stored lower-case, indexed
             Contact.first_name.istartswith(term, autoescape=True),
             Contact.last_name.istartswith(term, autoescape=True),
             full_name.istartswith(term, autoescape=True),
@@ -240,24 +239,14 @@ def _segments(sort: str) -> list[_Segment]:
     return [_Segment(None, (Ticket.id,), True)]
 
 
-def _encode(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def encode_cursor(segment: int, values) -> str:
-    raw = json.dumps([segment, *(_encode(v) for v in values)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return keyset.encode_cursor([segment, *values])
 
 
 def decode_cursor(cursor: str | None, segments: list[_Segment]) -> tuple[int, tuple] | None:
     """(segment, sort key) from a cursor, or None for a missing or malformed one (first page)."""
-    if not cursor:
-        return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(values, list) or not values or type(values[0]) is not int:
+    values = keyset.decode_cursor(cursor)
+    if values is None or type(values[0]) is not int:
         return None
     index, rest = values[0], values[1:]
     if not 0 <= index < len(segments) or len(rest) != len(segments[index].columns):
@@ -274,22 +263,6 @@ def decode_cursor(cursor: str | None, segments: list[_Segment]) -> tuple[int, tu
             except (TypeError, ValueError):
                 return None
     return index, tuple(key)
-
-
-def _beyond(segment: _Segment, values: tuple):
-    """Rows after ``values`` in the segment's order, as ``key >= a AND (key > a OR id > b)``:
-    the first term is an index range."""
-
-    def after(column, value):
-        return column < value if segment.descending else column > value
-
-    def from_(column, value):
-        return column <= value if segment.descending else column >= value
-
-    if len(segment.columns) == 1:
-        return after(segment.columns[0], values[0])
-    (key, id_), (key_value, id_value) = segment.columns, values
-    return and_(from_(key, key_value), or_(after(key, key_value), after(id_, id_value)))
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -332,7 +305,7 @@ def list_tickets(
         if segment.where is not None:
             stmt = stmt.where(segment.where)
         if index == first_segment and key is not None:
-            stmt = stmt.where(_beyond(segment, key))
+            stmt = stmt.where(keyset.after_key(segment.columns, key, segment.descending))
         order = [column.desc() if segment.descending else column.asc() for column in segment.columns]
         for row in db.session.execute(stmt.order_by(*order).limit(wanted)):
             found.append((row[-1], index, tuple(row)))
@@ -358,55 +331,3 @@ def visible_tickets_by_id(base, ticket_ids) -> list[Ticket]:
     if not ids:
         return []
     return list(db.session.scalars(base.where(Ticket.id.in_(ids)).order_by(Ticket.id)))
-
-
-# --- SLA clocks, as shown ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Clock:
-    """One SLA clock of a ticket: ``state`` is met, breached, paused, running or none;
-    ``at`` the due time (or when it was met)."""
-
-    state: str
-    due_at: datetime | None
-    done_at: datetime | None = None
-
-    @property
-    def is_late(self) -> bool:
-        return self.state == "breached"
-
-
-def response_clock(ticket: Ticket, now: datetime) -> Clock:
-    due = ticket.first_response_due_at
-    if ticket.first_response_at is not None:
-        late = ticket.first_response_breached_at is not None or (due is not None and ticket.first_response_at > due)
-        return Clock("breached" if late else "met", due, ticket.first_response_at)
-    if due is None:
-        return Clock("none", None)
-    if ticket.first_response_breached_at is not None or due < now:
-        return Clock("breached", due)
-    return Clock("running", due)
-
-
-def resolution_clock(ticket: Ticket, now: datetime) -> Clock:
-    due = ticket.resolution_due_at
-    if ticket.closed_at is not None:
-        late = ticket.resolution_breached_at is not None or (due is not None and ticket.closed_at > due)
-        return Clock("breached" if late else "met", due, ticket.closed_at)
-    if ticket.state == TicketState.WAITING:
-        return Clock("paused", None, ticket.waiting_since)
-    if due is None:
-        return Clock("none", None)
-    if ticket.resolution_breached_at is not None or due < now:
-        return Clock("breached", due)
-    return Clock("running", due)
-
-
-def next_due(ticket: Ticket, now: datetime) -> Clock:
-    """What the queue's "due" column shows: the first response while it is awaited,
-    else the resolution clock."""
-    response = response_clock(ticket, now)
-    if response.state in ("running", "breached") and ticket.first_response_at is None:
-        return response
-    return resolution_clock(ticket, now)

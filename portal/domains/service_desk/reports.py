@@ -28,6 +28,7 @@ from sqlalchemy import and_, case, extract, func, literal, or_, select
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.queries.tree import walk_up
 from portal.domains.customers.models import Organization
 from portal.domains.customers.organizations import subtree_query
 from portal.domains.identity.models import StaffUser
@@ -180,26 +181,16 @@ def _keyed(base, key):
 
 
 def _rolled_up(base, subtree):
-    """Each ticket once for its organization and once for every parent above it."""
-    up = (
-        select(
-            base.c.organization_id.label("organization_id"),
-            base.c.organization_id.label("ancestor_id"),
-            literal(0).label("depth"),
-        )
-        .distinct()
-        .cte("up", recursive=True)
-    )
-    up = up.union_all(
-        select(up.c.organization_id, Organization.parent_id, up.c.depth + 1)
-        .join(Organization, Organization.id == up.c.ancestor_id)
-        .where(Organization.parent_id.is_not(None), up.c.depth < 100)
-    )
-    stmt = select(up.c.ancestor_id.label("key"), base.c.minutes, base.c.met, base.c.missed).join(
-        up, up.c.organization_id == base.c.organization_id
+    """Each ticket once for its organization and once for every parent above it (the
+    guarded walk of ``core.queries.tree``; distinct pairs, so a cycle in old data
+    counts a ticket once per organization)."""
+    up = walk_up(Organization.id, Organization.parent_id, select(base.c.organization_id).distinct(), name="up")
+    pairs = select(up.c.start_id.label("organization_id"), up.c.id.label("ancestor_id")).distinct().subquery("pairs")
+    stmt = select(pairs.c.ancestor_id.label("key"), base.c.minutes, base.c.met, base.c.missed).join(
+        pairs, pairs.c.organization_id == base.c.organization_id
     )
     if subtree is not None:  # the chosen organization and below, not its parents
-        stmt = stmt.where(up.c.ancestor_id.in_(subtree))
+        stmt = stmt.where(pairs.c.ancestor_id.in_(subtree))
     return stmt.subquery("rolled")
 
 

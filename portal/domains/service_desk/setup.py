@@ -179,6 +179,13 @@ def save_sla(sla: Sla | None, data: SlaInput) -> Sla:
     sla.name = _clean(data.name)
     sla.calendar = db.session.get(ServiceCalendar, data.calendar_id) if data.calendar_id else None
     sla.is_shared = bool(data.is_shared)
+    if data.is_default and not sla.is_default:
+        # Take the flag from the SLA that has it first: at most one default (a unique
+        # partial index) holds at every flush.
+        others = update(Sla).where(Sla.is_default.is_(True))
+        if sla.id is not None:
+            others = others.where(Sla.id != sla.id)
+        db.session.execute(others.values(is_default=False).execution_options(synchronize_session="fetch"))
     sla.is_default = bool(data.is_default)
     for priority, (first, resolution) in targets.items():
         target = sla.target_for(priority)
@@ -188,8 +195,6 @@ def save_sla(sla: Sla | None, data: SlaInput) -> Sla:
         target.first_response_minutes = first
         target.resolution_minutes = resolution
     db.session.flush()
-    if sla.is_default:
-        db.session.execute(update(Sla).where(Sla.id != sla.id, Sla.is_default.is_(True)).values(is_default=False))
     return sla
 
 

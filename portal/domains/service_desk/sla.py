@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select
+from sqlalchemy import select
 
 from portal.core.extensions import db
+from portal.core.queries.tree import walk_up
 from portal.domains.customers.models import Organization
 from portal.domains.service_desk.models import Sla
 
@@ -30,20 +31,21 @@ class AppliedSla:
 
 
 def applied_sla(organization: Organization) -> AppliedSla:
-    """The nearest SLA up the tree (the organization first), else the default SLA:
-    the order ``tickets.resolve_sla`` follows. One recursive query, one more for the
-    default."""
-    chain = (
-        select(
-            Organization.id, Organization.parent_id, Organization.sla_id, Organization.name, literal(0).label("depth")
-        )
-        .where(Organization.id == organization.id)
-        .cte("sla_chain", recursive=True)
-    )
-    chain = chain.union_all(
-        select(Organization.id, Organization.parent_id, Organization.sla_id, Organization.name, chain.c.depth + 1)
-        .join(chain, Organization.id == chain.c.parent_id)
-        .where(chain.c.depth < 1000)  # a cycle in old data must not loop for ever
+    """The nearest SLA up the tree (the organization first), else the default SLA.
+    The one rule (``tickets.resolve_sla`` puts only the issue types before it): one
+    guarded recursive query (``core.queries.tree``), one more for the default."""
+    return applied_sla_of(organization.id)
+
+
+def applied_sla_of(organization_id: int) -> AppliedSla:
+    """``applied_sla`` by the organization's id."""
+    chain = walk_up(
+        Organization.id,
+        Organization.parent_id,
+        organization_id,
+        Organization.sla_id.label("sla_id"),
+        Organization.name.label("name"),
+        name="sla_chain",
     )
     row = db.session.execute(
         select(chain.c.id, chain.c.name, Sla.id, Sla.name)
@@ -53,7 +55,7 @@ def applied_sla(organization: Organization) -> AppliedSla:
     ).first()
     if row is not None:
         org_id, org_name, sla_id, sla_name = row
-        if org_id == organization.id:
+        if org_id == organization_id:
             return AppliedSla("here", sla_id, sla_name)
         return AppliedSla("inherited", sla_id, sla_name, org_id, org_name)
     default = db.session.execute(

@@ -12,7 +12,8 @@ The clocks (the SLA of seed 003, counted in the service hours of seed 002):
 - resolution is due ``resolution_minutes`` business minutes after opening, plus the
   business minutes the ticket spent waiting on the customer: while it waits,
   ``resolution_due_at`` is empty (the clock is stopped);
-- a change of priority recomputes both from the opening time.
+- a change of priority recomputes both from the opening time, except a clock that
+  has finished (first response given; ticket closed): that one is frozen.
 """
 
 from __future__ import annotations
@@ -73,18 +74,16 @@ def status_for(state: str, *, resumed: bool = False) -> TicketStatus:
 def resolve_sla(
     organization: Organization, issue_type: IssueType | None, sub_issue_type: IssueType | None
 ) -> Sla | None:
-    """The SLA a new ticket runs on (see the module docstring for the order)."""
+    """The SLA a new ticket runs on (see the module docstring for the order): the
+    issue types first, then ``sla.applied_sla`` (the organization, its nearest parent,
+    the default), the one implementation of the rest of the rule."""
+    from portal.domains.service_desk.sla import applied_sla
+
     for kind in (sub_issue_type, issue_type):
         if kind is not None and kind.sla_id:
             return db.session.get(Sla, kind.sla_id)
-    org: Organization | None = organization
-    seen: set[int] = set()
-    while org is not None and org.id not in seen:
-        if org.sla_id:
-            return db.session.get(Sla, org.sla_id)
-        seen.add(org.id)
-        org = db.session.get(Organization, org.parent_id) if org.parent_id else None
-    return db.session.scalar(select(Sla).where(Sla.is_default.is_(True)).order_by(Sla.id).limit(1))
+    applied = applied_sla(organization)
+    return db.session.get(Sla, applied.sla_id) if applied.sla_id else None
 
 
 def schedule_of(sla: Sla) -> Schedule:
@@ -99,28 +98,45 @@ def schedule_of(sla: Sla) -> Schedule:
     )
 
 
-def compute_due_times(ticket: Ticket, now: datetime | None = None) -> None:
-    """Set the ticket's due times from its SLA, priority and paused time."""
+def compute_due_times(ticket: Ticket, now: datetime | None = None, *, closing: bool = False) -> None:
+    """Set the ticket's due times from its SLA, priority and paused time.
+
+    A finished clock is frozen: once the first response is recorded its due time and
+    breach flag never change again, and likewise the resolution clock while the ticket
+    is closed (a reopened ticket runs it again, from the opening time plus the time it
+    stood still). ``closing``: the ticket is being closed now, so its resolution clock
+    is settled one last time. Otherwise a later priority change would rewrite history: a breached
+    first response would turn into "met" and the report would count it so."""
     now = now or utcnow()
+    response_done = ticket.first_response_at is not None
+    resolution_done = ticket.state == TicketState.CLOSED and not closing
+    if response_done and resolution_done:
+        return
     sla = db.session.get(Sla, ticket.sla_id) if ticket.sla_id else None
     target = sla.target_for(ticket.priority) if sla else None
     if target is None:
-        ticket.first_response_due_at = ticket.resolution_due_at = None
+        if not response_done:
+            ticket.first_response_due_at = None
+        if not resolution_done:
+            ticket.resolution_due_at = None
         return
     schedule = schedule_of(sla)
-    ticket.first_response_due_at = add_business_minutes(ticket.created_at, target.first_response_minutes, schedule)
+    if not response_done:
+        ticket.first_response_due_at = add_business_minutes(ticket.created_at, target.first_response_minutes, schedule)
+        # A due time that moved into the future (a lower priority) is no longer
+        # breached; if it passes again, the breach job announces it again.
+        if ticket.first_response_due_at > now:
+            ticket.first_response_breached_at = None
+    if resolution_done:
+        return
     if ticket.state == TicketState.WAITING:
         ticket.resolution_due_at = None
     else:
         ticket.resolution_due_at = add_business_minutes(
             ticket.created_at, target.resolution_minutes + (ticket.resolution_paused_minutes or 0), schedule
         )
-    # A due time that moved into the future (a lower priority, time waited) is no
-    # longer breached; if it passes again, the breach job announces it again.
-    if ticket.first_response_due_at > now:
-        ticket.first_response_breached_at = None
-    if ticket.resolution_due_at is not None and ticket.resolution_due_at > now:
-        ticket.resolution_breached_at = None
+        if ticket.resolution_due_at > now:
+            ticket.resolution_breached_at = None
 
 
 # --- opening -------------------------------------------------------------------------
@@ -386,7 +402,7 @@ def _set_status(ticket: Ticket, status: TicketStatus, now: datetime) -> None:
         ticket.closed_at = now
     elif old_state == TicketState.CLOSED:
         ticket.closed_at = None
-    compute_due_times(ticket, now)
+    compute_due_times(ticket, now, closing=status.state == TicketState.CLOSED and old_state != TicketState.CLOSED)
 
 
 def change_status(ticket: Ticket, status: TicketStatus, staff: StaffUser, now: datetime | None = None) -> None:

@@ -29,6 +29,10 @@ ROME_OFFICE = office("Europe/Rome")
 SPLIT = Schedule.from_rows("UTC", [(d, NINE, NOON) for d in WEEKDAYS] + [(d, ONE, FIVE) for d in WEEKDAYS])
 SATURDAY_MORNINGS = Schedule.from_rows("UTC", [(d, NINE, FIVE) for d in WEEKDAYS] + [(5, NINE, NOON)])
 CHRISTMAS = office(holidays=[date(2026, 12, 25)])
+# Night shifts 22:00-06:00 starting Monday to Thursday evenings, Christmas (Friday) off.
+NIGHTS_CHRISTMAS = Schedule.from_rows(
+    "UTC", [(d, 22 * 60, 1440) for d in range(4)] + [(d + 1, 0, 6 * 60) for d in range(4)], [date(2026, 12, 25)]
+)
 NY_24X7 = Schedule.from_rows("America/New_York", [(d, 0, 1440) for d in range(7)])
 ROME_24X7 = Schedule.from_rows("Europe/Rome", [(d, 0, 1440) for d in range(7)])
 
@@ -94,6 +98,9 @@ DUE_CASES = [
         60,
         "2026-12-26 05:30",
     ),
+    # --- night shifts: a holiday removes its own shifts, not the previous night's tail
+    ("night_shift_before_holiday_runs_to_six", NIGHTS_CHRISTMAS, "2026-12-24 23:00", 420, "2026-12-25 06:00"),
+    ("night_shift_before_holiday_ends_at_six", NIGHTS_CHRISTMAS, "2026-12-24 23:00", 480, "2026-12-28 23:00"),
     # --- time zones
     (
         "new_york_early_morning",  # 08:30 EST -> 10:00 EST
@@ -221,6 +228,13 @@ BETWEEN_CASES = [
     ("seconds_on_both_sides", UTC_OFFICE, "2026-03-04 16:59:30", "2026-03-05 09:00:30", 1),
     ("seconds_one_short", UTC_OFFICE, "2026-03-04 16:59:30", "2026-03-05 09:00:29", 0),
     ("split_day", SPLIT, "2026-03-04 00:00", "2026-03-05 00:00", 420),
+    (
+        "night_tail_on_a_holiday_counts",
+        NIGHTS_CHRISTMAS,
+        "2026-12-24 00:00",
+        "2026-12-26 00:00",
+        6 * 60 + 2 * 60 + 6 * 60,
+    ),
     ("holiday_counts_nothing", CHRISTMAS, "2026-12-24 00:00", "2026-12-29 00:00", 2 * 480),
     ("new_york_hours_seen_from_utc", NY_OFFICE, "2026-03-02 00:00", "2026-03-03 00:00", 480),
     ("new_york_24x7_spring_day_is_23h", NY_24X7, "2026-03-08 05:00", "2026-03-09 04:00", 23 * 60),

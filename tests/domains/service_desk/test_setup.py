@@ -146,6 +146,21 @@ def test_only_one_sla_is_the_default(ctx):
     assert set(error.value.errors) == {"is_default"}
 
 
+def test_the_database_refuses_a_second_default_sla(ctx):
+    from sqlalchemy.exc import IntegrityError
+
+    targets = {p: ("1", "2") for p in ("low", "normal", "high", "urgent")}
+    first = service.save_sla(None, service.SlaInput("Gold", None, True, True, targets))
+    service.save_sla(None, service.SlaInput("Platinum", None, True, True, targets))  # takes the flag
+    service.save_sla(first, service.SlaInput("Gold", None, True, True, targets))  # and back
+    db.session.commit()
+    assert [s.name for s in db.session.query(Sla).filter_by(is_default=True)] == ["Gold"]
+    db.session.add(Sla(name="Rogue", is_shared=True, is_default=True))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
 def test_an_sla_with_a_missing_priority_is_refused(ctx):
     with pytest.raises(InvalidInput) as error:
         service.save_sla(None, service.SlaInput("Partial", 1, targets={"urgent": ("1", "2")}))

@@ -304,6 +304,40 @@ def test_a_breach_flag_is_cleared_when_the_due_time_moves_into_the_future(app, m
     assert (ticket.first_response_breached_at, ticket.resolution_breached_at) == (None, None)
 
 
+def test_a_breached_first_response_stays_breached_after_a_priority_change(app, make, ctx):
+    from datetime import date as _date
+
+    from portal.domains.service_desk.jobs import flag_breaches
+    from portal.domains.service_desk.reports import ReportFilters, first_response_report
+
+    sla = make.sla(targets={"urgent": (60, 120), "low": (60 * 8, 60 * 40)})
+    agent = make.staff(role="admin")
+    opened = _open(make, sla, priority="urgent")  # Monday 09:00, first response due 10:00
+    assert flag_breaches(now=_at(10, 30)).first_response == 1
+    tickets.add_staff_message(_get(opened.id), _staff(agent), "Sorry, on it.", internal=False, now=_at(11))
+    db.session.commit()
+    tickets.change_priority(_get(opened.id), "low", _staff(agent), now=_at(12))  # low: due 17:00
+    db.session.commit()
+    ticket = _get(opened.id)
+    assert (ticket.first_response_due_at, ticket.first_response_breached_at) == (_at(10), _at(10, 30))
+    report = first_response_report(ReportFilters(_date(2026, 3, 1), _date(2026, 3, 1)), now=_at(12))
+    assert (report.overall.met, report.overall.missed) == (0, 1)
+
+
+def test_a_closed_tickets_resolution_clock_is_frozen(app, make, ctx):
+    sla = make.sla(targets={"urgent": (60, 120), "low": (60 * 8, 60 * 40)})
+    agent = make.staff(role="admin")
+    opened = _open(make, sla, priority="urgent")  # resolution due 11:00
+    ticket = _get(opened.id)
+    tickets.change_status(ticket, _status("Resolved"), _staff(agent), now=_at(12))
+    ticket.resolution_breached_at = _at(11, 30)
+    db.session.commit()
+    tickets.change_priority(_get(opened.id), "low", _staff(agent), now=_at(13))
+    db.session.commit()
+    ticket = _get(opened.id)
+    assert (ticket.resolution_due_at, ticket.resolution_breached_at) == (_at(11), _at(11, 30))
+
+
 # --- assignment -----------------------------------------------------------------------
 
 
