@@ -246,6 +246,9 @@ def test_signature_survives_rotating_the_phone(app, make, live_server, new_conte
     with app.app_context():
         signature = db.session.scalar(db.select(Signature).where(Signature.proposal_id == proposal_id))
         assert signature is not None and len(json.loads(signature.strokes_json)) == 3
+    # The signed view loads the signature image: let that request finish before the
+    # tables are emptied (on PostgreSQL a request still running then can deadlock).
+    phone.wait_for_load_state("networkidle")
     phone_watch.assert_clean()
 
 
