@@ -64,7 +64,7 @@ def init_cli(app: Flask) -> None:
             if once:
                 return
         while True:
-            report = deliver_due(limit=batch)
+            report = deliver_due(limit=None if once else batch)  # --once: all that is due
             db.session.remove()
             if report.handled or once:
                 click.echo(f"sent={report.sent} retry={report.retried} dead={report.dead}")
