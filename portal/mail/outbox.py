@@ -10,6 +10,7 @@ retried with exponential backoff.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import uuid
 from dataclasses import dataclass, field
@@ -44,6 +45,24 @@ def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) 
     db.session.add(message)
     db.session.flush()
     return message
+
+
+# The secret parts of a mail: portal-link and sign-in tokens, and the 6-digit sign-in
+# code on its own line (portal/templates/emails/). Whoever reads them can act as the
+# customer, so a sent message keeps none of them and, with SMTP configured, no staff
+# page shows them.
+SECRETS = (
+    (re.compile(r"/l/[A-Za-z0-9_\-]+"), "/l/[removed]"),
+    (re.compile(r"/sign-in/(?!code\b)[A-Za-z0-9_\-]{16,}"), "/sign-in/[removed]"),
+    (re.compile(r"^(\s*)\d{6}(\s*)$", re.M), r"\1[code removed]\2"),
+)
+
+
+def redact_secrets(body: str) -> str:
+    """``body`` with its tokens and codes replaced by a placeholder."""
+    for pattern, placeholder in SECRETS:
+        body = pattern.sub(placeholder, body)
+    return body
 
 
 def smtp_configured() -> bool:
@@ -207,6 +226,7 @@ def _send(connection: smtplib.SMTP, message: OutboxMessage) -> str:
         code = next(iter(refused.values()))[0]
         return _fail(message, code, repr(refused))
     message.status = OutboxStatus.SENT
+    message.body_text = redact_secrets(message.body_text)  # delivered: the keys are the customer's alone
     message.sent_at = utcnow()
     message.claimed_until = None
     message.last_error = None
