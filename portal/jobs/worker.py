@@ -89,13 +89,17 @@ def work(
     while not stop.is_set():
         try:
             report = run_pass(me, stop)
-        except DBAPIError as exc:
+        except Exception as exc:
             # OperationalError, InterfaceError...: the database restarted or is away.
+            # Anything else is a bug to fix, but must not stop mail and jobs either.
             outages += 1
             wait = min(retry_wait * 2 ** (outages - 1), 30.0)
-            logger.warning("database unavailable (%s); trying again in %.0f s", exc.orig or exc, wait)
+            if isinstance(exc, DBAPIError):
+                logger.warning("database unavailable (%s); trying again in %.1f s", exc.orig or exc, wait)
+            else:
+                logger.exception("worker pass failed; trying again in %.1f s", wait)
             _discard_session()
-            if once and outages >= 5:
+            if once and (outages >= 5 or not isinstance(exc, DBAPIError)):
                 raise
             stop.wait(wait)
             continue

@@ -166,3 +166,26 @@ def test_a_job_of_a_worker_killed_mid_run_is_done_once_by_the_next_worker(app, t
     assert (tmp_path / "starts").read_text().count("start") == 2
     assert (tmp_path / "done").read_text().count("done") == 1
     assert second.returncode == 0, output  # SIGTERM: the worker finished its pass and left
+
+
+def test_an_unexpected_error_in_a_pass_is_logged_and_the_worker_goes_on(app, caplog, monkeypatch):
+    from portal.jobs import worker as worker_module
+
+    real_pass = worker_module.run_pass
+    calls = {"n": 0}
+    stop = threading.Event()
+
+    def flaky_pass(me, stop_event=None):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in one pass")
+        stop.set()
+        return real_pass(me, stop_event)
+
+    monkeypatch.setattr(worker_module, "run_pass", flaky_pass)
+    monkeypatch.setattr("portal.jobs.queue.SCHEDULE", {})
+    caplog.set_level(logging.WARNING, logger="portal.jobs")
+    with app.app_context():
+        work(stop=stop, idle=0.05, retry_wait=0.05)
+    assert calls["n"] == 2
+    assert "worker pass failed" in caplog.text and "a bug in one pass" in caplog.text
