@@ -80,6 +80,18 @@ def claim_next(worker_id: str) -> int | None:
     """Claim the next due job for ``worker_id`` and commit the claim; its id, or None."""
     while True:
         now = utcnow()
+        # A job whose lease ran out after its last allowed claim killed every worker
+        # that ran it: give up on it rather than take it again forever.
+        db.session.execute(
+            update(Job)
+            .where(*_due(now), Job.claimed_until.is_not(None), Job.attempts >= max_attempts())
+            .values(
+                status=JobStatus.DEAD,
+                claimed_until=None,
+                finished_at=now,
+                last_error="gave up: the worker running it stopped before it finished, every time",
+            )
+        )
         job_id = db.session.scalar(
             select(Job.id)
             .where(*_due(now))

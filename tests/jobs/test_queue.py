@@ -142,3 +142,20 @@ def test_two_workers_scheduling_the_same_slot_make_one_job(app, monkeypatch):
         assert handlers.CALLS.count("tick") == 1
     finally:
         SCHEDULE.pop("test.periodic", None)
+
+
+def test_a_job_whose_workers_keep_dying_goes_dead_instead_of_looping(app, monkeypatch):
+    """A job that kills its worker (out of memory, say) is not taken again forever."""
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
+    _enqueue(app, "test.record", key="killer", label="never again")
+    with app.app_context():
+        db.session.execute(
+            update(Job).values(attempts=2, claimed_by="gone", claimed_until=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        assert queue.claim_next("w1") is None
+        db.session.remove()
+    (job,) = _jobs(app)
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
+    assert "stopped" in job.last_error
+    assert handlers.CALLS == []
