@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The README's two commands, needing nothing but Python 3.11+.
 
-    python3 dev.py run     install into .venv, migrate, seed demo data, start the app
+    python3 dev.py run     install into .venv, migrate, seed demo data, start the app and its worker
     python3 dev.py test    install into .venv (with test extras) and run the whole suite
     python3 dev.py lint    ruff and the import-linter contracts (CI runs it)
 
@@ -54,11 +54,27 @@ def run() -> None:
     env.setdefault("BASE_URL", f"http://{host}:{port}")
     flask("db", "upgrade", env=env)
     flask("seed-demo", env=env)
-    print("Starting Porchlight; press Ctrl+C to stop.", flush=True)
+    print("Starting Porchlight and its background worker; press Ctrl+C to stop.", flush=True)
+    # The worker (mail, SLA breaches, every scheduled job) runs beside the web server,
+    # so the demo needs no extra step; Ctrl+C stops both.
+    worker = subprocess.Popen([str(BIN / "flask"), "--app", "portal", "worker"], cwd=ROOT, env=env)
     try:
         flask("run", "--host", host, "--port", port, env=env)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, subprocess.CalledProcessError):
         pass
+    finally:
+        stop_child(worker)
+
+
+def stop_child(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Ask a child to stop (it finishes the job in hand), then insist."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def find_chromium() -> str | None:

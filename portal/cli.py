@@ -1,8 +1,11 @@
-"""The ``flask`` commands: seed-demo, create-staff, outbox work, jobs run-due."""
+"""The ``flask`` commands: seed-demo, create-staff, worker (and its alias outbox work), jobs run-due."""
 
 from __future__ import annotations
 
-import time
+import logging
+import signal
+import threading
+from contextlib import contextmanager
 
 import click
 from flask import Flask
@@ -49,29 +52,25 @@ def init_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Created {user.role} {user.email}")
 
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Do everything due (jobs and mail), then exit.")
+    @click.option("--idle", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
+    def worker_command(once: bool, idle: float):
+        """The one background worker: scheduled jobs, queued jobs and mail delivery.
+
+        Run as many as you like, on as many machines: jobs and mail are claimed per row
+        with a lease. Ctrl+C or SIGTERM lets the current job finish, then stops."""
+        _run_worker(once, idle)
+
     outbox = AppGroup("outbox", help="Deliver queued mail.")
 
     @outbox.command("work")
-    @click.option("--once", is_flag=True, help="One pass over due mail, then exit.")
-    @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
-    @click.option("--batch", default=50, show_default=True)
+    @click.option("--once", is_flag=True, help="Deliver all due mail (and due jobs), then exit.")
+    @click.option("--interval", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
+    @click.option("--batch", default=50, show_default=True, help="Kept for old scripts: a pass takes all that is due.")
     def work_command(once: bool, interval: float, batch: int):
-        """Deliver due mail with retries and backoff (run as many workers as you like)."""
-        from portal.mail.outbox import deliver_due, smtp_configured
-
-        if not smtp_configured():
-            click.echo("No MAIL_SERVER configured: mail stays in the outbox (see /admin/outbox).")
-            if once:
-                return
-        while True:
-            report = deliver_due(limit=batch)
-            db.session.remove()
-            if report.handled or once:
-                click.echo(f"sent={report.sent} retry={report.retried} dead={report.dead}")
-            if once:
-                return
-            if report.handled < batch:
-                time.sleep(interval)
+        """The same worker as ``flask worker`` (kept as an alias)."""
+        _run_worker(once, interval)
 
     app.cli.add_command(outbox)
 
@@ -95,3 +94,38 @@ def init_cli(app: Flask) -> None:
         click.echo(f"SLA breaches: {report}")
 
     app.cli.add_command(jobs)
+
+
+def load_jobs() -> None:
+    """Import every module that declares jobs, so the worker knows their handlers."""
+    from portal.domains.service_desk import jobs as _service_desk  # noqa: F401
+    from portal.jobs import worker as _builtin  # noqa: F401
+
+
+def _run_worker(once: bool, idle: float) -> None:
+    from portal.jobs.worker import work
+    from portal.mail.outbox import smtp_configured
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    load_jobs()
+    if not smtp_configured():
+        click.echo("No MAIL_SERVER configured: mail stays in the outbox (see /admin/outbox).")
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        work(once=once, idle=idle, stop=stop, echo=click.echo)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event):
+    """SIGINT/SIGTERM set ``stop``: the job in hand finishes, then the worker exits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_args: stop.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -183,3 +183,53 @@ def test_jobs_run_due_flags_sla_breaches_once_and_prints_the_counts(app, make):
     assert "first_response_breaches=0 resolution_breaches=0 mails=0" in again.output
     assert stored(app, Ticket, ticket.id).first_response_breached_at == datetime(2026, 3, 9, 12, 0)
     assert [m["to_addr"] for m in outbox(app) if m["kind"] == "ticket_breached"] == [manager.email]
+
+
+def test_worker_once_runs_queued_jobs_the_schedule_and_mail_then_exits(app, make, mail_server):
+    """One command runs it all: a queued job, the periodic SLA breach job, mail."""
+    from datetime import datetime
+
+    from portal.domains.service_desk.models import Ticket
+    from portal.jobs import enqueue
+    from portal.jobs.models import Job, JobStatus
+    from portal.mail.models import OutboxMessage
+    from tests.factories import stored
+
+    manager = make.staff(role="sales")
+    organization = make.organization_with(
+        sla_id=make.sla(targets={"normal": (60, 480)}).id, account_manager_id=manager.id
+    )
+    ticket = make.ticket(make.contact(organization), now=datetime(2020, 3, 9, 9, 0))  # long overdue
+    with app.app_context():
+        enqueue("mail.deliver", key="by-hand")
+        db.session.commit()
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert stored(app, Ticket, ticket.id).first_response_breached_at is not None
+    with app.app_context():
+        jobs = {job.name: job.status for job in db.session.scalars(select(Job))}
+        breach_mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "ticket_breached"))
+        db.session.remove()
+    assert jobs["mail.deliver"] == JobStatus.DONE
+    assert jobs["service_desk.flag_breaches"] == JobStatus.DONE
+    assert breach_mail.status == OutboxStatus.SENT  # queued by the job, sent in the same pass
+    breaches = [m["Subject"] for m in mail_server.messages if m["Subject"].startswith("SLA breached")]
+    assert breaches and {m["To"] for m in mail_server.messages if m["Subject"] in breaches} == {manager.email}
+    again = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert again.exit_code == 0, again.output
+    assert [m["Subject"] for m in mail_server.messages if m["Subject"].startswith("SLA breached")] == breaches
+
+
+def test_outbox_work_is_an_alias_of_the_worker(app, mail_server):
+    from portal.jobs import enqueue
+    from portal.jobs.models import Job, JobStatus
+
+    with app.app_context():
+        enqueue("mail.deliver", key="alias")
+        db.session.commit()
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["outbox", "work", "--once"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(Job.status).where(Job.key == "alias")) == JobStatus.DONE

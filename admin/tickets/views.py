@@ -494,6 +494,15 @@ def new(contact_id: int):
     except NotAllowed as error:
         db.session.rollback()
         return _new_page(form, staff_contact(current_user, contact_id), status=409, notice=str(error), files_lost=lost)
+    except attachments.AttachmentsUnavailable:
+        db.session.rollback()  # also removes any file already written
+        return _new_page(
+            form,
+            staff_contact(current_user, contact_id),
+            status=503,
+            notice=attachments.storage_failed_message(),
+            files_lost=lost,
+        )
     ticket_id = ticket.id
     db.session.commit()
     return redirect_after_post(url_for(".show", ticket_id=ticket_id))

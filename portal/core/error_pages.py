@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from portal.core.extensions import db
+from portal.core.extensions import db, login_manager
 from portal.core.htmx import render_page
 
 
@@ -51,6 +52,26 @@ def init_errors(app: Flask) -> None:
             _("This form expired or was sent from another page. Go back, reload, and send it again."),
         )
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(error):
+        # The database restarted or failed over (about half a second on PostgreSQL):
+        # nothing of this request was committed, and the same request will work again.
+        app.logger.warning("database unavailable: %s", error)
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass
+        if g.get("_login_user") is None:  # the page must render without loading the user
+            g._login_user = login_manager.anonymous_user()
+        response = error_page(
+            503,
+            _("Please try again in a moment"),
+            _("We could not reach our database just now, so nothing was changed. Please try again in a few seconds."),
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
     @app.errorhandler(500)
     def server_error(_error):
         db.session.rollback()
@@ -60,6 +81,8 @@ def init_errors(app: Flask) -> None:
             _("We could not finish that. Nothing you sent was lost: please try again in a moment."),
         )
 
+
+RETRY_AFTER_SECONDS = 5
 
 # endpoint -> view that re-renders its form after an expired CSRF token
 CSRF_RERENDER: dict = {}

@@ -10,6 +10,7 @@ retried with exponential backoff.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import uuid
 from dataclasses import dataclass, field
@@ -24,7 +25,10 @@ from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.mail.models import OutboxMessage, OutboxStatus
 
+# A worker's claim on one message: far longer than one send can take (each SMTP step
+# is bounded by MAIL_TIMEOUT), so a claim never runs out while the message is sent.
 LEASE = timedelta(minutes=5)
+CONNECT_FAILURES_PER_PASS = 3
 
 
 def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) -> OutboxMessage:
@@ -41,6 +45,24 @@ def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) 
     db.session.add(message)
     db.session.flush()
     return message
+
+
+# The secret parts of a mail: portal-link and sign-in tokens, and the 6-digit sign-in
+# code on its own line (portal/templates/emails/). Whoever reads them can act as the
+# customer, so a sent message keeps none of them and, with SMTP configured, no staff
+# page shows them.
+SECRETS = (
+    (re.compile(r"/l/[A-Za-z0-9_\-]+"), "/l/[removed]"),
+    (re.compile(r"/sign-in/(?!code\b)[A-Za-z0-9_\-]{16,}"), "/sign-in/[removed]"),
+    (re.compile(r"^(\s*)\d{6}(\s*)$", re.M), r"\1[code removed]\2"),
+)
+
+
+def redact_secrets(body: str) -> str:
+    """``body`` with its tokens and codes replaced by a placeholder."""
+    for pattern, placeholder in SECRETS:
+        body = pattern.sub(placeholder, body)
+    return body
 
 
 def smtp_configured() -> bool:
@@ -96,26 +118,42 @@ def claim_due(limit: int = 20) -> list[OutboxMessage]:
     )
 
 
-def deliver_due(limit: int = 20) -> DeliveryReport:
-    """Send what is due, committing after each message. Does nothing without SMTP."""
+def deliver_due(limit: int | None = None) -> DeliveryReport:
+    """Send what is due (up to ``limit`` messages, or all of it), committing after each.
+
+    Each message is claimed on its own just before it is sent, so a lease only has to
+    outlast one message (bounded by MAIL_TIMEOUT per step), never a whole slow pass: a
+    second worker cannot take a message this one is still sending. After a failure the
+    connection is dropped and the next message opens a new one; a pass stops early when
+    the server cannot be reached ``CONNECT_FAILURES_PER_PASS`` times in a row (the
+    messages tried are retried with backoff; the rest stay due for the next pass).
+    Does nothing without SMTP.
+    """
     report = DeliveryReport()
     if not smtp_configured():
         return report
-    messages = claim_due(limit)
-    if not messages:
-        return report
+    connection: smtplib.SMTP | None = None
+    connect_failures = 0
     try:
-        connection = _connect()
-    except (OSError, smtplib.SMTPException) as exc:
-        for message in messages:
-            message.attempts += 1
-            _retry_later(message, f"connect: {exc!r}")
-            report.retried += 1
-        db.session.commit()
-        report.errors.append(repr(exc))
-        return report
-    try:
-        for message in messages:
+        while limit is None or report.handled < limit:
+            claimed = claim_due(limit=1)
+            if not claimed:
+                break
+            message = claimed[0]
+            if connection is None:
+                try:
+                    connection = _connect()
+                except (OSError, smtplib.SMTPException) as exc:
+                    message.attempts += 1
+                    _retry_later(message, f"connect: {exc!r}")
+                    db.session.commit()
+                    report.retried += 1
+                    report.errors.append(repr(exc))
+                    connect_failures += 1
+                    if connect_failures >= CONNECT_FAILURES_PER_PASS:
+                        break
+                    continue
+            connect_failures = 0
             outcome = _send(connection, message)
             if outcome == "sent":
                 report.sent += 1
@@ -123,13 +161,22 @@ def deliver_due(limit: int = 20) -> DeliveryReport:
                 report.dead += 1
             else:
                 report.retried += 1
+                # The connection may be half-way through a message (a stall, a drop):
+                # never reuse it, or every later message fails without being tried.
+                _close(connection)
+                connection = None
             db.session.commit()
     finally:
-        try:
-            connection.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
+        if connection is not None:
+            _close(connection)
     return report
+
+
+def _close(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.close()
 
 
 def retry_message(message: OutboxMessage) -> None:
@@ -179,6 +226,7 @@ def _send(connection: smtplib.SMTP, message: OutboxMessage) -> str:
         code = next(iter(refused.values()))[0]
         return _fail(message, code, repr(refused))
     message.status = OutboxStatus.SENT
+    message.body_text = redact_secrets(message.body_text)  # delivered: the keys are the customer's alone
     message.sent_at = utcnow()
     message.claimed_until = None
     message.last_error = None

@@ -183,6 +183,11 @@ def new():
     except NotAllowed as error:
         db.session.rollback()
         return _form_page(form, facts, status=409, notice=str(error), files_lost=_files_chosen(files))
+    except attachments.AttachmentsUnavailable:
+        db.session.rollback()  # also removes any file already written
+        return _form_page(
+            form, facts, status=503, notice=attachments.storage_failed_message(), files_lost=_files_chosen(files)
+        )
     if not facts.signed_in:
         # A contact who came in through a link sees only the objects of the links in
         # their session: add the link the opening mail carries, so the ticket opens.

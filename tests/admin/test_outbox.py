@@ -115,13 +115,24 @@ def test_retrying_a_message_that_is_not_dead_changes_nothing(app, staff_client):
     )
 
 
-def test_send_now_runs_one_delivery_pass(app, staff_client, mail_server):
+def test_send_now_hands_the_delivery_to_the_worker(app, staff_client, mail_server):
+    """The button no longer sends inside the web request (a hanging SMTP server would
+    outlast the request): it queues a job, and the worker sends the mail."""
+    from portal.jobs.models import Job
+    from portal.jobs.worker import run_pass
+
     queued_mail(app)
     page = staff_client.get("/admin/outbox/").get_data(as_text=True)
     assert "Send due mail now" in page
     response = staff_client.post("/admin/outbox/send")
     assert response.status_code == 303
-    assert "Sent 1, will retry 0, failed 0." in staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert "The worker is sending the due mail now." in staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert mail_server.messages == []  # nothing was sent by the request itself
+    staff_client.post("/admin/outbox/send")  # a second press right away is the same job
+    with app.app_context():
+        assert db.session.scalars(select(Job.name)).all() == ["mail.deliver"]
+        run_pass("test-worker")
+        db.session.remove()
     assert len(mail_server.messages) == 1
 
 
@@ -165,3 +176,69 @@ def test_outbox_pages_newest_first(app, staff_client):
     assert 'href="/admin/outbox/?page=1"' in second
     with app.app_context():
         assert len(db.session.scalars(select(OutboxMessage.id)).all()) == 31
+
+
+# --- secrets in mail: production shows none, development is a mail catcher -----------
+
+
+def _deliver_proposal(app, staff_client, staff, make) -> str:
+    """Deliver a proposal (queues a mail with a portal link); the link's token."""
+    proposal = make.proposal(rep=staff, title="Grounds care 2027")
+    staff_client.post(f"/admin/proposals/{proposal.id}/deliver", data={"contact_id": str(proposal.contact_id)})
+    with app.app_context():
+        body = db.session.scalar(select(OutboxMessage.body_text).order_by(OutboxMessage.id.desc()))
+    return re.search(r"/l/([A-Za-z0-9_\-]+)", body).group(1)
+
+
+def _sign_in_mail(app, make) -> tuple[str, str]:
+    """Ask for a portal sign-in (queues the link-and-code mail); its token and code."""
+    from portal.domains.identity.sign_in import request_sign_in
+
+    contact = make.contact(email="cora@example.test")
+    with app.app_context():
+        request_sign_in(contact.email, "127.0.0.1")
+        db.session.commit()
+        body = db.session.scalar(select(OutboxMessage.body_text).where(OutboxMessage.kind == "portal_sign_in"))
+        db.session.remove()
+    token = re.search(r"/sign-in/([A-Za-z0-9_\-]{16,})", body).group(1)
+    code = re.search(r"^\s*(\d{6})\s*$", body, re.M).group(1)
+    return token, code
+
+
+def test_with_smtp_the_outbox_page_shows_no_working_token_or_code(app, staff_client, staff, make, mail_server):
+    link_token = _deliver_proposal(app, staff_client, staff, make)
+    sign_in_token, code = _sign_in_mail(app, make)
+    html = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert "Grounds care 2027" in html  # the mail is listed...
+    for secret in (link_token, sign_in_token, code):
+        assert secret not in html  # ...without the customer's keys
+    assert "Development mail catcher" not in html
+
+
+def test_a_sent_message_no_longer_stores_its_tokens_or_code(app, staff_client, staff, make, mail_server):
+    link_token = _deliver_proposal(app, staff_client, staff, make)
+    sign_in_token, code = _sign_in_mail(app, make)
+    with app.app_context():
+        assert deliver_due().sent == 2
+        db.session.remove()
+    delivered = "\n".join(m.get_payload(decode=True).decode() for m in mail_server.messages)
+    assert link_token in delivered and sign_in_token in delivered and code in delivered  # the customer got them
+    with app.app_context():
+        stored = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        bodies = "\n".join(m.body_text for m in stored)
+        assert {m.status for m in stored} == {OutboxStatus.SENT}
+        assert all(m.message_id and m.to_addr and m.subject for m in stored)  # what staff need stays
+        db.session.remove()
+    for secret in (link_token, sign_in_token, code):
+        assert secret not in bodies
+    assert "/l/[removed]" in bodies
+
+
+def test_without_smtp_the_outbox_is_a_development_mail_catcher_with_working_links(
+    app, staff_client, staff, make, monkeypatch
+):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    link_token = _deliver_proposal(app, staff_client, staff, make)
+    html = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    assert "Development mail catcher" in html
+    assert f'<a href="https://portal.example.test/l/{link_token}" rel="noreferrer">' in html

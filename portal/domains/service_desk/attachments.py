@@ -12,14 +12,17 @@ import hashlib
 import io
 import os
 import secrets
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy import event, select
 
 from portal.core.extensions import db
 from portal.domains.service_desk.models import Ticket, TicketAttachment, TicketMessage
@@ -109,15 +112,46 @@ def storage_path(key: str) -> Path:
     return Path(current_app.config["ATTACHMENTS_DIR"]) / key[:2] / key
 
 
+class AttachmentsUnavailable(Exception):
+    """The attachments folder cannot take the files (read-only, full, gone)."""
+
+
+WRITTEN = "attachment_files_written"
+
+
+def storage_failed_message() -> str:
+    return _(
+        "The ticket was NOT sent: we could not store the attached files just now, so nothing was saved. "
+        "Please try again in a few minutes, or send it without the files."
+    )
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as handle:  # "x": never overwrite, whatever the odds
+        handle.write(data)
+
+
 def store_uploads(ticket: Ticket, message: TicketMessage, uploads: Sequence[Upload]) -> list[TicketAttachment]:
-    """Write the checked files under random names and add their rows."""
+    """Write the checked files under random names and add their rows.
+
+    Files are written before the commit and belong to its transaction: a rollback (the
+    write of a later file failed, the commit failed) removes them again, and a process
+    that dies in between leaves orphans that ``sweep_orphans`` deletes. A folder that
+    cannot take a file raises ``AttachmentsUnavailable`` with nothing left behind.
+    """
     stored = []
+    written: list[str] = db.session.info.setdefault(WRITTEN, [])
     for upload in uploads:
         key = secrets.token_hex(24)
         path = storage_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "xb") as handle:  # "x": never overwrite, whatever the odds
-            handle.write(upload.data)
+        try:
+            _write_file(path, upload.data)
+        except OSError as exc:
+            _remove_quietly(path)
+            _remove_files(written)
+            raise AttachmentsUnavailable(str(exc)) from exc
+        written.append(str(path))
         attachment = TicketAttachment(
             ticket_id=ticket.id,
             message_id=message.id,
@@ -132,6 +166,56 @@ def store_uploads(ticket: Ticket, message: TicketMessage, uploads: Sequence[Uplo
     if stored:
         db.session.flush()
     return stored
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _remove_files(paths: list[str]) -> None:
+    while paths:
+        _remove_quietly(Path(paths.pop()))
+
+
+@event.listens_for(db.session, "after_commit")
+def _files_kept(session) -> None:
+    session.info.pop(WRITTEN, None)
+
+
+@event.listens_for(db.session, "after_rollback")
+def _files_dropped(session) -> None:
+    _remove_files(session.info.pop(WRITTEN, []))
+
+
+def sweep_orphans(older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete stored files that have no attachment row and are older than ``older_than``
+    (left by a process that died between writing and committing); the number removed."""
+    root = Path(current_app.config["ATTACHMENTS_DIR"])
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than.total_seconds()
+    candidates = {}
+    for path in root.glob("??/*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                candidates[path.name] = path
+        except OSError:
+            continue
+    removed = 0
+    names = list(candidates)
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        known = set(
+            db.session.scalars(select(TicketAttachment.storage_key).where(TicketAttachment.storage_key.in_(chunk)))
+        )
+        for name in chunk:
+            if name not in known:
+                _remove_quietly(candidates[name])
+                removed += 1
+    return removed
 
 
 def upload_limits() -> dict:

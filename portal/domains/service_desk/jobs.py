@@ -23,7 +23,7 @@ can be told about is still flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -35,6 +35,7 @@ from portal.core.urls import external_url
 from portal.domains.customers.models import Organization
 from portal.domains.identity.models import StaffUser
 from portal.domains.service_desk.models import Ticket, TicketState
+from portal.jobs import periodic
 from portal.mail.outbox import queue_mail
 
 BATCH = 200
@@ -158,3 +159,18 @@ def flag_breaches(now: datetime | None = None, batch: int = BATCH) -> BreachRepo
             if not flagged:
                 break
     return report
+
+
+# --- on the worker's schedule (``flask worker``; ``flask jobs run-due`` still works from cron)
+
+
+@periodic("service_desk.flag_breaches", every=timedelta(minutes=1))
+def flag_breaches_job() -> None:
+    flag_breaches()
+
+
+@periodic("service_desk.sweep_attachments", every=timedelta(hours=1))
+def sweep_attachments_job() -> None:
+    from portal.domains.service_desk.attachments import sweep_orphans
+
+    sweep_orphans()
