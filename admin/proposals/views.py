@@ -21,7 +21,8 @@ from portal.domains.customers.models import Contact
 from portal.domains.identity import links as link_service
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as service
-from portal.domains.proposals.models import CatalogItem, Proposal, ProposalEvent, ProposalStatus
+from portal.domains.proposals import queries
+from portal.domains.proposals.models import CatalogItem, Proposal, ProposalEvent
 
 bp = Blueprint("proposals", __name__, url_prefix="/proposals")
 
@@ -31,20 +32,20 @@ EDITOR = "admin/proposals/show.html"
 @bp.get("/")
 def index():
     status = request.args.get("status") or None
-    if status not in (None, *ProposalStatus.ALL):
+    if status not in (None, *queries.STATUS_FILTERS):
         status = None
-    page = request.args.get("page", 1, type=int) or 1
-    rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
+    after = request.args.get("after") or None
+    page = queries.list_proposals(staff_proposals_query(current_user), status, after)
     # the filter is ``status_filter``: ``status`` is render_page's HTTP status
     return render_page(
         "admin/proposals/index.html",
         block="results",
-        rows=rows,
+        rows=page.rows,
         can_sell=staff_may_sell(current_user),
         status_filter=status,
-        page=max(page, 1),
-        has_next=has_next,
-        statuses=ProposalStatus.ALL,
+        after=after,
+        next_cursor=page.next_cursor,
+        statuses=queries.STATUS_FILTERS,
     )
 
 
@@ -129,7 +130,7 @@ def _editor(proposal: Proposal, status: int = 200, block: str | None = None, lin
         .order_by(ProposalEvent.id.desc())
     ).all()
     revisions = db.session.execute(
-        select(Proposal.id, Proposal.revision, Proposal.status, Proposal.signed_at)
+        select(Proposal.id, Proposal.revision, Proposal.status, Proposal.lost_reason, Proposal.signed_at)
         .where(Proposal.number == proposal.number)
         .order_by(Proposal.revision)
     ).all()

@@ -398,15 +398,31 @@ def test_filtering_with_htmx_returns_only_the_results_block(staff_client, staff,
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_list_pages_keep_the_status_filter(app, staff_client, staff, make):
+def test_list_pages_follow_a_keyset_cursor_and_keep_the_status_filter(app, staff_client, staff, make):
+    # Changed with keyset paging: pages follow an ``after`` cursor instead of ``page=N``.
     contact = make.contact()
     for n in range(26):
         make.proposal(contact=contact, rep=staff, title=f"Draft {n}")
+    make.delivered(rep=staff, title="Out for signature")
     html = staff_client.get("/admin/proposals/?status=draft").get_data(as_text=True)
-    assert 'href="/admin/proposals/?status=draft&amp;page=2"' in html
-    second = staff_client.get("/admin/proposals/?status=draft&page=2")
+    first = set(re.findall(r'href="/admin/proposals/(\d+)"', html))
+    assert len(first) == 25 and "Out for signature" not in html
+    next_href = re.search(r'href="(/admin/proposals/\?status=draft&amp;after=[^"]+)"', html).group(1)
+    second = staff_client.get(next_href.replace("&amp;", "&"))
     assert second.status_code == 200
-    assert 'href="/admin/proposals/?status=draft&amp;page=1"' in second.get_data(as_text=True)
+    page = second.get_data(as_text=True)
+    rest = set(re.findall(r'href="/admin/proposals/(\d+)"', page))
+    assert len(rest) == 1 and not rest & first
+    assert "Draft 0" in page  # the oldest comes last
+    assert 'href="/admin/proposals/?status=draft"' in page  # back to the first page
+    assert "after=" not in page
+
+
+def test_a_malformed_cursor_shows_the_first_page(staff_client, staff, make):
+    make.proposal(rep=staff, title="Still a draft")
+    response = staff_client.get("/admin/proposals/?after=%%%not-a-cursor")
+    assert response.status_code == 200
+    assert "Still a draft" in response.get_data(as_text=True)
 
 
 def test_an_unknown_status_filter_lists_everything(staff_client, staff, make):
