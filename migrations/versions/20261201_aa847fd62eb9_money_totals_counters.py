@@ -105,6 +105,14 @@ def downgrade():
         batch_op.drop_index("ix_proposals_delivered_at_id")
         batch_op.drop_index("ix_proposals_status_updated_at_id")
         batch_op.drop_index("ix_proposals_updated_at_id")
-        batch_op.drop_column("optional_total")
-        batch_op.drop_column("included_total")
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite" and bind.dialect.dbapi.sqlite_version_info >= (3, 35):
+        # SQLite drops a plain column in place since 3.35; batch mode would rebuild
+        # ``proposals``, which the foreign keys of existing lines and signatures refuse.
+        op.execute("ALTER TABLE proposals DROP COLUMN optional_total")
+        op.execute("ALTER TABLE proposals DROP COLUMN included_total")
+    else:
+        with op.batch_alter_table("proposals", schema=None) as batch_op:
+            batch_op.drop_column("optional_total")
+            batch_op.drop_column("included_total")
     op.drop_table("counters")

@@ -129,7 +129,7 @@ def _home_rows(stmt: Select, column, cursor: str | None, limit: int) -> tuple[li
 
 
 def list_home_proposals(
-    base: Select, limit: int = HOME_LIMIT, awaiting_after: str | None = None, signed_after: str | None = None
+    base: Select, limit: int | None = None, awaiting_after: str | None = None, signed_after: str | None = None
 ) -> HomeProposals:
     """Proposals awaiting the contact's signature and signed ones, newest first, each
     section a keyset page (``*_after`` are cursors from the previous page).
@@ -139,6 +139,7 @@ def list_home_proposals(
     out. Two queries, whatever the number of proposals; the totals are the stored
     columns (or the signature's), so ``proposal_lines`` is never read.
     """
+    limit = limit or HOME_LIMIT
     stmt = (
         base.with_only_columns(
             Proposal.id,
