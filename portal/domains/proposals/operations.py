@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
@@ -255,6 +255,10 @@ def _clean_line(data: LineInput) -> LineInput:
         data.position,
         data.catalog_item_id,
     )
+    if data.quantity is not None and data.quantity.is_finite() and abs(data.quantity) <= MAX_QUANTITY:
+        # Stored with three decimals (QUANTITY): round as the one rule does, then check,
+        # so 0.0004 is refused as zero rather than stored as it.
+        data.quantity = data.quantity.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
     errors: dict[str, str] = {}
     item = None
     if data.catalog_item_id:
@@ -284,7 +288,7 @@ def _clean_line(data: LineInput) -> LineInput:
         raise InvalidInput(errors)
     return LineInput(
         description[:500],
-        data.quantity.quantize(Decimal("0.001")),
+        data.quantity,
         round_money(price),
         bool(data.is_optional),
         data.position,

@@ -169,3 +169,25 @@ def test_proposals_created_at_the_same_instant_get_distinct_numbers(app, make):
     with app.app_context():
         stored = db.session.scalars(select(Proposal.number).where(Proposal.status == ProposalStatus.DRAFT)).all()
         assert sorted(stored) == sorted(results)
+
+
+@pytest.mark.parametrize(
+    "quantity, field, message",
+    [
+        ("1e30", "quantity", "Quantity can be at most 1,000,000."),
+        ("0.0004", "quantity", "Quantity must be a number greater than zero."),
+    ],
+)
+def test_quantities_out_of_range_are_refused_with_a_message(app, make, quantity, field, message):
+    proposal = make.proposal(included=(), optional=())
+    with app.app_context():
+        with pytest.raises(InvalidInput) as refused:
+            proposals.add_line(_loaded(proposal.id), LineInput("Visit", Decimal(quantity), Decimal("1.00")))
+        assert refused.value.errors[field] == message
+
+
+def test_a_quantity_is_stored_rounded_half_up_to_three_decimals(app, make):
+    proposal = make.proposal(included=(("Visit", "2.0005", "1.00"),), optional=())
+    with app.app_context():
+        (line,) = _loaded(proposal.id).lines
+        assert line.quantity == Decimal("2.001")
