@@ -187,6 +187,7 @@ ADMIN_PROPOSAL_ROUTES = {
     "admin.proposals.show": ("GET", False),
     "admin.proposals.signature": ("GET", False),
     "admin.proposals.signature_image": ("GET", False),
+    "admin.proposals.catalog_preview": ("GET", False),
     "admin.proposals.update_header": ("POST", True),
     "admin.proposals.add_line": ("POST", True),
     "admin.proposals.update_line": ("POST", True),

@@ -7,10 +7,10 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, StopValidation
 
 from portal.core.parsing import PlainDecimalField, coerce_id
-from portal.domains.proposals.models import LOST_REASONS
+from portal.domains.proposals.models import LOST_REASONS, MAX_QUANTITY, MAX_UNIT_PRICE
 
 CURRENCIES = ("USD", "EUR", "GBP", "RON", "CAD")
 # Fixed choices are given as callables: WTForms 3.3 deprecates (and 3.4 removes) tuple
@@ -39,16 +39,37 @@ class ProposalHeaderForm(FlaskForm):
     internal_notes = TextAreaField(_l("Internal notes (staff only)"), validators=[Length(max=20000)])
 
 
+class QuantityField(PlainDecimalField):
+    """A quantity shown without trailing zeros ("4", "2.5"), however the column pads it."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format(self.data.normalize(), "f") if self.data.is_finite() else str(self.data)
+
+
+def _finite(form, field) -> None:
+    """DecimalField accepts "NaN" and "Infinity"; comparing NaN in NumberRange raises."""
+    if field.data is not None and not field.data.is_finite():
+        field.data = None
+        raise StopValidation(_l("Enter a number."))
+
+
 class LineForm(FlaskForm):
     catalog_item_id = SelectField(_l("Service"), coerce=coerce_id, default=0)
-    description = StringField(_l("Description"), validators=[Length(max=500)])
-    quantity = PlainDecimalField(
+    # A text area, so a long description wraps in the editor instead of being cut off.
+    description = TextAreaField(_l("Description"), validators=[Length(max=500)])
+    quantity = QuantityField(
         _l("Quantity"),
-        places=3,
+        places=None,
         default=Decimal("1"),
         validators=[
             DataRequired(_l("Enter a quantity.")),
-            NumberRange(min=0.001, max=1_000_000, message=_l("Quantity must be greater than zero.")),
+            _finite,
+            NumberRange(min=Decimal("0.001"), message=_l("Quantity must be greater than zero.")),
+            NumberRange(max=MAX_QUANTITY, message=_l("Quantity can be at most %(max)s.", max=f"{MAX_QUANTITY:,}")),
         ],
     )
     unit_price = PlainDecimalField(
@@ -56,7 +77,11 @@ class LineForm(FlaskForm):
         places=2,
         validators=[
             Optional(),
-            NumberRange(min=0, max=99_999_999, message=_l("Unit price must be zero or more.")),
+            _finite,
+            NumberRange(min=0, message=_l("Unit price must be zero or more.")),
+            NumberRange(
+                max=MAX_UNIT_PRICE, message=_l("Unit price can be at most %(max)s.", max=f"{MAX_UNIT_PRICE:,}")
+            ),
         ],
     )
     position = IntegerField(_l("Position"), validators=[Optional(), NumberRange(min=0, max=10_000)])

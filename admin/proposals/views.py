@@ -17,12 +17,13 @@ from portal.access.staff import organization_filter, staff_may_sell
 from portal.core.errors import DomainError, InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page
-from portal.core.parsing import parse_id, parse_page
+from portal.core.parsing import parse_id
 from portal.domains.customers.models import Contact
 from portal.domains.identity import links as link_service
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as service
-from portal.domains.proposals.models import CatalogItem, Proposal, ProposalStatus
+from portal.domains.proposals import queries
+from portal.domains.proposals.models import CatalogItem, Proposal
 from portal.domains.timeline.models import Subject
 from portal.domains.timeline.operations import events_for
 
@@ -34,20 +35,20 @@ EDITOR = "admin/proposals/show.html"
 @bp.get("/")
 def index():
     status = request.args.get("status") or None
-    if status not in (None, *ProposalStatus.ALL):
+    if status not in (None, *queries.STATUS_FILTERS):
         status = None
-    page = parse_page(request.args.get("page"))
-    rows, has_next = service.list_proposals(staff_proposals_query(current_user), status, max(page, 1))
+    after = request.args.get("after") or None
+    page = queries.list_proposals(staff_proposals_query(current_user), status, after)
     # the filter is ``status_filter``: ``status`` is render_page's HTTP status
     return render_page(
         "admin/proposals/index.html",
         block="results",
-        rows=rows,
+        rows=page.rows,
         can_sell=staff_may_sell(current_user),
         status_filter=status,
-        page=max(page, 1),
-        has_next=has_next,
-        statuses=ProposalStatus.ALL,
+        after=after,
+        next_cursor=page.next_cursor,
+        statuses=queries.STATUS_FILTERS,
     )
 
 
@@ -100,8 +101,14 @@ def new():
     return render_page("admin/proposals/new.html", status=status, form=form)
 
 
-def _catalog_choices() -> list[tuple[int, str]]:
-    items = db.session.scalars(select(CatalogItem).where(CatalogItem.is_active.is_(True)).order_by(CatalogItem.name))
+def _catalog_items() -> list[CatalogItem]:
+    return list(
+        db.session.scalars(select(CatalogItem).where(CatalogItem.is_active.is_(True)).order_by(CatalogItem.name))
+    )
+
+
+def _catalog_choices(items: list[CatalogItem] | None = None) -> list[tuple[int, str]]:
+    items = _catalog_items() if items is None else items
     return [(0, _("Free text"))] + [(i.id, f"{i.name} ({i.unit_price} {i.currency})") for i in items]
 
 
@@ -114,20 +121,23 @@ def _line_form(line=None, formdata=None, catalog=None) -> LineForm:
 
 
 def _editor(proposal: Proposal, status: int = 200, block: str | None = None, line_errors: dict | None = None, **forms):
-    catalog = _catalog_choices()
+    items = _catalog_items()
+    catalog = _catalog_choices(items)
     line_forms = {line.id: _line_form(line, catalog=catalog) for line in proposal.lines}
     line_forms.update(forms.pop("line_forms", {}))
     for form in line_forms.values():
         form.catalog_item_id.choices = catalog
     new_line = forms.pop("new_line", None) or _line_form(catalog=catalog)
     new_line.catalog_item_id.choices = catalog
+    # The chosen catalog service, shown (description and list price) before it is added.
+    preview = next((item for item in items if item.id == new_line.catalog_item_id.data), None)
     header = forms.pop("header", None) or ProposalHeaderForm(formdata=None, obj=proposal)
     deliver = forms.pop("deliver", None) or DeliverForm(formdata=None, contact_id=proposal.contact_id)
     deliver.contact_id.choices = _contact_choices(proposal.organization_id)
     lost = forms.pop("lost", None) or LostForm(formdata=None)
     events = events_for(Subject.PROPOSAL, proposal.id)
     revisions = db.session.execute(
-        select(Proposal.id, Proposal.revision, Proposal.status, Proposal.signed_at)
+        select(Proposal.id, Proposal.revision, Proposal.status, Proposal.lost_reason, Proposal.signed_at)
         .where(Proposal.number == proposal.number)
         .order_by(Proposal.revision)
     ).all()
@@ -139,6 +149,7 @@ def _editor(proposal: Proposal, status: int = 200, block: str | None = None, lin
         totals=service.totals_of(proposal),
         line_forms=line_forms,
         new_line=new_line,
+        preview=preview,
         header=header,
         deliver=deliver,
         lost=lost,
@@ -153,6 +164,16 @@ def _editor(proposal: Proposal, status: int = 200, block: str | None = None, lin
 @bp.get("/<int:proposal_id>")
 def show(proposal_id: int):
     return _editor(staff_proposal(current_user, proposal_id))
+
+
+@bp.get("/<int:proposal_id>/catalog-preview")
+def catalog_preview(proposal_id: int):
+    """The new-line form's preview of a catalog service: the block for htmx, else the
+    editor with that service chosen."""
+    proposal = staff_proposal(current_user, proposal_id)
+    new_line = _line_form(catalog=[])
+    new_line.catalog_item_id.data = request.args.get("catalog_item_id", 0, type=int)
+    return _editor(proposal, block="catalog_preview", new_line=new_line)
 
 
 def _line_input(form: LineForm) -> service.LineInput:

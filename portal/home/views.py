@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, redirect, request, url_for
 from werkzeug.exceptions import NotFound
 
 from portal.access.contacts import contact_proposals_query, current_contact
@@ -23,5 +23,15 @@ def index():
         contact = current_contact()
     except NotFound:  # no session, or it ended (access revoked): it was forgotten
         return redirect(url_for("sign_in.start"), code=303)
-    listing = list_home_proposals(contact_proposals_query(contact))
-    return render_page("home/index.html", contact=contact, listing=listing)
+    listing = list_home_proposals(
+        contact_proposals_query(contact),
+        awaiting_after=request.args.get("awaiting_after") or None,
+        signed_after=request.args.get("signed_after") or None,
+    )
+    return render_page(
+        "home/index.html",
+        contact=contact,
+        listing=listing,
+        awaiting_after=request.args.get("awaiting_after") or None,
+        signed_after=request.args.get("signed_after") or None,
+    )

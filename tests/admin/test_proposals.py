@@ -167,15 +167,39 @@ def test_adding_a_line_with_a_plain_post_redirects_with_303(app, staff_client, s
 @pytest.mark.parametrize(
     "data, message, kept",
     [
-        (_line_form("Mowing", "-2", "45.00"), "Quantity must be greater than zero.", ['value="-2"', 'value="Mowing"']),
-        (_line_form("Mowing", "2", "12abc"), "Not a valid decimal value", ['value="12abc"', 'value="Mowing"']),
+        (
+            _line_form("Mowing", "-2", "45.00"),
+            "Quantity must be greater than zero.",
+            ['value="-2"', "Mowing</textarea>"],
+        ),
+        (_line_form("Mowing", "2", "12abc"), "Not a valid decimal value", ['value="12abc"', "Mowing</textarea>"]),
         (
             _line_form("", "3", "12.50"),
             "Describe the line, or choose a service from the catalog.",
             ['value="3"', 'value="12.50"'],
         ),
+        (
+            _line_form("Mowing", "2", "10000000000"),
+            "Unit price can be at most 9,999,999,999.99.",
+            ['value="10000000000"', "Mowing</textarea>"],
+        ),
+        (
+            _line_form("Mowing", "1000000", "99999999"),
+            "Quantity times unit price can be at most 9,999,999,999.99.",
+            ['value="1000000"', "Mowing</textarea>"],
+        ),
+        (_line_form("Mowing", "2", "NaN"), "Enter a number.", ["Mowing</textarea>"]),
+        (_line_form("Mowing", "NaN", "1.00"), "Enter a number.", ["Mowing</textarea>"]),
     ],
-    ids=["negative-quantity", "letters-in-price", "blank-description"],
+    ids=[
+        "negative-quantity",
+        "letters-in-price",
+        "blank-description",
+        "price-too-large",
+        "amount-too-large",
+        "nan-price",
+        "nan-quantity",
+    ],
 )
 def test_bad_line_input_answers_422_with_messages_and_keeps_what_was_typed(
     app, staff_client, staff, make, htmx, data, message, kept
@@ -396,15 +420,31 @@ def test_filtering_with_htmx_returns_only_the_results_block(staff_client, staff,
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_list_pages_keep_the_status_filter(app, staff_client, staff, make):
+def test_list_pages_follow_a_keyset_cursor_and_keep_the_status_filter(app, staff_client, staff, make):
+    # Changed with keyset paging: pages follow an ``after`` cursor instead of ``page=N``.
     contact = make.contact()
     for n in range(26):
         make.proposal(contact=contact, rep=staff, title=f"Draft {n}")
+    make.delivered(rep=staff, title="Out for signature")
     html = staff_client.get("/admin/proposals/?status=draft").get_data(as_text=True)
-    assert 'href="/admin/proposals/?status=draft&amp;page=2"' in html
-    second = staff_client.get("/admin/proposals/?status=draft&page=2")
+    first = set(re.findall(r'href="/admin/proposals/(\d+)"', html))
+    assert len(first) == 25 and "Out for signature" not in html
+    next_href = re.search(r'href="(/admin/proposals/\?status=draft&amp;after=[^"]+)"', html).group(1)
+    second = staff_client.get(next_href.replace("&amp;", "&"))
     assert second.status_code == 200
-    assert 'href="/admin/proposals/?status=draft&amp;page=1"' in second.get_data(as_text=True)
+    page = second.get_data(as_text=True)
+    rest = set(re.findall(r'href="/admin/proposals/(\d+)"', page))
+    assert len(rest) == 1 and not rest & first
+    assert "Draft 0" in page  # the oldest comes last
+    assert 'href="/admin/proposals/?status=draft"' in page  # back to the first page
+    assert "after=" not in page
+
+
+def test_a_malformed_cursor_shows_the_first_page(staff_client, staff, make):
+    make.proposal(rep=staff, title="Still a draft")
+    response = staff_client.get("/admin/proposals/?after=%%%not-a-cursor")
+    assert response.status_code == 200
+    assert "Still a draft" in response.get_data(as_text=True)
 
 
 def test_an_unknown_status_filter_lists_everything(staff_client, staff, make):
@@ -636,3 +676,176 @@ def test_proposal_page_query_count_does_not_grow_with_the_number_of_lines(
     assert response.status_code == 200
     assert "Line 26" in response.get_data(as_text=True)
     assert many.count == few.count, many.statements
+
+
+# --- totals, signed proposals and lost decisions in the list and on the page ------------
+
+
+def _row(html: str, proposal_id: int) -> str:
+    """The list's table row of one proposal."""
+    start = html.index(f'href="/admin/proposals/{proposal_id}"')
+    return html[html.rindex("<tr", 0, start) : html.index("</tr>", start)]
+
+
+def test_list_and_page_show_the_same_total_rounded_per_line(staff_client, staff, make):
+    # 0.333 x 1.00 three times: 0.33 per line, 0.99 in all (summing first gave 1.00)
+    proposal = make.proposal(rep=staff, included=(("Visit", "0.333", "1.00"),) * 3, optional=())
+    row = _row(staff_client.get("/admin/proposals/").get_data(as_text=True), proposal.id)
+    page = staff_client.get(f"/admin/proposals/{proposal.id}").get_data(as_text=True)
+    assert "$0.99" in row and "$1.00" not in row
+    assert '<dd id="included-total">$0.99</dd>' in page
+
+
+def test_list_shows_the_signed_total_of_signed_proposals(staff_client, staff, make):
+    delivered = make.delivered(
+        rep=staff, included=(("Weekly mowing", "4", "45.00"),), optional=(("Mulch", "2", "65.00"),)
+    )
+    signed = make.signed(delivered, option_count=1)  # 180 + 130
+    unsigned = make.delivered(rep=staff, included=(("Edging", "1", "30.00"),), optional=(("Mulch", "2", "65.00"),))
+    html = staff_client.get("/admin/proposals/").get_data(as_text=True)
+    assert "$310.00" in _row(html, signed.proposal.id) and "$180.00" not in _row(html, signed.proposal.id)
+    assert "Cora Contact" in _row(html, signed.proposal.id)  # the signer, by name
+    assert "$30.00" in _row(html, unsigned.proposal.id)
+
+
+def test_the_signed_filter_lists_signed_proposals_only(staff_client, staff, make):
+    signed = make.signed(make.delivered(rep=staff, title="Signed one"))
+    make.delivered(rep=staff, title="Awaiting one")
+    make.proposal(rep=staff, title="Draft one")
+    response = staff_client.get("/admin/proposals/?status=signed")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<option value="signed" selected>Signed</option>' in html
+    assert "Signed one" in html and "Awaiting one" not in html and "Draft one" not in html
+    assert f'href="/admin/proposals/{signed.proposal.id}"' in html
+
+
+def test_a_signed_proposal_page_shows_the_signature_signer_time_and_total_at_the_top(app, staff_client, staff, make):
+    delivered = make.delivered(
+        rep=staff, included=(("Weekly mowing", "4", "45.00"),), optional=(("Mulch", "2", "65.00"),)
+    )
+    signed = make.signed(delivered, option_count=1)
+    html = staff_client.get(f"/admin/proposals/{signed.proposal.id}").get_data(as_text=True)
+    summary = html.split('id="signature-summary"', 1)[1].split("</section>", 1)[0]
+    assert html.index('id="signature-summary"') < html.index('id="lines"')
+    assert f'<img class="signature-image" src="/admin/proposals/{signed.proposal.id}/signature.png"' in summary
+    assert '<dd id="signer-name">Cora Contact</dd>' in summary
+    assert '<dd id="signed-total">$310.00</dd>' in summary
+    with app.test_request_context():
+        signed_at = _load(app, signed.proposal.id).signed_at
+        assert f'<dd id="signed-at">{format_datetime(signed_at)}</dd>' in summary
+    unsigned = make.delivered(rep=staff)
+    assert 'id="signature-summary"' not in staff_client.get(f"/admin/proposals/{unsigned.proposal.id}").get_data(
+        as_text=True
+    )
+
+
+def test_a_lost_proposal_revised_later_still_reads_lost_with_its_reason(app, staff_client, staff, make):
+    delivered = make.delivered(rep=staff, title="Lost then revised")
+    staff_client.post(f"/admin/proposals/{delivered.proposal.id}/lost", data={"reason": "price"})
+    assert staff_client.post(f"/admin/proposals/{delivered.proposal.id}/revise").status_code == 303
+    assert _load(app, delivered.proposal.id).status == ProposalStatus.SUPERSEDED
+    row = _row(staff_client.get("/admin/proposals/").get_data(as_text=True), delivered.proposal.id)
+    assert "Lost (price)" in row and "Superseded" in row
+    page = staff_client.get(f"/admin/proposals/{delivered.proposal.id}").get_data(as_text=True)
+    assert "Lost (price)" in page
+    assert "Marked lost by Sam Sales" in page
+
+
+def test_the_list_runs_the_same_statements_for_few_or_many_and_never_reads_the_lines(
+    staff_client, staff, make, count_queries
+):
+    def add(n: int) -> None:
+        for i in range(n):
+            delivered = make.delivered(rep=staff)
+            if i % 2 == 0:
+                make.signed(delivered)
+
+    def run() -> tuple[int, list[str]]:
+        staff_client.get("/admin/proposals/")  # warm: the login's own lookups aside
+        with count_queries() as counter:
+            response = staff_client.get("/admin/proposals/")
+        assert response.status_code == 200
+        return counter.count, counter.statements
+
+    add(2)
+    few, _statements = run()
+    add(30)
+    many, statements = run()
+    assert few == many, (few, many)
+    assert not [s for s in statements if "proposal_lines" in s]
+
+
+# --- the line editor ----------------------------------------------------------------------
+
+
+def _grid_cells(html: str) -> list[int]:
+    """How many cells (direct children, hidden inputs aside) each line-grid row has."""
+    from html.parser import HTMLParser
+
+    void = {"input", "br", "img", "meta", "link"}
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows: list[int] = []
+            self.depth = 0  # depth inside the current grid row, 0 outside
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if self.depth == 0:
+                if "line-grid" in (attrs.get("class") or "").split():
+                    self.rows.append(0)
+                    self.depth = 1
+                return
+            if self.depth == 1 and not (tag == "input" and attrs.get("type") == "hidden"):
+                self.rows[-1] += 1
+            if tag not in void:
+                self.depth += 1
+
+        def handle_endtag(self, tag):
+            if self.depth and tag not in void:
+                self.depth -= 1
+
+    parser = Cells()
+    parser.feed(html)
+    return parser.rows
+
+
+def test_editor_rows_have_as_many_cells_as_the_header(staff_client, staff, make):
+    editable = make.proposal(rep=staff, included=(("Mowing", "4", "45.00"),), optional=(("Mulch", "2", "65.00"),))
+    frozen = make.signed(make.delivered(rep=staff))
+    for proposal_id in (editable.id, frozen.proposal.id):
+        cells = _grid_cells(staff_client.get(f"/admin/proposals/{proposal_id}").get_data(as_text=True))
+        assert len(cells) == 3 and len(set(cells)) == 1, cells  # the head and two lines
+
+
+def test_editor_shows_quantities_without_trailing_zeros_and_whole_descriptions(app, staff_client, staff, make):
+    long = "Weekly mowing of the front and back lawns, edges trimmed, clippings bagged and taken away " * 3
+    proposal = make.proposal(
+        rep=staff, included=((long.strip(), "4", "45.00"), ("Edging", "2.5", "10.00")), optional=()
+    )
+    html = staff_client.get(f"/admin/proposals/{proposal.id}").get_data(as_text=True)
+    lines = _load(app, proposal.id)._test_lines
+    assert re.search(rf'<input[^>]*id="qty-{lines[0].id}"[^>]*value="4">', html)
+    assert 'value="2.5"' in html and "4.000" not in html and "2.500" not in html
+    assert f"{long.strip()}</textarea>" in html  # wraps in a text area, not cut by a one-line input
+
+
+def test_choosing_a_catalog_service_previews_its_description_and_price(staff_client, staff, make):
+    item = make.catalog_item(name="Core aeration", price="120.00")
+    proposal = make.proposal(rep=staff)
+    html = staff_client.get(f"/admin/proposals/{proposal.id}").get_data(as_text=True)
+    assert f'hx-get="/admin/proposals/{proposal.id}/catalog-preview"' in html
+    url = f"/admin/proposals/{proposal.id}/catalog-preview?catalog_item_id={item.id}"
+    response = staff_client.get(url, headers=HX)
+    partial = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in partial
+    assert partial.lstrip().startswith('<div id="catalog-preview"')
+    assert "Core aeration" in partial and "$120.00" in partial
+    page = staff_client.get(url).get_data(as_text=True)  # without JavaScript: the editor, service chosen
+    assert "<html" in page and f'<option selected value="{item.id}">' in page and "$120.00" in page
+    assert "Core aeration" not in staff_client.get(
+        f"/admin/proposals/{proposal.id}/catalog-preview?catalog_item_id=0", headers=HX
+    ).get_data(as_text=True)

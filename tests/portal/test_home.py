@@ -226,3 +226,39 @@ def test_a_signed_in_contact_can_go_home_or_sign_out_from_a_proposal(app, make, 
     page = link_only.get(f"/l/{delivered.token}")
     html = link_only.get(page.headers["Location"]).get_data(as_text=True)
     assert "/sign-out" not in html
+
+
+# --- totals and keyset pages --------------------------------------------------------------
+
+
+def test_the_home_list_shows_the_total_the_proposal_page_shows(app, make, portal_sign_in, count_queries):
+    # 0.333 x 1.00 three times: 0.33 per line, 0.99 in all (a SQL sum of the lines gave 1.00)
+    contact = make.contact(make.organization())
+    make.delivered(contact=contact, included=(("Visit", "0.333", "1.00"),) * 3, optional=())
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    with count_queries() as counter:
+        html = client.get("/home").get_data(as_text=True)
+    awaiting = _section(html, "awaiting")
+    assert "$0.99" in awaiting and "$1.00" not in awaiting
+    assert not [s for s in counter.statements if "proposal_lines" in s]  # the stored totals
+
+
+def test_the_home_sections_page_by_cursor(app, make, portal_sign_in, monkeypatch):
+    from portal.domains.proposals import queries
+
+    monkeypatch.setattr(queries, "HOME_LIMIT", 2)
+    contact = make.contact(make.organization())
+    ids = [make.delivered(contact=contact, title=f"Visit {n}").proposal.id for n in range(3)]
+    signed = make.signed(make.delivered(contact=contact, title="Signed visit")).proposal.id
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    html = client.get("/home").get_data(as_text=True)
+    assert _listed(html, "awaiting") == {ids[2], ids[1]}  # newest first
+    assert _listed(html, "signed") == {signed}
+    older = re.search(r'id="awaiting-more" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    second = client.get(older).get_data(as_text=True)
+    assert _listed(second, "awaiting") == {ids[0]}
+    assert _listed(second, "signed") == {signed}
+    assert 'id="awaiting-more"' not in second
+    assert 'id="signed-more"' not in second

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import MONEY, QUANTITY, created_at_column, utcnow
+from portal.core.db import MONEY, QUANTITY, ZERO, created_at_column, utcnow
 from portal.core.extensions import db
+from portal.core.money import MAX_MONEY, line_amount
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
 
@@ -39,6 +40,11 @@ class ProposalStatus:
 
 LOST_REASONS = ("price", "competitor", "timing", "scope", "no_decision", "other")
 
+# Bounds of one line, so that its amount and the proposal's totals fit MONEY
+# (Numeric(12, 2)): the product is checked as well (operations._clean_line).
+MAX_QUANTITY = Decimal("1000000")
+MAX_UNIT_PRICE = MAX_MONEY
+
 
 class Proposal(db.Model):
     """An estimate sent to one contact: included lines plus optional services.
@@ -48,7 +54,14 @@ class Proposal(db.Model):
     """
 
     __tablename__ = "proposals"
-    __table_args__ = (UniqueConstraint("number", "revision", name="uq_proposals_number_revision"),)
+    __table_args__ = (
+        UniqueConstraint("number", "revision", name="uq_proposals_number_revision"),
+        # The sort keys of the keyset-paged lists (admin list, portal home sections).
+        Index("ix_proposals_updated_at_id", "updated_at", "id"),
+        Index("ix_proposals_status_updated_at_id", "status", "updated_at", "id"),
+        Index("ix_proposals_delivered_at_id", "delivered_at", "id"),
+        Index("ix_proposals_signed_at_id", "signed_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(index=True)
@@ -64,6 +77,9 @@ class Proposal(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.DRAFT, index=True)
     # Bumped by every content change; signing is conditional on the version read.
     content_version: Mapped[int] = mapped_column(default=1)
+    # Kept by operations.refresh_totals on every line edit, for the lists.
+    included_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    optional_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
     delivered_at: Mapped[datetime | None]
     signed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
@@ -116,7 +132,7 @@ class ProposalLine(db.Model):
 
     @property
     def amount(self) -> Decimal:
-        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+        return line_amount(self.quantity, self.unit_price)
 
 
 class Signature(db.Model):

@@ -12,16 +12,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal.core.counters import next_counter_value
 from portal.core.db import utcnow
 from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
 from portal.core.extensions import db
+from portal.core.money import MAX_MONEY, fits_money, line_amount, round_money, sum_money
 from portal.core.parsing import parse_decimal
 from portal.core.urls import external_url
 from portal.domains.customers.models import Contact
@@ -30,21 +32,21 @@ from portal.domains.identity.models import PortalLink, StaffUser
 from portal.domains.proposals import signing as signatures
 from portal.domains.proposals.models import (
     LOST_REASONS,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE,
     CatalogItem,
     Proposal,
     ProposalLine,
     ProposalStatus,
     Signature,
 )
-from portal.domains.proposals.totals import Totals, compute_totals, included_totals_subquery, parse_option_ids
+from portal.domains.proposals.totals import Totals, compute_totals, parse_option_ids
 from portal.domains.timeline.models import Subject
 from portal.domains.timeline.operations import record_event
 from portal.mail.outbox import queue_mail
 
 # The wording the contact agrees to; bump the version whenever the text changes.
 CONSENT_VERSION = "esign-2026-11"
-MAX_QUANTITY = Decimal("1000000")
-MAX_PRICE = Decimal("100000000")
 
 
 def consent_text() -> str:
@@ -127,7 +129,7 @@ def pricing_lines(stamp: ProposalStamp) -> tuple[PriceLine, ...]:
             .where(ProposalLine.proposal_id == stamp.id)
             .order_by(ProposalLine.position, ProposalLine.id)
         )
-        lines = tuple(PriceLine(i, bool(o), (q * p).quantize(Decimal("0.01"))) for i, o, q, p in rows)
+        lines = tuple(PriceLine(i, bool(o), line_amount(q, p)) for i, o, q, p in rows)
         if len(_pricing_cache) > 1024:
             _pricing_cache.clear()
         _pricing_cache[stamp] = lines
@@ -191,8 +193,19 @@ def signature_intact(signature: Signature, proposal: Proposal) -> bool:
 # --- building ----------------------------------------------------------------
 
 
+PROPOSAL_NUMBER_COUNTER = "proposal_number"
+
+
 def next_number() -> int:
-    return (db.session.scalar(select(func.max(Proposal.number))) or 1000) + 1
+    """The next proposal number, from a counter row incremented inside the transaction.
+
+    ``max(number) + 1`` handed two simultaneous creations the same number (a 500 on
+    the unique constraint); the counter row's update serializes them instead. The
+    counter starts past the highest number already used.
+    """
+    return next_counter_value(
+        PROPOSAL_NUMBER_COUNTER, start=lambda: db.session.scalar(select(func.max(Proposal.number))) or 1000
+    )
 
 
 def create_proposal(staff: StaffUser, contact: Contact, title: str, currency: str, terms: str = "") -> Proposal:
@@ -242,6 +255,10 @@ def _clean_line(data: LineInput) -> LineInput:
         data.position,
         data.catalog_item_id,
     )
+    if data.quantity is not None and data.quantity.is_finite() and abs(data.quantity) <= MAX_QUANTITY:
+        # Stored with three decimals (QUANTITY): round as the one rule does, then check,
+        # so 0.0004 is refused as zero rather than stored as it.
+        data.quantity = data.quantity.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
     errors: dict[str, str] = {}
     item = None
     if data.catalog_item_id:
@@ -254,14 +271,17 @@ def _clean_line(data: LineInput) -> LineInput:
     if data.quantity is None or not data.quantity.is_finite() or data.quantity <= 0:
         errors["quantity"] = _("Quantity must be a number greater than zero.")
     elif data.quantity > MAX_QUANTITY:
-        errors["quantity"] = _("Quantity is too large.")
+        errors["quantity"] = _("Quantity can be at most %(max)s.", max=f"{MAX_QUANTITY:,}")
     price = data.unit_price
     if price is None and item is not None:
         price = item.unit_price
     if price is None or not price.is_finite() or price < 0:
         errors["unit_price"] = _("Unit price must be a number, zero or more.")
-    elif price >= MAX_PRICE:
-        errors["unit_price"] = _("Unit price is too large.")
+    elif price > MAX_UNIT_PRICE:
+        errors["unit_price"] = _("Unit price can be at most %(max)s.", max=f"{MAX_UNIT_PRICE:,}")
+    elif "quantity" not in errors and not fits_money(line_amount(data.quantity, price)):
+        # Each factor may be in range while their product overflows the MONEY columns.
+        errors["unit_price"] = _("Quantity times unit price can be at most %(max)s.", max=f"{MAX_MONEY:,}")
     if data.position is not None and data.position < 0:
         errors["position"] = _("Position must be zero or more.")
     if errors:
@@ -269,7 +289,7 @@ def _clean_line(data: LineInput) -> LineInput:
     return LineInput(
         description[:500],
         data.quantity,
-        price.quantize(Decimal("0.01")),
+        round_money(price),
         bool(data.is_optional),
         data.position,
         item.id if item else None,
@@ -294,36 +314,73 @@ def _claim_edit(proposal: Proposal) -> None:
     _reload_state(proposal)
 
 
+def _check_total(proposal: Proposal, clean: LineInput, replacing: ProposalLine | None = None) -> None:
+    """Refuse a line that would take the proposal's largest total (every line, all
+    options ticked, as a signature may store it) past what a MONEY column holds."""
+    amounts = [line.amount for line in proposal.lines if line is not replacing]
+    amounts.append(line_amount(clean.quantity, clean.unit_price))
+    if not fits_money(sum_money(amounts)):
+        raise InvalidInput(
+            {"unit_price": _("With this line the proposal's total would exceed %(max)s.", max=f"{MAX_MONEY:,}")}
+        )
+
+
+def _place(proposal: Proposal, line: ProposalLine, position: int | None) -> None:
+    """Put ``line`` at ``position`` (None: keep it, or last for a new line) and number
+    every line 1, 2, 3... so no two lines share a position."""
+    ordered = sorted(proposal.lines, key=lambda other: (other.position, other.id or 0))
+    if position is None:
+        index = ordered.index(line) if line in ordered else len(ordered)
+    else:
+        index = position - 1
+    others = [other for other in ordered if other is not line]
+    others.insert(max(0, min(index, len(others))), line)
+    for number, each in enumerate(others, start=1):
+        if each.position != number:
+            each.position = number
+
+
+def refresh_totals(proposal: Proposal) -> None:
+    """Store the proposal's included and optional totals (what the lists show).
+
+    Every line edit passes here (add, update, remove, revision copy), so lists read
+    two columns instead of summing ``proposal_lines`` on every request.
+    """
+    totals = compute_totals(proposal.lines, proposal.currency)
+    proposal.included_total = totals.included
+    proposal.optional_total = totals.options_available
+
+
 def add_line(proposal: Proposal, data: LineInput) -> ProposalLine:
     clean = _clean_line(data)
+    _check_total(proposal, clean)
     _claim_edit(proposal)
-    position = clean.position
-    if position is None:
-        position = max((line.position for line in proposal.lines), default=0) + 1
     line = ProposalLine(
-        proposal=proposal,
         description=clean.description,
         quantity=clean.quantity,
         unit_price=clean.unit_price,
         is_optional=clean.is_optional,
-        position=position,
+        position=0,
         catalog_item_id=clean.catalog_item_id,
     )
-    db.session.add(line)
+    _place(proposal, line, clean.position)
+    proposal.lines.append(line)
+    refresh_totals(proposal)
     db.session.flush()
     return line
 
 
 def update_line(proposal: Proposal, line: ProposalLine, data: LineInput) -> ProposalLine:
     clean = _clean_line(data)
+    _check_total(proposal, clean, replacing=line)
     _claim_edit(proposal)
     line.description = clean.description
     line.quantity = clean.quantity
     line.unit_price = clean.unit_price
     line.is_optional = clean.is_optional
     line.catalog_item_id = clean.catalog_item_id
-    if clean.position is not None:
-        line.position = clean.position
+    _place(proposal, line, clean.position)
+    refresh_totals(proposal)
     db.session.flush()
     return line
 
@@ -331,6 +388,10 @@ def update_line(proposal: Proposal, line: ProposalLine, data: LineInput) -> Prop
 def remove_line(proposal: Proposal, line: ProposalLine) -> None:
     _claim_edit(proposal)
     proposal.lines.remove(line)
+    for number, each in enumerate(proposal.lines, start=1):
+        if each.position != number:
+            each.position = number
+    refresh_totals(proposal)
     db.session.flush()
 
 
@@ -554,6 +615,8 @@ def create_revision(proposal: Proposal, staff: StaffUser) -> Proposal:
         currency=proposal.currency,
         terms=proposal.terms,
         internal_notes=proposal.internal_notes,
+        included_total=proposal.included_total,
+        optional_total=proposal.optional_total,
     )
     for line in proposal.lines:
         revision.lines.append(
@@ -566,6 +629,7 @@ def create_revision(proposal: Proposal, staff: StaffUser) -> Proposal:
                 catalog_item_id=line.catalog_item_id,
             )
         )
+    refresh_totals(revision)
     db.session.add(revision)
     db.session.flush()
     _event(proposal, "superseded", staff=staff, detail=revision.label)
@@ -604,38 +668,3 @@ def _event(
     proposal: Proposal, kind: str, staff: StaffUser | None = None, contact: Contact | None = None, detail: str = ""
 ) -> None:
     record_event(Subject.PROPOSAL, proposal.id, kind, staff=staff, contact=contact, detail=detail)
-
-
-# --- lists -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProposalRow:
-    proposal: Proposal
-    included: Decimal
-    signer_name: str | None
-
-
-def list_proposals(base, status: str | None, page: int, per_page: int = 25) -> tuple[list[ProposalRow], bool]:
-    """One page of proposals with totals and signer, in a fixed number of queries.
-
-    ``base`` is the access-checked query from ``portal.access``. Returns the rows and
-    whether another page follows.
-    """
-    included = included_totals_subquery()
-    stmt = (
-        base.add_columns(included.c.included, Signature.signer_name)
-        .outerjoin(included, included.c.proposal_id == Proposal.id)
-        .outerjoin(Signature, Signature.proposal_id == Proposal.id)
-        .options(joinedload(Proposal.organization), joinedload(Proposal.contact), joinedload(Proposal.sales_rep))
-        .order_by(Proposal.updated_at.desc(), Proposal.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    )
-    if status:
-        stmt = stmt.where(Proposal.status == status)
-    rows = [
-        ProposalRow(p, Decimal(str(inc or 0)).quantize(Decimal("0.01")), signer)
-        for p, inc, signer in db.session.execute(stmt).unique()
-    ]
-    return rows[:per_page], len(rows) > per_page

@@ -6,11 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Numeric, cast, func, select
-
+from portal.core.money import round_money, sum_money
 from portal.domains.proposals.models import ProposalLine
-
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -23,27 +20,29 @@ class Totals:
 
     @property
     def total(self) -> Decimal:
-        return (self.included + self.options_selected).quantize(CENT)
+        return round_money(self.included + self.options_selected)
 
 
 def compute_totals(lines: Iterable[ProposalLine], currency: str, selected_ids: Iterable[int] = ()) -> Totals:
     """Totals of a proposal for a selection of optional line ids (unknown ids ignored)."""
     chosen = set(selected_ids)
-    included = available = selected = Decimal("0")
+    included: list[Decimal] = []
+    available: list[Decimal] = []
+    selected: list[Decimal] = []
     picked: list[int] = []
     for line in lines:
         if line.is_optional:
-            available += line.amount
+            available.append(line.amount)
             if line.id in chosen:
-                selected += line.amount
+                selected.append(line.amount)
                 picked.append(line.id)
         else:
-            included += line.amount
+            included.append(line.amount)
     return Totals(
         currency=currency,
-        included=included.quantize(CENT),
-        options_available=available.quantize(CENT),
-        options_selected=selected.quantize(CENT),
+        included=sum_money(included),
+        options_available=sum_money(available),
+        options_selected=sum_money(selected),
         selected_ids=tuple(sorted(picked)),
     )
 
@@ -69,16 +68,3 @@ def parse_option_ids(raw: Iterable[str], lines: Iterable[ProposalLine]) -> tuple
         else:
             bad.append(str(value)[:40])
     return sorted(ids), bad
-
-
-def included_totals_subquery():
-    """Per proposal, the sum of its included lines: for lists, in one grouped query."""
-    return (
-        select(
-            ProposalLine.proposal_id,
-            cast(func.sum(ProposalLine.quantity * ProposalLine.unit_price), Numeric(14, 2)).label("included"),
-        )
-        .where(ProposalLine.is_optional.is_(False))
-        .group_by(ProposalLine.proposal_id)
-        .subquery()
-    )
