@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, StopValidation
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 
 from portal.core.parsing import PlainDecimalField, coerce_id
 from portal.domains.proposals.models import LOST_REASONS, MAX_QUANTITY, MAX_UNIT_PRICE
@@ -51,7 +51,10 @@ class QuantityField(PlainDecimalField):
 
 
 def _finite(form, field) -> None:
-    """DecimalField accepts "NaN" and "Infinity"; comparing NaN in NumberRange raises."""
+    """DecimalField accepts "NaN" and "Infinity"; comparing NaN in NumberRange raises.
+    A value the parsing layer refused already carries its message: stop there."""
+    if field.process_errors:
+        raise StopValidation()
     if field.data is not None and not field.data.is_finite():
         field.data = None
         raise StopValidation(_l("Enter a number."))
@@ -61,12 +64,15 @@ class LineForm(FlaskForm):
     catalog_item_id = SelectField(_l("Service"), coerce=coerce_id, default=0)
     # A text area, so a long description wraps in the editor instead of being cut off.
     description = TextAreaField(_l("Description"), validators=[Length(max=500)])
+    # Generous digits: the range validators below give the specific message for a
+    # number too large; the parsing layer only refuses what is not a plain number.
     quantity = QuantityField(
         _l("Quantity"),
         places=None,
+        digits=30,
         default=Decimal("1"),
         validators=[
-            DataRequired(_l("Enter a quantity.")),
+            InputRequired(_l("Enter a quantity.")),
             _finite,
             NumberRange(min=Decimal("0.001"), message=_l("Quantity must be greater than zero.")),
             NumberRange(max=MAX_QUANTITY, message=_l("Quantity can be at most %(max)s.", max=f"{MAX_QUANTITY:,}")),
@@ -75,6 +81,7 @@ class LineForm(FlaskForm):
     unit_price = PlainDecimalField(
         _l("Unit price"),
         places=2,
+        digits=30,
         validators=[
             Optional(),
             _finite,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField
 
@@ -116,7 +117,7 @@ class PlainDecimalField(DecimalField):
             return
         self.data = parse_decimal(valuelist[0], digits=self.digits, places=self.places or 0)
         if self.data is None:
-            raise ValueError(self.gettext("Not a valid decimal value."))
+            raise ValueError(_("Enter a number."))
 
 
 class BoundedIntConverter(IntegerConverter):

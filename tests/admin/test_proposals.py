@@ -172,7 +172,7 @@ def test_adding_a_line_with_a_plain_post_redirects_with_303(app, staff_client, s
             "Quantity must be greater than zero.",
             ['value="-2"', "Mowing</textarea>"],
         ),
-        (_line_form("Mowing", "2", "12abc"), "Not a valid decimal value", ['value="12abc"', "Mowing</textarea>"]),
+        (_line_form("Mowing", "2", "12abc"), "Enter a number.", ['value="12abc"', "Mowing</textarea>"]),
         (
             _line_form("", "3", "12.50"),
             "Describe the line, or choose a service from the catalog.",

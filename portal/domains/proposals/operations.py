@@ -242,7 +242,9 @@ def _as_decimal(value) -> Decimal | None:
     """Forms hand over Decimals, but defaults and callers may pass ints or strings."""
     if value is None:
         return None
-    parsed = parse_decimal(value if isinstance(value, Decimal | int) else str(value))
+    # Generous digits: only what is not a plain number is refused here; the bounds
+    # below say "at most ..." for a number too large for the columns.
+    parsed = parse_decimal(value if isinstance(value, Decimal | int) else str(value), digits=40, places=0)
     return Decimal("NaN") if parsed is None else parsed  # NaN: "must be a number" below
 
 
