@@ -71,15 +71,25 @@ def upgrade():
             sqlite_where=sa.text("is_default"),
             postgresql_where=sa.text("is_default"),
         )
-    if op.get_bind().dialect.name == "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # The operator class by its schema: the extension may already live in a schema
+        # that is not on this connection's search path (it is per database, not schema).
+        schema = bind.scalar(
+            sa.text(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                " WHERE e.extname = 'pg_trgm'"
+            )
+        )
+        opclass = f"{bind.dialect.identifier_preparer.quote_schema(schema)}.gin_trgm_ops"
         for table, key, _source in KEYS:
             op.create_index(
                 f"ix_{table}_{key}_trgm",
                 table,
                 [key],
                 postgresql_using="gin",
-                postgresql_ops={key: "gin_trgm_ops"},
+                postgresql_ops={key: opclass},
             )
 
 

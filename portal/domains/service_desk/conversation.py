@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.core.extensions import db
+from portal.core.queries import keyset
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import PortalLink
 from portal.domains.service_desk.models import (
@@ -89,7 +90,7 @@ def list_tickets(base: Select, show: str = "open", before: int | None = None, li
     elif show == "closed":
         stmt = stmt.where(Ticket.state == TicketState.CLOSED)
     if before:
-        stmt = stmt.where(Ticket.id < before)
+        stmt = stmt.where(keyset.after_key((Ticket.id,), (before,), descending=True))
     rows = [
         TicketRow(
             id=tid,
