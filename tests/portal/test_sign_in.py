@@ -397,3 +397,13 @@ def test_an_expired_form_comes_back_filled_in_instead_of_a_bare_error(app, clien
     html = response.get_data(as_text=True)
     assert "Please press Sign in once more." in html and 'value="123456"' in html
     assert _sign_ins(app)[0].failed_attempts == 0
+
+
+def test_the_signature_image_is_never_stored_by_the_browser(make, client, open_link):
+    """A shared phone must not keep the customer's signature after they sign out."""
+    delivered = make.signed(make.delivered())
+    open_link(client, delivered.token)
+    response = client.get(f"/p/proposals/{delivered.proposal.id}/signature.png")
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "max-age" not in response.headers["Cache-Control"]
