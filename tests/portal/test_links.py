@@ -157,15 +157,38 @@ def test_renewing_with_a_forged_reference_sends_nothing(app, client, make):
     assert len(outbox(app)) == mails_before
 
 
-def test_a_revoked_link_shows_the_same_renewal_page(app, client, make):
+def test_a_revoked_link_offers_no_renewal_but_a_way_forward(app, client, make):
+    """Revocation is final: whoever holds a revoked link cannot get a new one mailed."""
     delivered = make.delivered()
     _expire(app, delivered.link_id, revoked_at=utcnow())
     response = client.get(f"/l/{delivered.token}")
     assert response.status_code == 410
     html = response.get_data(as_text=True)
     assert "This link is no longer active" in html
-    assert '<form method="post" action="/l/renew">' in html
-    assert "Email me a new link" in html
+    assert "/l/renew" not in html
+    assert "Email me a new link" not in html
+    assert 'href="/sign-in"' in html
+
+
+def test_a_renewal_reference_of_a_link_revoked_since_sends_nothing(app, client, make):
+    """A renew button kept from when the link had only expired stops working once it is revoked."""
+    delivered = make.delivered()
+    _expire(app, delivered.link_id, expires_at=utcnow() - timedelta(minutes=1))
+    page = client.get(f"/l/{delivered.token}").get_data(as_text=True)
+    ref = re.search(r'name="ref" value="([^"]+)"', page).group(1)
+    _expire(app, delivered.link_id, revoked_at=utcnow())
+    mails_before = len(outbox(app))
+    response = client.post("/l/renew", data={"ref": ref})
+    assert response.status_code == 410
+    assert "This link is no longer active" in response.get_data(as_text=True)
+    assert len(outbox(app)) == mails_before
+
+
+def test_an_unknown_link_offers_a_way_forward(client):
+    response = client.get("/l/not-a-real-token")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert 'href="/sign-in"' in html
 
 
 def test_link_lifetime_follows_portal_link_days(app, client, make, monkeypatch):

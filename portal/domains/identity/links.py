@@ -96,13 +96,17 @@ def mask_email(address: str) -> str:
 
 
 def renew_link(old: PortalLink) -> IssuedLink:
-    """Mail a fresh link to the same object, to the address on file (never a typed one)."""
+    """Mail a fresh link to the same object, to the address on file (never a typed one).
+
+    Only for an expired link: a revoked one stays revoked, whoever holds it."""
     from flask_babel import gettext as _
 
     from portal.core.errors import NotAllowed
     from portal.core.urls import external_url
     from portal.mail.outbox import queue_mail
 
+    if old.revoked_at is not None:  # revocation is final; only an expired link is renewed
+        raise NotAllowed(_("This link was withdrawn and cannot be renewed."))
     contact = old.contact
     if not contact.has_portal_access:
         raise NotAllowed(_("This contact has no portal access."))
