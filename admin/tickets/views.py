@@ -33,6 +33,7 @@ from portal.access.staff import (
     staff_seeing_organization,
     staff_ticket,
     staff_tickets_query,
+    staff_workable_tickets_query,
 )
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput, NotAllowed
@@ -153,7 +154,9 @@ def bulk_assign():
         if assignee is None or not assignee.is_enabled:
             problem = _("Choose a staff member from the list.")
     tickets = (
-        [] if problem else queue.visible_tickets_by_id(staff_tickets_query(current_user), form.ticket_ids.data or [])
+        []
+        if problem
+        else queue.visible_tickets_by_id(staff_workable_tickets_query(current_user), form.ticket_ids.data or [])
     )
     if not problem and not tickets:
         problem = _("Tick at least one ticket first.")
@@ -262,7 +265,7 @@ def show(ticket_id: int):
 
 
 def _post_message(ticket_id: int, internal: bool):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = MessageForm()
     if form.validate():
         try:
@@ -324,7 +327,7 @@ def _changed(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/status")
 def change_status(ticket_id: int):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = StatusForm()
     chosen = db.session.get(TicketStatus, form.status_id.data) if form.validate() and form.status_id.data else None
     try:
@@ -340,7 +343,7 @@ def change_status(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/priority")
 def change_priority(ticket_id: int):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = PriorityForm()
     try:
         service.change_priority(ticket, form.priority.data or "", current_user)
@@ -353,7 +356,7 @@ def change_priority(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/assign")
 def assign(ticket_id: int):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = AssignForm()
     try:
         if not form.validate():
