@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from admin.copied_links import copied_link_page
 from admin.forms import attach_errors
 from admin.tickets.forms import (
     AssignForm,
@@ -370,6 +371,22 @@ def assign(ticket_id: int):
         attach_errors(form, error if isinstance(error, InvalidInput) else InvalidInput({"assignee_id": str(error)}))
         return _panel(ticket_id, status=422, assign_form=form)
     return _changed(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/copy-link")
+def copy_link(ticket_id: int):
+    """Copy a link for this contact (the ticket's), shown once; see the proposal's."""
+    ticket = staff_ticket(current_user, ticket_id, work=True)
+    try:
+        issued = service.issue_ticket_link_to_copy(ticket, current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_page(SHOW, status=409, **_page_context(_load(ticket_id, fresh=True)))
+    db.session.commit()
+    return copied_link_page(
+        issued, _("Ticket %(number)s", number=ticket.number), url_for(".show", ticket_id=ticket_id, _anchor="timeline")
+    )
 
 
 @bp.get("/<int:ticket_id>/attachments/<int:attachment_id>")
