@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
             app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config["SQLALCHEMY_DATABASE_URI"])
 
+    _trust_proxies(app)
     _init_extensions(app)
     _register_blueprints(app)
 
@@ -36,6 +37,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     templating.init_templating(app)
     init_cli(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXY_HOPS`` load balancers, take the client's address and scheme
+    from the headers they add, so per-IP limits and signature evidence see the customer,
+    not the proxy. The host is never taken from a header (links use ``BASE_URL``)."""
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def load_models() -> None:

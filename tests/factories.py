@@ -268,6 +268,27 @@ def sign_form(proposal: Proposal, option_ids=(), **overrides) -> dict:
 # --- helpers for service and portal tests ----------------------------------------
 
 
+def forge_signed_in_session(app, client, contact) -> None:
+    """Give ``client`` a signed-in portal session of ``contact``, as the sign-in flow leaves
+    it (its server-side record included), without going through the emails."""
+    import secrets
+
+    from portal.domains.identity.models import PortalSession
+
+    sid = secrets.token_urlsafe(32)
+    with app.app_context():
+        db.session.add(PortalSession(id=sid, contact_id=contact.id))
+        db.session.commit()
+    with client.session_transaction() as session:
+        session["portal"] = {
+            "sid": sid,
+            "contact": contact.id,
+            "epoch": contact.portal_epoch,
+            "links": [],
+            "signed_in": True,
+        }
+
+
 def snapshot(app) -> dict:
     """Every row of every table, in primary-key order: compare two to prove nothing changed."""
     from sqlalchemy import select

@@ -28,7 +28,7 @@ from flask import url_for
 
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact, Organization
-from tests.factories import add_to_team, sign_form
+from tests.factories import add_to_team, forge_signed_in_session, sign_form
 
 # --- what every route is ---------------------------------------------------------
 #
@@ -197,6 +197,7 @@ ADMIN_PROPOSAL_ROUTES = {
     "admin.proposals.mark_lost": ("POST", True),
     "admin.proposals.revise": ("POST", True),
     "admin.proposals.revoke_link": ("POST", True),
+    "admin.proposals.copy_link": ("POST", True),
 }
 # Every proposal of the matrix is signed: its content refuses changes (a 422 for an empty
 # form, a 409 for a change a signed proposal cannot take); the first allowed actor marks
@@ -207,6 +208,7 @@ ADMIN_ALLOWED.update(
         ("admin.proposals.show", "GET"): Expect(200, shows="name"),
         ("admin.proposals.signature", "GET"): Expect(200, shows="integrity"),
         ("admin.proposals.signature_image", "GET"): Expect(200, shows="png"),
+        ("admin.proposals.catalog_preview", "GET"): Expect(200, shows="name"),  # the editor, no service chosen
         ("admin.proposals.update_header", "POST"): _SIGNED_PROPOSAL_PAGE,
         ("admin.proposals.add_line", "POST"): _SIGNED_PROPOSAL_PAGE,
         ("admin.proposals.update_line", "POST"): _SIGNED_PROPOSAL_PAGE,
@@ -219,6 +221,7 @@ ADMIN_ALLOWED.update(
         ("admin.proposals.mark_lost", "POST"): _SIGNED_PROPOSAL_PAGE,
         ("admin.proposals.revise", "POST"): Expect(409, shows="links"),
         ("admin.proposals.revoke_link", "POST"): Expect(303, location=r"/admin/proposals/{id}"),
+        ("admin.proposals.copy_link", "POST"): Expect(200, shows="copied-link-url"),
     }
 )
 
@@ -270,9 +273,9 @@ class _Org:
 
 
 def _signed_in(app, contact: Contact):
+    """A browser signed in as the contact, with its server-side session record."""
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["portal"] = {"contact": contact.id, "epoch": contact.portal_epoch, "links": [], "signed_in": True}
+    forge_signed_in_session(app, client, contact)
     return client
 
 
@@ -733,6 +736,7 @@ ADMIN_TICKET_ROUTES = {
     "admin.tickets.change_status": ("POST", 422),
     "admin.tickets.change_priority": ("POST", 422),
     "admin.tickets.assign": ("POST", 303),  # to nobody: a no-op on an unassigned ticket
+    "admin.tickets.copy_link": ("POST", 200),
 }
 ADMIN_ALLOWED.update(
     {
@@ -743,6 +747,7 @@ ADMIN_ALLOWED.update(
         ("admin.tickets.change_status", "POST"): Expect(422, shows="name"),
         ("admin.tickets.change_priority", "POST"): Expect(422, shows="name"),
         ("admin.tickets.assign", "POST"): Expect(303, location=r"/admin/tickets/{id}"),
+        ("admin.tickets.copy_link", "POST"): Expect(200, shows="copied-link-url"),
     }
 )
 SESSION_ONLY[("admin.tickets.index", "GET")] = "the queue, filtered by staff_tickets_query (checked below)"

@@ -33,6 +33,7 @@ from portal.access.staff import (
     staff_organization,
     staff_organizations_query,
     staff_proposals_query,
+    staff_visible_organization_ids,
 )
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
@@ -83,8 +84,15 @@ def index():
         after=request.args.get("after"),
         before=request.args.get("before"),
     )
+    # The Parent column names a parent only when its page would open for this user.
+    visible_parents = staff_visible_organization_ids(current_user, {o.parent_id for o in page.organizations})
     return render_page(
-        INDEX, block="results", page=page, filters=filters, may_create=staff_may_create_organization(current_user)
+        INDEX,
+        block="results",
+        page=page,
+        filters=filters,
+        visible_parents=visible_parents,
+        may_create=staff_may_create_organization(current_user),
     )
 
 

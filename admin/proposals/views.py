@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from admin.copied_links import copied_link_page
 from admin.forms import attach_errors
 from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
@@ -351,6 +352,20 @@ def revoke_link(proposal_id: int, link_id: int):
     db.session.commit()
     flash(_("Link revoked. It no longer opens the proposal."), "success")
     return redirect_after_post(url_for(".show", proposal_id=proposal_id, _anchor="links"))
+
+
+@bp.post("/<int:proposal_id>/copy-link")
+def copy_link(proposal_id: int):
+    """Copy a link for this contact: issue a link for the staff member to paste into a
+    mail of their own, shown once on the page this POST answers (never listed again)."""
+    proposal = staff_proposal(current_user, proposal_id, edit=True)
+    try:
+        issued = service.issue_proposal_link_to_copy(proposal, current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        return _refused(proposal_id, error)
+    db.session.commit()
+    return copied_link_page(issued, proposal.title, url_for(".show", proposal_id=proposal_id, _anchor="links"))
 
 
 @bp.get("/<int:proposal_id>/signature")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from admin.copied_links import copied_link_page
 from admin.forms import attach_errors
 from admin.tickets.forms import (
     AssignForm,
@@ -33,6 +34,7 @@ from portal.access.staff import (
     staff_seeing_organization,
     staff_ticket,
     staff_tickets_query,
+    staff_workable_tickets_query,
 )
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput, NotAllowed
@@ -182,7 +184,9 @@ def bulk_assign():
         if assignee is None or not assignee.is_enabled:
             problem = _("Choose a staff member from the list.")
     tickets = (
-        [] if problem else queue.visible_tickets_by_id(staff_tickets_query(current_user), form.ticket_ids.data or [])
+        []
+        if problem
+        else queue.visible_tickets_by_id(staff_workable_tickets_query(current_user), form.ticket_ids.data or [])
     )
     if not problem and not tickets:
         problem = _("Tick at least one ticket first.")
@@ -294,7 +298,7 @@ def show(ticket_id: int):
 
 
 def _post_message(ticket_id: int, internal: bool):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = MessageForm()
     if form.validate():
         try:
@@ -356,7 +360,7 @@ def _changed(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/status")
 def change_status(ticket_id: int):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = StatusForm()
     chosen = db.session.get(TicketStatus, form.status_id.data) if form.validate() and form.status_id.data else None
     try:
@@ -372,7 +376,7 @@ def change_status(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/priority")
 def change_priority(ticket_id: int):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = PriorityForm()
     try:
         service.change_priority(ticket, form.priority.data or "", current_user)
@@ -385,7 +389,7 @@ def change_priority(ticket_id: int):
 
 @bp.post("/<int:ticket_id>/assign")
 def assign(ticket_id: int):
-    ticket = staff_ticket(current_user, ticket_id)
+    ticket = staff_ticket(current_user, ticket_id, work=True)
     form = AssignForm()
     try:
         if not form.validate():
@@ -399,6 +403,22 @@ def assign(ticket_id: int):
         attach_errors(form, error if isinstance(error, InvalidInput) else InvalidInput({"assignee_id": str(error)}))
         return _panel(ticket_id, status=422, assign_form=form)
     return _changed(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/copy-link")
+def copy_link(ticket_id: int):
+    """Copy a link for this contact (the ticket's), shown once; see the proposal's."""
+    ticket = staff_ticket(current_user, ticket_id, work=True)
+    try:
+        issued = service.issue_ticket_link_to_copy(ticket, current_user)
+    except NotAllowed as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_page(SHOW, status=409, **_page_context(_load(ticket_id, fresh=True)))
+    db.session.commit()
+    return copied_link_page(
+        issued, _("Ticket %(number)s", number=ticket.number), url_for(".show", ticket_id=ticket_id, _anchor="timeline")
+    )
 
 
 @bp.get("/<int:ticket_id>/attachments/<int:attachment_id>")

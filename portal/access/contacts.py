@@ -2,6 +2,12 @@
 
 A portal session (``session["portal"]``) holds:
 
+- ``sid``: the id of its server-side record (``PortalSession``), made at sign-in. Every
+  portal request checks the record in the same query that reads the contact; signing
+  out deletes it, so a copy of the cookie stops working. A signed-in session without
+  a record opens nothing. A session holding only opened links needs none (opening a
+  link is a GET and writes nothing: mail scanners open links), since its cookie opens
+  no more than the links themselves do; once signed in it carries the record;
 - ``contact``: the contact's id;
 - ``epoch``: the contact's ``portal_epoch`` when the session started. Bumping it in the
   database (portal access disabled, contact deactivated, email or organization changed,
@@ -18,17 +24,18 @@ Anything else is a 404 that gives no hint the object exists. Drafts are never sh
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from flask import abort, g, session
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.customers.organizations import subtree_ids
-from portal.domains.identity.models import PortalLink, StaffUser
+from portal.domains.identity.models import PortalLink, PortalSession, StaffUser
 from portal.domains.proposals.models import Proposal, ProposalStatus
 from portal.domains.proposals.operations import STAMP_COLUMNS, ProposalStamp, load_proposal
 from portal.domains.service_desk.models import Ticket
@@ -54,6 +61,7 @@ class PortalGrant:
     epoch: int
     link_ids: tuple[int, ...]
     signed_in: bool
+    session_id: str | None
 
 
 @dataclass(frozen=True)
@@ -99,19 +107,37 @@ class PortalAccess:
 
 def current_grant() -> PortalGrant | None:
     raw = session.get(PORTAL_KEY) or {}
-    contact_id, epoch = raw.get("contact"), raw.get("epoch")
+    contact_id, epoch, sid = raw.get("contact"), raw.get("epoch"), raw.get("sid")
     if not isinstance(contact_id, int) or not isinstance(epoch, int):
         return None
+    sid = sid if isinstance(sid, str) and sid else None
+    signed_in = bool(raw.get("signed_in"))
+    if signed_in and sid is None:  # from before session records, or forged: not a sign-in
+        return None
     links = tuple(i for i in raw.get("links", []) if isinstance(i, int))
-    return PortalGrant(contact_id, epoch, links, bool(raw.get("signed_in")))
+    return PortalGrant(contact_id, epoch, links, signed_in, sid)
+
+
+def _live(grant: PortalGrant | None) -> bool:
+    """Whether the grant's session record (if it has one) still exists: reads only."""
+    return grant is not None and (
+        grant.session_id is None or db.session.get(PortalSession, grant.session_id) is not None
+    )
 
 
 def remember_link(link: PortalLink) -> None:
-    """Put an opened link in the portal session (another contact's session is replaced)."""
+    """Put an opened link in the portal session (another contact's session, or one
+    whose record has ended, is replaced). Writes nothing to the database."""
     grant = current_grant()
-    same = grant is not None and grant.contact_id == link.contact_id and grant.epoch == link.contact.portal_epoch
+    same = (
+        grant is not None
+        and grant.contact_id == link.contact_id
+        and grant.epoch == link.contact.portal_epoch
+        and _live(grant)
+    )
     ids = [i for i in (grant.link_ids if same else ()) if i != link.id] + [link.id]
     session[PORTAL_KEY] = {
+        "sid": grant.session_id if same else None,
         "contact": link.contact_id,
         "epoch": link.contact.portal_epoch,
         "links": ids[-MAX_LINKS_IN_SESSION:],
@@ -121,10 +147,18 @@ def remember_link(link: PortalLink) -> None:
 
 
 def start_signed_in_session(contact: Contact) -> None:
-    """After a completed sign-in: the contact's level now decides what they see."""
+    """After a completed sign-in: the contact's level now decides what they see. A new
+    session record (the one of the links opened before is ended): a fresh id for a
+    fresh sign-in. The caller commits."""
     grant = current_grant()
     same = grant is not None and grant.contact_id == contact.id and grant.epoch == contact.portal_epoch
+    if grant is not None and grant.session_id is not None:
+        _end_record(grant.session_id)
+    record = PortalSession(id=secrets.token_urlsafe(32), contact_id=contact.id)
+    db.session.add(record)
+    db.session.flush()
     session[PORTAL_KEY] = {
+        "sid": record.id,
         "contact": contact.id,
         "epoch": contact.portal_epoch,
         "links": list(grant.link_ids) if same else [],
@@ -140,6 +174,18 @@ def portal_contact_id() -> int | None:
 
 def forget_portal() -> None:
     session.pop(PORTAL_KEY, None)
+
+
+def _end_record(session_id: str) -> None:
+    db.session.execute(delete(PortalSession).where(PortalSession.id == session_id))
+
+
+def end_portal_session() -> None:
+    """Sign-out: delete this browser's session record and forget it. The caller commits."""
+    grant = current_grant()
+    if grant is not None and grant.session_id is not None:
+        _end_record(grant.session_id)
+    forget_portal()
 
 
 def _require_grant() -> PortalGrant:
@@ -163,7 +209,10 @@ CONTACT_COLUMNS = (
     Contact.portal_epoch,
     Contact.portal_level,
     Organization.is_active,
+    PortalSession.id,
 )
+# The session record rides along with the contact's row: no extra round trip.
+_WITH_SESSION = and_(PortalSession.id == bindparam("sid"), PortalSession.contact_id == Contact.id)
 LINK_COLUMNS = (PortalLink.id, PortalLink.expires_at, PortalLink.revoked_at)
 _N_LINK, _N_CONTACT = len(LINK_COLUMNS), len(CONTACT_COLUMNS)
 
@@ -171,6 +220,7 @@ _LINKS_OF_CONTACT = (
     select(*LINK_COLUMNS, *CONTACT_COLUMNS)
     .join(Contact, Contact.id == PortalLink.contact_id)
     .join(Organization, Organization.id == Contact.organization_id)
+    .outerjoin(PortalSession, _WITH_SESSION)
     .where(
         PortalLink.id.in_(bindparam("link_ids", expanding=True)),
         PortalLink.contact_id == bindparam("contact_id"),
@@ -191,6 +241,7 @@ _PROPOSAL_BY_LINK = (
 _CONTACT = (
     select(*CONTACT_COLUMNS)
     .join(Organization, Organization.id == Contact.organization_id)
+    .outerjoin(PortalSession, _WITH_SESSION)
     .where(Contact.id == bindparam("contact_id"))
 )
 
@@ -199,6 +250,7 @@ _PROPOSAL_SIGNED_IN = (
     select(*CONTACT_COLUMNS, *STAMP_COLUMNS, Proposal.contact_id)
     .select_from(Contact)
     .join(Organization, Organization.id == Contact.organization_id)
+    .outerjoin(PortalSession, _WITH_SESSION)
     .join(Proposal, Proposal.id == bindparam("proposal_id"))
     .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
     .where(Contact.id == bindparam("contact_id"))
@@ -219,9 +271,17 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
         epoch,
         level,
         organization_active,
+        session_id,
     ) = row
-    # A deactivated customer's contacts lose the portal with it, at once.
-    if not is_active or not portal_enabled or not organization_active or epoch != grant.epoch:
+    # A deactivated customer's contacts lose the portal with it, at once; a session
+    # whose record is gone (signed out) is over, whoever kept a copy of the cookie.
+    if (
+        (grant.session_id is not None and session_id is None)
+        or not is_active
+        or not portal_enabled
+        or not organization_active
+        or epoch != grant.epoch
+    ):
         forget_portal()
         abort(404)
     g.timezone = timezone  # the contact reads times in their own zone
@@ -239,7 +299,7 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
 def current_contact() -> ContactFacts:
     """The signed-in (or link-carrying) contact of this session, checked, or 404."""
     grant = _require_grant()
-    row = db.session.connection().execute(_CONTACT, {"contact_id": grant.contact_id}).first()
+    row = db.session.connection().execute(_CONTACT, {"contact_id": grant.contact_id, "sid": grant.session_id}).first()
     if row is None:
         forget_portal()
         abort(404)
@@ -270,6 +330,7 @@ def contact_access(target_type: str, target_id: int) -> PortalAccess:
     params = {
         "link_ids": list(grant.link_ids),
         "contact_id": grant.contact_id,
+        "sid": grant.session_id,
         "target_type": target_type,
         "target_id": target_id,
     }
@@ -302,6 +363,7 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
         params = {
             "link_ids": list(grant.link_ids),
             "contact_id": grant.contact_id,
+            "sid": grant.session_id,
             "target_type": "proposal",
             "target_id": proposal_id,
         }
@@ -321,7 +383,9 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
         abort(404)
     row = (
         db.session.connection()
-        .execute(_PROPOSAL_SIGNED_IN, {"contact_id": grant.contact_id, "proposal_id": proposal_id})
+        .execute(
+            _PROPOSAL_SIGNED_IN, {"contact_id": grant.contact_id, "sid": grant.session_id, "proposal_id": proposal_id}
+        )
         .first()
     )
     if row is None:
@@ -385,6 +449,7 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
         params = {
             "link_ids": list(grant.link_ids),
             "contact_id": grant.contact_id,
+            "sid": grant.session_id,
             "target_type": "ticket",
             "target_id": ticket_id,
         }

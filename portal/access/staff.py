@@ -2,7 +2,9 @@
 
 - admin, manager: every organization and everything in it;
 - technician: the organizations whose account team includes them (or that they
-  manage as account manager);
+  manage as account manager). Technicians only read sales work and customer records
+  (proposals, organizations, contacts) and work the tickets of the customers they see
+  (reply, internal note, status, priority, assignment): ``staff_may_work_ticket``;
 - sales: the same, plus the organizations of their own proposals (the proposals
   stand in for opportunities until those exist), and their own proposals.
 
@@ -13,7 +15,7 @@ customers: a team on the parent does not open the children.
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import and_, or_, select, true, union
+from sqlalchemy import and_, false, or_, select, true, union
 
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact, Organization, organization_team
@@ -186,12 +188,42 @@ def staff_tickets_query(user: StaffUser):
     return select(Ticket).where(ticket_filter(user))
 
 
-def staff_ticket(user: StaffUser, ticket_id: int, options=()) -> Ticket:
-    """A ticket the staff member may see and work (reply, note, status, assign), or 404."""
+def staff_workable_tickets_query(user: StaffUser):
+    """The tickets this staff member may change, as a query (bulk actions): the list form
+    of ``staff_may_work_ticket``."""
+    return select(Ticket).where(ticket_filter(user)) if user.is_enabled else select(Ticket).where(false())
+
+
+def staff_may_see_ticket(user: StaffUser, ticket: Ticket) -> bool:
+    return user.is_enabled and staff_may_see_organization(user, ticket.organization_id)
+
+
+def staff_may_work_ticket(user: StaffUser, ticket: Ticket) -> bool:
+    """Whether a staff member may change a ticket: reply, add an internal note, change its
+    status or priority, take it or assign it. Everyone who may see the customer works
+    its tickets, technicians included (the desk is their job); what technicians may not
+    change is sales work and customer records (``staff_may_sell``,
+    ``staff_may_edit_organization``, ``staff_may_edit_contacts``)."""
+    return staff_may_see_ticket(user, ticket)
+
+
+def staff_ticket(user: StaffUser, ticket_id: int, options=(), work: bool = False) -> Ticket:
+    """A ticket the staff member may see (and with ``work``, change), or 404."""
     ticket = db.session.get(Ticket, ticket_id, options=list(options))
-    if ticket is None or not user.is_enabled or not staff_may_see_organization(user, ticket.organization_id):
+    if ticket is None or not staff_may_see_ticket(user, ticket):
+        abort(404)
+    if work and not staff_may_work_ticket(user, ticket):
         abort(404)
     return ticket
+
+
+def staff_visible_organization_ids(user: StaffUser, organization_ids) -> set[int]:
+    """Which of these organizations the staff member may see (one query; none for
+    those who see everything): for list columns that name another organization."""
+    ids = {i for i in organization_ids if i}
+    if not ids or sees_everything(user):
+        return ids
+    return set(db.session.scalars(select(Organization.id).where(Organization.id.in_(ids), organization_filter(user))))
 
 
 def staff_may_configure_service(user: StaffUser) -> bool:
@@ -219,6 +251,7 @@ _ABILITIES = {
     "edit_organization": lambda user, obj: staff_may_edit_organization(user, obj),
     "edit_contacts": lambda user, obj: staff_may_edit_contacts(user, obj),
     "see_organization": lambda user, obj: staff_may_see_organization(user, obj.id),
+    "work_ticket": lambda user, obj: staff_may_work_ticket(user, obj),
 }
 
 

@@ -41,6 +41,12 @@ class Config:
         self.PERMANENT_SESSION_LIFETIME = timedelta(days=int(env.get("SESSION_DAYS", "30")))
         # The cookie is re-sent only when the session changes, not on every page view.
         self.SESSION_REFRESH_EACH_REQUEST = False
+        # Load balancers in front of the app that append to X-Forwarded-For/-Proto. With
+        # 0 (the default) those headers are ignored: any client can send them.
+        self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
+        # Staff sessions end after this long without a request, and this long after login.
+        self.STAFF_SESSION_IDLE_MINUTES = int(env.get("STAFF_SESSION_IDLE_MINUTES", "480"))
+        self.STAFF_SESSION_MAX_DAYS = int(env.get("STAFF_SESSION_MAX_DAYS", "7"))
         self.PREFERRED_URL_SCHEME = "https" if secure else "http"
         self.WTF_CSRF_TIME_LIMIT = int(env.get("CSRF_TIME_LIMIT", "3600"))
         self.WTF_CSRF_SSL_STRICT = secure

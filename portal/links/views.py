@@ -39,7 +39,11 @@ def renew_reference(link: PortalLink) -> str:
 
 
 def link_unusable_page(link: PortalLink):
+    """410 for a link that no longer opens: an expired one offers a new link by email; a
+    revoked one does not (revocation is final), only the way to sign in."""
     g.timezone = link.contact.timezone
+    if link.revoked_at is not None:
+        return render_page("links/revoked.html", status=410, link=link)
     return render_page("links/expired.html", status=410, link=link, ref=renew_reference(link))
 
 
@@ -68,6 +72,8 @@ def renew():
     link = db.session.get(PortalLink, link_id)
     if link is None:
         return render_page("links/invalid.html", status=404)
+    if link.revoked_at is not None:  # revoked since the renew button was shown
+        return link_unusable_page(link)
     try:
         link_service.renew_link(link)
     except NotAllowed:

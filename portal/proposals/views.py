@@ -199,5 +199,5 @@ def signature_image(proposal_id: int):
         abort(404)
     response = make_response(proposal.signature.image_png)
     response.mimetype = "image/png"
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Cache-Control"] = "private, no-store"  # a shared phone keeps nothing after sign-out
     return response

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext as _
 
-from portal.access.contacts import current_grant, forget_portal, start_signed_in_session
+from portal.access.contacts import current_grant, end_portal_session, start_signed_in_session
 from portal.core.error_pages import CSRF_RERENDER
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db, form_email, limiter
@@ -130,7 +130,8 @@ def use_link(token: str):
 def sign_out():
     """GET asks; POST ends this browser's portal session."""
     if request.method == "POST":
-        forget_portal()
+        end_portal_session()  # the server-side record too: a copied cookie ends with it
+        db.session.commit()
         return redirect_after_post(url_for(".start"))
     return render_page("sign_in/sign_out.html", form=SignOutForm(formdata=None), signed_in=current_grant() is not None)
 

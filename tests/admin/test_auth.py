@@ -212,3 +212,74 @@ def test_login_follows_a_local_next_path(client, make):
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/admin/outbox/"
+
+
+# --- session expiry: idle and absolute ----------------------------------------------------
+
+
+def _age_session(app, **ago) -> None:
+    """Move the newest staff session's ``created_at`` / ``last_seen_at`` back by these timedeltas."""
+    from portal.core.db import utcnow
+
+    with app.app_context():
+        record = db.session.scalar(select(StaffSession).order_by(StaffSession.created_at.desc()).limit(1))
+        for column, delta in ago.items():
+            setattr(record, column, utcnow() - delta)
+        db.session.commit()
+
+
+def _last_seen(app):
+    with app.app_context():
+        return db.session.scalar(select(StaffSession.last_seen_at))
+
+
+def _signed_out(client) -> bool:
+    response = client.get("/admin/proposals/")
+    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/admin/login"
+
+
+def test_a_staff_session_idle_longer_than_the_limit_ends(app, client, make, login):
+    from datetime import timedelta
+
+    login(client, make.staff())
+    _age_session(app, last_seen_at=timedelta(minutes=479))
+    assert not _signed_out(client)
+    _age_session(app, last_seen_at=timedelta(minutes=481))
+    assert _signed_out(client)
+
+
+def test_a_staff_session_ends_after_its_absolute_lifetime_however_busy(app, client, make, login):
+    from datetime import timedelta
+
+    login(client, make.staff())
+    _age_session(app, created_at=timedelta(days=6, hours=23), last_seen_at=timedelta(seconds=5))
+    assert not _signed_out(client)
+    _age_session(app, created_at=timedelta(days=7, minutes=1), last_seen_at=timedelta(seconds=5))
+    assert _signed_out(client)
+
+
+def test_the_session_limits_are_configurable(app, client, make, login, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setitem(app.config, "STAFF_SESSION_IDLE_MINUTES", 5)
+    login(client, make.staff())
+    _age_session(app, last_seen_at=timedelta(minutes=6))
+    assert _signed_out(client)
+    login(client, make.staff())
+    monkeypatch.setitem(app.config, "STAFF_SESSION_MAX_DAYS", 1)
+    _age_session(app, created_at=timedelta(days=1, minutes=1), last_seen_at=timedelta(seconds=5))
+    assert _signed_out(client)
+
+
+def test_last_seen_is_written_at_most_once_a_minute(app, client, make, login):
+    from datetime import timedelta
+
+    login(client, make.staff())
+    first = _last_seen(app)
+    assert first is not None
+    assert not _signed_out(client)
+    assert _last_seen(app) == first  # a request seconds later writes nothing
+    _age_session(app, last_seen_at=timedelta(minutes=2))
+    aged = _last_seen(app)
+    assert not _signed_out(client)
+    assert _last_seen(app) > aged + timedelta(minutes=1)  # a minute later it is moved on

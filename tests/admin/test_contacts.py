@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact
-from tests.factories import add_to_team, contact_state, link_state, snapshot
+from tests.factories import add_to_team, contact_state, forge_signed_in_session, link_state, snapshot
 
 HX = {"HX-Request": "true"}
 ENDED = "Portal links of this contact were revoked and their open portal sessions end now."
@@ -376,8 +376,7 @@ def test_lowering_the_level_ends_a_signed_in_session_even_where_the_new_level_wo
     delivered = make.delivered(contact=make.contact(portal_level="organization"))
     contact = delivered.contact
     portal = app.test_client()
-    with portal.session_transaction() as session:  # as the sign-in flow leaves it
-        session["portal"] = {"contact": contact.id, "epoch": contact.portal_epoch, "links": [], "signed_in": True}
+    forge_signed_in_session(app, portal, contact)  # as the sign-in flow leaves it
     page = f"/p/proposals/{delivered.proposal.id}"
     assert portal.get(page).status_code == 200
     # addressed to them: "requester" would still cover it, so only the ended session refuses

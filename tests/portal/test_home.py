@@ -214,11 +214,12 @@ def test_the_home_page_runs_the_same_queries_for_3_or_30_proposals(app, make, po
 
 
 def test_a_signed_in_contact_can_go_home_or_sign_out_from_a_proposal(app, make, client):
-    from tests.test_authorization_matrix import _signed_in
+    from tests.factories import forge_signed_in_session
 
     contact = make.contact(portal_level="requester")
     delivered = make.delivered(contact=contact)
-    signed_in = _signed_in(app, delivered.contact)
+    signed_in = app.test_client()
+    forge_signed_in_session(app, signed_in, delivered.contact)
     html = signed_in.get(f"/p/proposals/{delivered.proposal.id}").get_data(as_text=True)
     assert "/home" in html and "/sign-out" in html
     # The same page opened through a link only (not signed in) offers neither.

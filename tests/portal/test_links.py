@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.domains.identity import links as link_service
@@ -157,15 +159,38 @@ def test_renewing_with_a_forged_reference_sends_nothing(app, client, make):
     assert len(outbox(app)) == mails_before
 
 
-def test_a_revoked_link_shows_the_same_renewal_page(app, client, make):
+def test_a_revoked_link_offers_no_renewal_but_a_way_forward(app, client, make):
+    """Revocation is final: whoever holds a revoked link cannot get a new one mailed."""
     delivered = make.delivered()
     _expire(app, delivered.link_id, revoked_at=utcnow())
     response = client.get(f"/l/{delivered.token}")
     assert response.status_code == 410
     html = response.get_data(as_text=True)
     assert "This link is no longer active" in html
-    assert '<form method="post" action="/l/renew">' in html
-    assert "Email me a new link" in html
+    assert "/l/renew" not in html
+    assert "Email me a new link" not in html
+    assert 'href="/sign-in"' in html
+
+
+def test_a_renewal_reference_of_a_link_revoked_since_sends_nothing(app, client, make):
+    """A renew button kept from when the link had only expired stops working once it is revoked."""
+    delivered = make.delivered()
+    _expire(app, delivered.link_id, expires_at=utcnow() - timedelta(minutes=1))
+    page = client.get(f"/l/{delivered.token}").get_data(as_text=True)
+    ref = re.search(r'name="ref" value="([^"]+)"', page).group(1)
+    _expire(app, delivered.link_id, revoked_at=utcnow())
+    mails_before = len(outbox(app))
+    response = client.post("/l/renew", data={"ref": ref})
+    assert response.status_code == 410
+    assert "This link is no longer active" in response.get_data(as_text=True)
+    assert len(outbox(app)) == mails_before
+
+
+def test_an_unknown_link_offers_a_way_forward(client):
+    response = client.get("/l/not-a-real-token")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert 'href="/sign-in"' in html
 
 
 def test_link_lifetime_follows_portal_link_days(app, client, make, monkeypatch):
@@ -302,3 +327,128 @@ def test_deactivating_the_organization_ends_its_contacts_portal_access_at_once(a
         db.session.commit()
     assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
     assert client.get(f"/l/{delivered.token}").status_code == 403
+
+
+# --- "Copy a link for this contact" ---------------------------------------------------
+
+COPIED = re.compile(r'<input id="copied-link-url" type="text" readonly value="(https?://\S+/l/([A-Za-z0-9_-]+))"')
+
+
+def _copy(staff_client, path: str):
+    response = staff_client.post(path)
+    assert response.status_code == 200, response.status_code
+    html = response.get_data(as_text=True)
+    match = COPIED.search(html)
+    assert match, html[:2000]
+    return response, html, match.group(1), match.group(2)
+
+
+def test_staff_copy_a_proposal_link_shown_once_and_recorded_as_issued_by_them(app, make, login, client, open_link):
+    from portal.domains.timeline.models import Subject
+    from portal.domains.timeline.operations import events_for
+
+    delivered = make.delivered()
+    staff = app.test_client()
+    login(staff, make.staff(role="admin", name="Ada Admin"))
+    show = staff.get(f"/admin/proposals/{delivered.proposal.id}").get_data(as_text=True)
+    assert "Copy a link for this contact" in show
+    response, html, url, token = _copy(staff, f"/admin/proposals/{delivered.proposal.id}/copy-link")
+    assert url.startswith("https://portal.example.test/l/")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert 'data-copy="#copied-link-url"' in html
+    assert "<script>" not in html and "onclick" not in html  # CSP: no inline script
+    # recorded: the link as issued by this staff member, the timeline as their action
+    with app.app_context():
+        link = link_service.find_link(token)
+        assert link.issued_by_staff_id is not None and link.issued_by.name == "Ada Admin"
+        assert link.contact_id == delivered.contact.id and link.target_id == delivered.proposal.id
+        event = next(e for e in events_for(Subject.PROPOSAL, delivered.proposal.id) if e.kind == "link_copied")
+        assert event.staff.name == "Ada Admin" and event.contact_id == delivered.contact.id
+    # never shown again
+    again = staff.get(f"/admin/proposals/{delivered.proposal.id}").get_data(as_text=True)
+    assert token not in again and "Copied by staff" in again
+    # and it works for the contact
+    page = open_link(client, token)
+    assert page.status_code == 200 and delivered.proposal.title in page.get_data(as_text=True)
+
+
+def test_a_signature_through_a_copied_link_says_who_issued_it(app, make, login, client):
+    from tests.factories import page_form, sign_form
+
+    delivered = make.delivered()
+    staff = app.test_client()
+    login(staff, make.staff(role="admin", name="Ada Admin"))
+    _response, _html, _url, token = _copy(staff, f"/admin/proposals/{delivered.proposal.id}/copy-link")
+    opened = client.get(f"/l/{token}")
+    page = client.get(opened.headers["Location"]).get_data(as_text=True)
+    signed = client.post(
+        f"/p/proposals/{delivered.proposal.id}/sign",
+        data=sign_form(delivered.proposal, seen_hash=page_form(page)["seen_hash"]),
+    )
+    assert signed.status_code == 303
+    evidence = staff.get(f"/admin/proposals/{delivered.proposal.id}/signature").get_data(as_text=True)
+    assert "signed through a link issued by Ada Admin on" in evidence
+
+
+def test_a_signature_through_a_mailed_link_says_it_was_sent(app, make, login, client):
+    from tests.factories import page_form, sign_form
+
+    delivered = make.delivered()
+    opened = client.get(f"/l/{delivered.token}")
+    page = client.get(opened.headers["Location"]).get_data(as_text=True)
+    client.post(
+        f"/p/proposals/{delivered.proposal.id}/sign",
+        data=sign_form(delivered.proposal, seen_hash=page_form(page)["seen_hash"]),
+    )
+    staff = app.test_client()
+    login(staff, make.staff(role="admin"))
+    evidence = staff.get(f"/admin/proposals/{delivered.proposal.id}/signature").get_data(as_text=True)
+    assert "issued by" not in evidence and "sent " in evidence
+
+
+def test_a_draft_has_no_link_to_copy(app, make, login):
+    proposal = make.proposal()
+    staff = app.test_client()
+    login(staff, make.staff(role="admin"))
+    assert "Copy a link for this contact" not in staff.get(f"/admin/proposals/{proposal.id}").get_data(as_text=True)
+    before = snapshot(app)
+    response = staff.post(f"/admin/proposals/{proposal.id}/copy-link")
+    assert response.status_code == 409
+    assert "Deliver the proposal first" in response.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+def test_technicians_copy_no_proposal_link_but_do_copy_their_customers_ticket_links(app, make, login, client):
+    from portal.domains.service_desk.models import TicketMessage
+
+    tech = make.staff(role="technician", name="Tess Tech")
+    org = make.organization_with("Teamed Co", billing_address="x", team=[tech])
+    contact = make.contact(org)
+    delivered = make.delivered(contact=contact)
+    ticket = make.ticket(contact)
+    staff = app.test_client()
+    login(staff, tech)
+    assert staff.post(f"/admin/proposals/{delivered.proposal.id}/copy-link").status_code == 404
+    assert "Copy a link for this contact" in staff.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)
+    _response, _html, _url, token = _copy(staff, f"/admin/tickets/{ticket.id}/copy-link")
+    with app.app_context():
+        event = db.session.scalars(
+            select(TicketMessage).where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id.desc())
+        ).first()
+        assert event.kind == "event" and event.author_staff_id == tech.id and "copied" in event.body
+        assert link_service.find_link(token).issued_by_staff_id == tech.id
+    opened = client.get(f"/l/{token}")
+    assert opened.status_code == 303 and opened.headers["Location"].endswith(f"/tickets/{ticket.id}")
+    assert client.get(opened.headers["Location"]).status_code == 200
+
+
+def test_staff_who_may_not_see_the_customer_copy_nothing(app, make, login):
+    stranger = make.staff(role="technician")
+    delivered = make.delivered()
+    ticket = make.ticket(delivered.contact)
+    staff = app.test_client()
+    login(staff, stranger)
+    before = snapshot(app)
+    assert staff.post(f"/admin/tickets/{ticket.id}/copy-link").status_code == 404
+    assert staff.post(f"/admin/proposals/{delivered.proposal.id}/copy-link").status_code == 404
+    assert snapshot(app) == before

@@ -318,6 +318,83 @@ def test_sign_out_ends_the_portal_session(app, client, make, cora, portal_sign_i
     assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
 
 
+COOKIE = "porchlight"
+
+
+def _portal_sessions(app) -> int:
+    from portal.domains.identity.models import PortalSession
+
+    with app.app_context():
+        return db.session.scalar(select(db.func.count()).select_from(PortalSession))
+
+
+def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_working(
+    app, client, make, cora, portal_sign_in
+):
+    delivered = make.delivered(contact=cora)
+    portal_sign_in(client, cora)
+    copied = client.get_cookie(COOKIE).value
+    assert _portal_sessions(app) == 1
+    replay = app.test_client()
+    replay.set_cookie(COOKIE, copied)
+    assert replay.get(f"/p/proposals/{delivered.proposal.id}").status_code == 200  # while signed in
+    assert client.post("/sign-out").status_code == 303
+    assert _portal_sessions(app) == 0
+    replay = app.test_client()
+    replay.set_cookie(COOKIE, copied)
+    assert replay.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    home = replay.get("/home")
+    assert home.status_code == 303 and home.headers["Location"] == "/sign-in"
+
+
+def test_a_signed_in_session_keeps_its_record_when_a_link_is_opened(app, client, make, cora, portal_sign_in):
+    """Opening a link after signing in writes nothing and keeps the session's record, so
+    signing out still ends every way in of that cookie."""
+    delivered = make.delivered(contact=cora)
+    portal_sign_in(client, cora)
+    assert client.get(f"/l/{delivered.token}").status_code == 303
+    copied = client.get_cookie(COOKIE).value
+    assert _portal_sessions(app) == 1
+    client.post("/sign-out")
+    replay = app.test_client()
+    replay.set_cookie(COOKIE, copied)
+    assert replay.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+
+
+def test_sign_out_ends_only_this_browsers_session(app, make, cora, portal_sign_in):
+    delivered = make.delivered(contact=cora)
+    laptop, phone = app.test_client(), app.test_client()
+    portal_sign_in(laptop, cora)
+    portal_sign_in(phone, cora)
+    assert _portal_sessions(app) == 2
+    laptop.post("/sign-out")
+    assert phone.get(f"/p/proposals/{delivered.proposal.id}").status_code == 200
+    assert laptop.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+
+
+def test_a_session_cookie_without_a_server_record_opens_nothing(app, client, make, cora):
+    """A cookie made by the app before session records existed (or forged with the key)."""
+    delivered = make.delivered(contact=cora)
+    with client.session_transaction() as session:
+        session["portal"] = {"contact": cora.id, "epoch": 1, "links": [], "signed_in": True}
+    assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    assert client.get("/home").status_code == 303
+
+
+def test_a_proposal_page_checks_the_session_record_in_the_query_that_reads_the_contact(
+    app, client, make, cora, portal_sign_in, count_queries
+):
+    """The record costs no extra round trip: signed in or by link, the same count as before."""
+    delivered = make.delivered(contact=cora)
+    portal_sign_in(client, cora)
+    path = f"/p/proposals/{delivered.proposal.id}"
+    assert client.get(path).status_code == 200
+    with count_queries() as counter:
+        assert client.get(path).status_code == 200
+    checked = [s for s in counter.statements if "portal_sessions" in s]
+    assert checked and all("contacts" in s for s in checked)
+
+
 @pytest.mark.parametrize("change", [{"portal_enabled": False}, {"is_active": False}, {"portal_epoch": 2}])
 def test_revoked_access_ends_an_open_session_on_its_next_request(app, client, cora, portal_sign_in, change):
     portal_sign_in(client, cora)
@@ -397,3 +474,13 @@ def test_an_expired_form_comes_back_filled_in_instead_of_a_bare_error(app, clien
     html = response.get_data(as_text=True)
     assert "Please press Sign in once more." in html and 'value="123456"' in html
     assert _sign_ins(app)[0].failed_attempts == 0
+
+
+def test_the_signature_image_is_never_stored_by_the_browser(make, client, open_link):
+    """A shared phone must not keep the customer's signature after they sign out."""
+    delivered = make.signed(make.delivered())
+    open_link(client, delivered.token)
+    response = client.get(f"/p/proposals/{delivered.proposal.id}/signature.png")
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "max-age" not in response.headers["Cache-Control"]

@@ -26,7 +26,7 @@ from portal.domains.service_desk.models import (
     TicketStatus,
 )
 from portal.domains.timeline.models import Subject, TimelineEntry
-from tests.factories import outbox, snapshot, stored
+from tests.factories import forge_signed_in_session, outbox, snapshot, stored
 
 TOKEN = re.compile(r"/l/([A-Za-z0-9_-]{20,})")
 TICKET_HREF = re.compile(r'href="/tickets/(\d+)"')
@@ -63,8 +63,7 @@ def signed_in(app, contact):
     """A client whose portal session is this contact's, signed in (the sign-in flow
     itself is tested in test_sign_in.py; one test below goes through it)."""
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["portal"] = {"contact": contact.id, "epoch": contact.portal_epoch, "links": [], "signed_in": True}
+    forge_signed_in_session(app, client, contact)
     return client
 
 

@@ -54,6 +54,22 @@ def issue_link(
     return IssuedLink(link, token)
 
 
+def issue_link_to_copy(contact: Contact, target_type: str, target_id: int, staff: StaffUser) -> IssuedLink:
+    """A link a staff member copies to paste into a mail they write themselves ("Copy a
+    link for this contact"). It is marked as issued by them: it may travel anywhere, so
+    a signature made through it says so. The token is shown to them once, never again."""
+    from flask_babel import gettext as _
+
+    from portal.core.errors import NotAllowed
+
+    if not contact.has_portal_access:
+        raise NotAllowed(_("This contact has no portal access."))
+    issued = issue_link(contact, target_type, target_id, created_by=staff)
+    issued.link.issued_by_staff_id = staff.id
+    db.session.flush()
+    return issued
+
+
 def find_link(token: str) -> PortalLink | None:
     """The link behind a token, usable or not (the caller tells the user which)."""
     if not token or len(token) > 200:
@@ -96,13 +112,17 @@ def mask_email(address: str) -> str:
 
 
 def renew_link(old: PortalLink) -> IssuedLink:
-    """Mail a fresh link to the same object, to the address on file (never a typed one)."""
+    """Mail a fresh link to the same object, to the address on file (never a typed one).
+
+    Only for an expired link: a revoked one stays revoked, whoever holds it."""
     from flask_babel import gettext as _
 
     from portal.core.errors import NotAllowed
     from portal.core.urls import external_url
     from portal.mail.outbox import queue_mail
 
+    if old.revoked_at is not None:  # revocation is final; only an expired link is renewed
+        raise NotAllowed(_("This link was withdrawn and cannot be renewed."))
     contact = old.contact
     if not contact.has_portal_access:
         raise NotAllowed(_("This contact has no portal access."))

@@ -49,8 +49,25 @@ class StaffSession(db.Model):
     created_at: Mapped[datetime] = created_at_column()
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    # Touched at most once a minute (not a write per request), for the idle expiry.
+    last_seen_at: Mapped[datetime | None]
 
     user: Mapped[StaffUser] = relationship()
+
+
+class PortalSession(db.Model):
+    """A server-side record of a portal session (opened link or sign-in).
+
+    The cookie carries the random id; every portal request checks the row in the same
+    query that reads the contact, and signing out deletes it, so a copy of the cookie
+    ends with the session.
+    """
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class PortalLink(db.Model):
@@ -67,8 +84,12 @@ class PortalLink(db.Model):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # Set when a staff member copied the link to paste into a mail of their own: it
+    # may have travelled anywhere, so a signature through it says so.
+    issued_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
     contact: Mapped[Contact] = relationship()
+    issued_by: Mapped[StaffUser | None] = relationship(foreign_keys=[issued_by_staff_id])
 
     @property
     def is_expired(self) -> bool:
@@ -90,7 +111,8 @@ class PortalSignIn(db.Model):
     __tablename__ = "portal_sign_ins"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    # NULL only inside the rolled-back savepoint of a request for an unknown address.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import DateTime, delete, func, or_, select, update
 
+from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.domains.identity.models import STAFF_ROLES, StaffSession, StaffUser
@@ -17,6 +20,8 @@ _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps the response time the same.
 _DUMMY_HASH = _hasher.hash("not a real password")
 MIN_PASSWORD = 10
+# ``last_seen_at`` moves on at most this often: not a write per request.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 def hash_password(password: str) -> str:
@@ -60,22 +65,66 @@ def authenticate(email: str, password: str) -> StaffUser | None:
 
 def start_session(user: StaffUser, ip: str | None, user_agent: str | None) -> StaffSession:
     record = StaffSession(
-        id=secrets.token_urlsafe(32), user_id=user.id, ip=(ip or "")[:64], user_agent=(user_agent or "")[:255]
+        id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        ip=(ip or "")[:64],
+        user_agent=(user_agent or "")[:255],
+        last_seen_at=utcnow(),
     )
     db.session.add(record)
     db.session.flush()
     return record
 
 
+def session_limits() -> tuple[timedelta, timedelta]:
+    """(idle, absolute) lifetime of a staff session: ``STAFF_SESSION_IDLE_MINUTES``,
+    ``STAFF_SESSION_MAX_DAYS``."""
+    config = current_app.config
+    return (
+        timedelta(minutes=int(config.get("STAFF_SESSION_IDLE_MINUTES", 480))),
+        timedelta(days=int(config.get("STAFF_SESSION_MAX_DAYS", 7))),
+    )
+
+
 def load_session_user(session_id: str | None, user_id: str) -> StaffUser | None:
-    """The user of a live server-side session, or None once it has ended."""
+    """The user of a live server-side session, or None once it has ended: logged out,
+    idle longer than the idle limit, or older than the absolute one."""
     if not session_id or not str(user_id).isdigit():
         return None
-    return db.session.scalar(
-        select(StaffUser)
+    now = utcnow()
+    idle, lifetime = session_limits()
+    last_seen = func.coalesce(StaffSession.last_seen_at, StaffSession.created_at, type_=DateTime())
+    row = db.session.execute(
+        select(StaffUser, last_seen)
         .join(StaffSession, StaffSession.user_id == StaffUser.id)
-        .where(StaffSession.id == session_id, StaffUser.id == int(user_id), StaffUser.is_enabled.is_(True))
-    )
+        .where(
+            StaffSession.id == session_id,
+            StaffUser.id == int(user_id),
+            StaffUser.is_enabled.is_(True),
+            StaffSession.created_at > now - lifetime,
+            last_seen > now - idle,
+        )
+    ).first()
+    if row is None:
+        return None
+    user, seen = row
+    if seen is None or seen <= now - TOUCH_EVERY:
+        _touch_session(session_id, now)
+    return user
+
+
+def _touch_session(session_id: str, now: datetime) -> None:
+    """Move ``last_seen_at`` on in a transaction of its own: a GET commits nothing, and
+    a request that rolls back must not take the touch with it."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(StaffSession)
+            .where(
+                StaffSession.id == session_id,
+                or_(StaffSession.last_seen_at.is_(None), StaffSession.last_seen_at <= now - TOUCH_EVERY),
+            )
+            .values(last_seen_at=now)
+        )
 
 
 def end_session(session_id: str | None) -> None:

@@ -448,6 +448,18 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
     return issued
 
 
+def issue_proposal_link_to_copy(proposal: Proposal, staff: StaffUser) -> links.IssuedLink:
+    """ "Copy a link for this contact": a link for the proposal's addressee that the staff
+    member pastes into a mail of their own; on the timeline as issued by them."""
+    if proposal.status == ProposalStatus.DRAFT:
+        raise NotAllowed(_("Deliver the proposal first: the portal never shows drafts."))
+    contact = proposal.contact
+    issued = links.issue_link_to_copy(contact, "proposal", proposal.id, staff)
+    _event(proposal, "link_copied", staff=staff, contact=contact, detail=contact.email)
+    db.session.flush()
+    return issued
+
+
 # --- signing -----------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from portal.core.db import utcnow
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact, Organization, Site
+from portal.domains.identity import links
 from portal.domains.identity.models import StaffUser
 from portal.domains.service_desk.business_hours import Schedule, add_business_minutes, business_minutes_between
 from portal.domains.service_desk.models import (
@@ -374,6 +375,21 @@ def _event(
     """A line in the staff timeline (contacts see the conversation and the status only)."""
     record_event(Subject.TICKET, ticket.id, TICKET_CHANGE, staff=staff, contact=contact, detail=text, at=now)
     ticket.updated_at = now
+
+
+def issue_ticket_link_to_copy(ticket: Ticket, staff: StaffUser, now: datetime | None = None):
+    """ "Copy a link for this contact": a link to the ticket for its contact that the staff
+    member pastes into a mail of their own; on the timeline as issued by them."""
+    contact = db.session.get(Contact, ticket.contact_id)
+    issued = links.issue_link_to_copy(contact, "ticket", ticket.id, staff)
+    _event(
+        ticket,
+        _("Portal link for %(name)s copied to paste into an email", name=contact.full_name),
+        now or utcnow(),
+        staff=staff,
+    )
+    db.session.flush()
+    return issued
 
 
 STOPPED = (TicketState.WAITING, TicketState.CLOSED)

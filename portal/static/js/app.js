@@ -97,3 +97,24 @@
 })();
 
 // --- tickets: admin ---
+
+// --- copy a link (admin: "Copy a link for this contact") ---
+// A button with data-copy="#input" copies that input's value; without the clipboard
+// API (or permission) the value is selected for Ctrl+C instead.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    var input = document.querySelector(button.dataset.copy);
+    if (!input) return;
+    input.select();
+    var done = function () { button.textContent = button.dataset.copied || button.textContent; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+    } else {
+      try { if (document.execCommand("copy")) done(); } catch (e) { /* selected: Ctrl+C works */ }
+    }
+  });
+})();

@@ -136,3 +136,14 @@ def test_renew_is_refused_when_portal_access_is_off(make, ctx):
 
 def test_mask_email_keeps_the_first_letter_and_the_domain():
     assert links.mask_email("jane.doe@example.com") == "j•••@example.com"
+
+
+def test_renew_is_refused_for_a_revoked_link(make, ctx):
+    """Revocation is final: only an expired link is renewed."""
+    contact, proposal = make.contact(), make.proposal()
+    issued = _issue(contact.id, proposal.id)
+    links.revoke_link(issued.link)
+    mails_before = db.session.scalar(select(db.func.count()).select_from(OutboxMessage))
+    with pytest.raises(NotAllowed):
+        links.renew_link(issued.link)
+    assert db.session.scalar(select(db.func.count()).select_from(OutboxMessage)) == mails_before

@@ -78,3 +78,46 @@ def test_a_lock_reached_by_parallel_tries_holds_for_the_right_code(make, ctx):
     db.session.commit()
     with pytest.raises(InvalidInput, match="locked"):
         service.complete_sign_in_by_code(contact.email, code)
+
+
+def _work_of_a_request(app, monkeypatch, email: str) -> tuple[list[str], list[str]]:
+    """The SQL statements (without their parameters) and the templates rendered while
+    asking for a sign-in to ``email``."""
+    from flask import render_template as real_render
+    from sqlalchemy import event
+
+    import portal.mail.outbox as outbox
+
+    statements: list[str] = []
+    rendered: list[str] = []
+
+    def render(template, **context):
+        rendered.append(template)
+        return real_render(template, **context)
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        # A savepoint's end (RELEASE or ROLLBACK TO) is the one step that may differ.
+        if not statement.lstrip().upper().startswith(("PRAGMA", "RELEASE", "ROLLBACK")):
+            statements.append(re.sub(r"\s+", " ", statement).strip())
+
+    monkeypatch.setattr(outbox, "render_template", render)
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        service.request_sign_in(email, "203.0.113.9")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    db.session.commit()
+    return statements, rendered
+
+
+def test_an_unknown_address_costs_the_same_database_work_and_rendering_as_a_known_one(app, make, ctx, monkeypatch):
+    """No timing oracle: the same statements run (the unknown one's writes are rolled
+    back in a savepoint) and the same mail is rendered, whichever the address."""
+    make.contact(email="known@example.test")
+    known = _work_of_a_request(app, monkeypatch, "known@example.test")
+    unknown = _work_of_a_request(app, monkeypatch, "nobody@example.test")
+    assert any(s.startswith("INSERT INTO portal_sign_ins") for s in known[0])
+    assert unknown == known
+    # ... and only the known address got anything
+    assert _count(PortalSignIn) == 1 and _count(OutboxMessage) == 1
+    assert db.session.scalar(select(OutboxMessage.to_addr)) == "known@example.test"
