@@ -28,6 +28,7 @@ PUBLIC = {
     "static": "assets",
     "index": "landing page",
     "healthz": "health check",
+    "favicon": "site icon",
     "links.open": "portal link landing (token checked)",
     "links.renew": "renew an expired link (signed reference checked)",
     "admin.auth.login": "staff sign-in",
@@ -53,7 +54,7 @@ SESSION_ONLY = {
 PORTAL_PROPOSAL_ROUTES = {
     "proposals.show": ("GET", 200),
     "proposals.options": ("POST", 200),
-    "proposals.sign": ("POST", 303),  # already signed: back to the signed view
+    "proposals.sign": ("POST", 409),  # already signed: says who signed, when, with which options
     "proposals.signature_image": ("GET", 200),
 }
 

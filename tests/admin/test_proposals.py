@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from flask_babel import format_datetime
 from sqlalchemy import func, select, update
 
 from portal.core.extensions import db
+from portal.core.templating import format_moment
 from portal.domains.customers.models import Contact
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as service
@@ -443,7 +443,7 @@ def test_signature_page_shows_signer_time_options_total_and_intact(app, staff_cl
     with app.app_context():
         sig = db.session.scalar(select(Signature).where(Signature.proposal_id == signed.proposal.id))
         with app.test_request_context():
-            when = format_datetime(sig.signed_at, "full")
+            when = format_moment(sig.signed_at)  # the one date-time look, with the zone
     assert "Cora Contact" in html
     assert when in html
     assert "Mulch ($130.00)" in html
