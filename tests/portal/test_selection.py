@@ -140,3 +140,50 @@ def test_a_stale_second_tab_is_told_who_signed_and_with_which_options(app, make,
     assert f'href="{url}"' in html
     (signature,) = signature_rows(app)
     assert signature.signer_name == "Dana Early"
+
+
+# --- a page open longer than the CSRF token lives ------------------------------------
+
+
+def test_an_option_tap_after_the_token_expired_refreshes_the_page_and_says_so(
+    app, make, client, open_link, monkeypatch
+):
+    from itsdangerous import TimestampSigner
+
+    from tests.conftest import csrf_token_from
+
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    monkeypatch.setitem(app.config, "WTF_CSRF_TIME_LIMIT", 60)
+    delivered = make.delivered(optional=OPTIONS)
+    old = TimestampSigner.get_timestamp
+    with monkeypatch.context() as patch:  # the page was loaded two minutes ago
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: old(self) - 120)
+        html = open_link(client, delivered.token).get_data(as_text=True)
+    old_token = csrf_token_from(html)
+    options = [int(i) for i in page_form(html)["options"]]
+    url = f"/p/proposals/{delivered.proposal.id}"
+    before = snapshot(app)
+
+    response = client.post(
+        f"{url}/options", data={"option": [str(options[0])]}, headers={**HX, "X-CSRFToken": old_token}
+    )
+    # Not a 400 that htmx drops (the box stayed ticked beside a total without it).
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == f"{url}?refreshed=1"
+    assert snapshot(app) == before  # an untrusted request keeps nothing
+
+    page = client.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+    assert "This page was open a long time, so we refreshed it." in page
+    assert _ticked(page) == set() and _grand_total(page) == "$180.00"  # boxes and total agree
+    fresh = csrf_token_from(page)
+    assert fresh != old_token
+    again = client.post(f"{url}/options", data={"option": [str(options[0])]}, headers={**HX, "X-CSRFToken": fresh})
+    assert again.status_code == 200 and _grand_total(again.get_data(as_text=True)) == "$310.00"
+
+
+def test_a_plain_option_post_with_an_expired_token_comes_back_to_the_page(app, make, client, open_link, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    delivered, options = _open(make, client, open_link)
+    url = f"/p/proposals/{delivered.proposal.id}"
+    response = client.post(f"{url}/options", data={"option": [str(options[0])], "csrf_token": "stale"})
+    assert response.status_code == 303 and response.headers["Location"] == f"{url}?refreshed=1"
