@@ -142,10 +142,27 @@ def forget_portal() -> None:
     session.pop(PORTAL_KEY, None)
 
 
+ENDED_KEY = "portal_ended"  # why the last portal session ended, for the sign-in page
+
+
+def _sign_in_needed() -> None:
+    """404 as before (nothing is told about the object), flagged so the portal's 404
+    handler offers sign-in and a way back to this page instead."""
+    g.portal_sign_in_needed = True
+    abort(404)
+
+
+def _end_session(reason: str) -> None:
+    """The session's contact lost or changed access: forget it, remember why."""
+    forget_portal()
+    session[ENDED_KEY] = reason
+    _sign_in_needed()
+
+
 def _require_grant() -> PortalGrant:
     grant = current_grant()
     if grant is None:
-        abort(404)
+        _sign_in_needed()
     return grant
 
 
@@ -221,9 +238,10 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
         organization_active,
     ) = row
     # A deactivated customer's contacts lose the portal with it, at once.
-    if not is_active or not portal_enabled or not organization_active or epoch != grant.epoch:
-        forget_portal()
-        abort(404)
+    if not is_active or not portal_enabled or not organization_active:
+        _end_session("ended")
+    if epoch != grant.epoch:
+        _end_session("changed")
     g.timezone = timezone  # the contact reads times in their own zone
     return ContactFacts(
         contact_id,
@@ -241,8 +259,7 @@ def current_contact() -> ContactFacts:
     grant = _require_grant()
     row = db.session.connection().execute(_CONTACT, {"contact_id": grant.contact_id}).first()
     if row is None:
-        forget_portal()
-        abort(404)
+        _end_session("ended")
     return _facts(row, grant)
 
 

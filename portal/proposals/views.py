@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, request, url_for
+from flask import Blueprint, make_response, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -194,15 +194,20 @@ def _sign_after_csrf_expired():
 
 def _options_after_csrf_expired():
     """An option tapped on a page open longer than the token lives: nothing is kept
-    (the request is not trusted), and the page reloads with a fresh token and says
-    so, rather than leaving a ticked box beside a total that ignores it."""
+    (the request is not trusted), and the page comes back with a fresh token and says
+    so, rather than leaving a ticked box beside a total that ignores it. htmx is told
+    to reload the page (``HX-Redirect`` is acted on before any swap); a plain post gets
+    the page itself (422, as every refused form)."""
     proposal_id = request.view_args.get("proposal_id")
-    location = url_for(".show", proposal_id=proposal_id, refreshed=1)
+    try:
+        key = _key(proposal_id, refreshed=True)
+    except LinkUnusable as error:
+        return link_unusable_page(error.link)
     if wants_partial():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = location
+        response = make_response(_("This page was open a long time, so we refreshed it."), 422)
+        response.headers["HX-Redirect"] = url_for(".show", proposal_id=proposal_id, refreshed=1)
         return response
-    return redirect(location, 303)
+    return _page(key, status=422, block=None)
 
 
 CSRF_RERENDER["proposals.sign"] = _sign_after_csrf_expired

@@ -374,9 +374,11 @@ def test_without_a_portal_session_the_ticket_pages_send_to_sign_in(client):
     for path in ("/tickets", "/tickets/new"):
         response = client.get(path)
         assert response.status_code == 303 and response.headers["Location"].endswith("/sign-in")
-    assert client.get("/tickets/new/sub-issue-types?issue_type_id=1").status_code == 404
+    # Without a session every portal page offers sign-in (tests/portal/test_session_ended.py).
+    assert client.get("/tickets/new/sub-issue-types?issue_type_id=1").status_code == 303
     assert client.post("/tickets/new", data={"title": "x", "description": "y"}).status_code == 303
-    assert client.get("/tickets/1").status_code == 404
+    response = client.get("/tickets/1")
+    assert response.status_code == 303 and response.headers["Location"] == "/sign-in?next=/tickets/1"
 
 
 # --- attachments -------------------------------------------------------------------
