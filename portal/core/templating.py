@@ -26,7 +26,7 @@ from babel.dates import format_time as babel_format_time
 from babel.dates import format_timedelta as babel_format_timedelta
 from babel.dates import get_datetime_format
 from babel.numbers import format_currency
-from flask import Flask
+from flask import Flask, Response, render_template, request, session
 from flask_babel import format_decimal, get_locale, get_timezone
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -96,6 +96,18 @@ def format_relative(value: datetime | None, now: datetime | None = None) -> str:
     return babel_format_timedelta(aware - now, add_direction=True, locale=str(get_locale()))
 
 
+def _is_partial(response: Response) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return (
+        bool(htmx)
+        and not htmx.boosted
+        and response.mimetype == "text/html"
+        and not response.is_streamed
+        and response.status_code < 300
+        and "HX-Redirect" not in response.headers
+    )
+
+
 URL = re.compile(r"https?://[^\s<>\"']+")
 
 
@@ -123,6 +135,15 @@ def init_templating(app: Flask) -> None:
         """Escape, then make http(s) URLs clickable (the outbox shows mail bodies)."""
         escaped = str(escape(text))
         return Markup(URL.sub(lambda m: f'<a href="{m.group(0)}" rel="noreferrer">{m.group(0)}</a>', escaped))
+
+    @app.after_request
+    def _flashes_on_partials(response):
+        # A partial never showed the flash region, so a message flashed in a request
+        # answered by one stayed in the session and popped up on a later, unrelated
+        # page. Send pending messages with the partial, out of band.
+        if _is_partial(response) and "_flashes" in session:
+            response.set_data(response.get_data(as_text=True) + render_template("_flashes.html", oob=True))
+        return response
 
     @app.context_processor
     def globals_():

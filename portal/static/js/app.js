@@ -66,6 +66,17 @@
   });
 })();
 
+// --- flashed messages ---
+// A message is about the action that just happened: the next htmx request empties the
+// region (a partial brings its own messages out of band).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeRequest", function () {
+    var region = document.getElementById("flashes");
+    if (region) region.innerHTML = "";
+  });
+})();
+
 // --- proposals: the option toggle ---
 // A tap whose request fails (offline, a server error) must not leave a ticked box
 // beside a total that ignores it: put the box back and say so. (An expired CSRF
