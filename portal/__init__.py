@@ -146,6 +146,11 @@ def _register_blueprints(app: Flask) -> None:
 
         return render_template("home.html")
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for /favicon.ico whatever the page links; answer it, not a 404.
+        return app.send_static_file("favicon.ico")
+
     @app.get("/healthz")
     def healthz():
         return {"ok": True}

@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 
 from portal import create_app
 from portal.core.extensions import db
+from portal.core.pagecache import render_cache
 from tests import factories
 
 
@@ -90,6 +91,7 @@ def _clean_tables(request):
     if "app" not in request.fixturenames:
         return
     application = request.getfixturevalue("app")
+    render_cache(application).clear()  # ids restart: a cached page must not outlive its rows
     with application.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

@@ -41,6 +41,7 @@ PUBLIC = {
     ("static", "GET"): "assets",
     ("index", "GET"): "landing page",
     ("healthz", "GET"): "health check",
+    ("favicon", "GET"): "site icon",
     ("links.open", "GET"): "portal link landing (token checked)",
     ("links.renew", "POST"): "renew an expired link (signed reference checked)",
     ("admin.auth.login", "GET"): "staff sign-in form",
@@ -178,7 +179,8 @@ def _denied_problem(response, name: str | None = None):
 PORTAL_PROPOSAL_ROUTES = {
     "proposals.show": ("GET", Expect(200, shows="name")),
     "proposals.options": ("POST", Expect(200, shows="grand-total")),  # the totals partial
-    "proposals.sign": ("POST", Expect(303, location=r"/p/proposals/{id}")),  # already signed: the signed view
+    # already signed: says who signed, when, with which options
+    "proposals.sign": ("POST", Expect(409, shows="proposal")),
     "proposals.signature_image": ("GET", Expect(200, shows="png")),
 }
 

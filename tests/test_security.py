@@ -26,6 +26,7 @@ CSRF_REFUSED = "This form expired or was sent from another page."
 RERENDERED = {
     "admin.auth.login": "The page was open too long. Please sign in again.",
     "proposals.sign": "This page was open for a long time",
+    "proposals.options": "This page was open a long time, so we refreshed it.",
     "sign_in.start": "This page was open for a long time. Please send it again.",
     "sign_in.code": "This page was open for a long time. Please press Sign in once more.",
     "tickets.new": "This page was open for a long time, so we need you to send it once more.",

@@ -188,10 +188,27 @@ def end_portal_session() -> None:
     forget_portal()
 
 
+ENDED_KEY = "portal_ended"  # why the last portal session ended, for the sign-in page
+
+
+def _sign_in_needed() -> None:
+    """404 as before (nothing is told about the object), flagged so the portal's 404
+    handler offers sign-in and a way back to this page instead."""
+    g.portal_sign_in_needed = True
+    abort(404)
+
+
+def _end_session(reason: str) -> None:
+    """The session's contact lost or changed access: forget it, remember why."""
+    forget_portal()
+    session[ENDED_KEY] = reason
+    _sign_in_needed()
+
+
 def _require_grant() -> PortalGrant:
     grant = current_grant()
     if grant is None:
-        abort(404)
+        _sign_in_needed()
     return grant
 
 
@@ -275,15 +292,12 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
     ) = row
     # A deactivated customer's contacts lose the portal with it, at once; a session
     # whose record is gone (signed out) is over, whoever kept a copy of the cookie.
-    if (
-        (grant.session_id is not None and session_id is None)
-        or not is_active
-        or not portal_enabled
-        or not organization_active
-        or epoch != grant.epoch
-    ):
-        forget_portal()
-        abort(404)
+    if grant.session_id is not None and session_id is None:
+        _end_session("signed_out")
+    if not is_active or not portal_enabled or not organization_active:
+        _end_session("ended")
+    if epoch != grant.epoch:
+        _end_session("changed")
     g.timezone = timezone  # the contact reads times in their own zone
     return ContactFacts(
         contact_id,
@@ -301,8 +315,7 @@ def current_contact() -> ContactFacts:
     grant = _require_grant()
     row = db.session.connection().execute(_CONTACT, {"contact_id": grant.contact_id, "sid": grant.session_id}).first()
     if row is None:
-        forget_portal()
-        abort(404)
+        _end_session("ended")
     return _facts(row, grant)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -11,14 +11,31 @@ from werkzeug.exceptions import HTTPException
 from portal.core.extensions import db, login_manager
 from portal.core.htmx import render_page
 
+# The customer blueprints whose objects need a portal session.
+PORTAL_BLUEPRINTS = ("proposals", "tickets", "home")
+
 
 def error_page(status: int, title: str, message: str):
     return render_page("errors/error.html", status=status, title=title, message=message)
 
 
+def _offer_sign_in():
+    """No portal session (never, or it ended): the sign-in page, and back here after.
+    The answer is the same whether the object exists or not."""
+    path = request.full_path.rstrip("?") if request.method == "GET" else None
+    location = url_for("sign_in.start", next=path) if path else url_for("sign_in.start")
+    if getattr(request, "htmx", None):
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
+
+
 def init_errors(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(_error):
+        if g.get("portal_sign_in_needed") and request.blueprint in PORTAL_BLUEPRINTS:
+            return _offer_sign_in()
         return error_page(
             404, _("Page not found"), _("This page does not exist, or you need the link from your email to see it.")
         )

@@ -1,9 +1,15 @@
-"""A small per-process cache of rendered pages, keyed by the version of what they show.
+"""A small per-app cache of rendered pages, keyed by the version of what they show.
 
 The key always carries the row's version stamp (``updated_at``, ``content_version``,
-status, signed time), so a change in the database is a new key: nothing is ever
-invalidated by hand, and a stale entry cannot be served. Per-session values (the
-CSRF token) are rendered as a placeholder and filled in on the way out.
+status, signed time) and every other fact the page shows (names from other rows),
+so a change in the database is a new key: nothing is ever invalidated by hand, and
+a stale entry cannot be served. Build the page from a view model whose fields come
+from the key (``portal/proposals/page.py``): a page that reads anything else can go
+stale. Per-session values (the CSRF token) are rendered as a placeholder and filled
+in on the way out.
+
+The cache lives in ``app.extensions`` (one per app, so two apps in one process, as in
+the tests, never share entries).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from flask import make_response, render_template
+from flask import Flask, current_app, make_response, render_template
 from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 
@@ -45,7 +51,16 @@ class RenderCache:
             self._items.clear()
 
 
-pages = RenderCache()
+EXTENSION_KEY = "porchlight_render_cache"
+
+
+def render_cache(app: Flask | None = None) -> RenderCache:
+    """This app's render cache (made on first use)."""
+    extensions = (app or current_app).extensions
+    cache = extensions.get(EXTENSION_KEY)
+    if cache is None:
+        cache = extensions.setdefault(EXTENSION_KEY, RenderCache())
+    return cache
 
 
 def cached_page(key: Hashable, template: str, context: Callable[[], dict]):
@@ -53,7 +68,9 @@ def cached_page(key: Hashable, template: str, context: Callable[[], dict]):
 
     ``context`` is called only on a miss, so the loading it does is skipped on a hit.
     """
-    html = pages.get_or_render(key, lambda: render_template(template, **context(), csrf_token=lambda: CSRF_PLACEHOLDER))
+    html = render_cache().get_or_render(
+        key, lambda: render_template(template, **context(), csrf_token=lambda: CSRF_PLACEHOLDER)
+    )
     response = make_response(html.replace(CSRF_PLACEHOLDER, generate_csrf()))
     response.vary.add("HX-Request")
     return response
@@ -61,7 +78,7 @@ def cached_page(key: Hashable, template: str, context: Callable[[], dict]):
 
 def cached_block(key: Hashable, template: str, block: str, context: Callable[[], dict]):
     """One block of a page (an htmx partial) from the cache; it must not hold a token."""
-    html = pages.get_or_render(key, lambda: render_block(template, block, **context()))
+    html = render_cache().get_or_render(key, lambda: render_block(template, block, **context()))
     response = make_response(html)
     response.vary.add("HX-Request")
     return response

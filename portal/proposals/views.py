@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
-from flask_babel import get_locale, get_timezone
+from flask import Blueprint, make_response, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
@@ -14,10 +14,12 @@ from portal.core.extensions import db, limiter
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.pagecache import cached_block, cached_page
 from portal.domains.proposals import operations as service
-from portal.domains.proposals.models import Proposal, ProposalStatus
+from portal.domains.proposals.models import ProposalStatus
+from portal.domains.proposals.selection import forget_selections, keep_selection
 from portal.domains.proposals.totals import compute_totals, parse_option_ids
 from portal.links.views import link_unusable_page
 from portal.proposals.forms import ProposalSignForm
+from portal.proposals.page import ProposalPage, ProposalPageKey, build_page, page_key
 
 bp = Blueprint("proposals", __name__, url_prefix="/p/proposals")
 
@@ -29,73 +31,61 @@ def link_unusable(error: LinkUnusable):
     return link_unusable_page(error.link)
 
 
-def _context(
-    proposal: Proposal, access, form=None, selected=(), errors=None, notice: str | None = None, signed_in: bool = False
-) -> dict:
-    totals = service.totals_of(proposal, selected)
-    signature = proposal.signature if proposal.signed_at else None
-    if signature is not None:
-        totals = service.totals_of(proposal, service.signed_selection(signature))
+def _context(page: ProposalPage, form=None, errors=None, notice: str | None = None) -> dict:
+    """What the template reads: the view model, plus this request's form, errors and notice."""
     return dict(
-        proposal=proposal,
-        signed_in=signed_in,
-        contact=access.contact,
-        totals=totals,
-        signature=signature,
+        page=page,
+        totals=page.totals,
+        signed_total=page.signature is not None,
         form=form or ProposalSignForm(formdata=None),
-        seen_hash=service.content_hash(proposal),
-        consent_text=service.consent_text(),
         errors=errors or {},
         notice=notice,
-        can_sign=proposal.status == ProposalStatus.DELIVERED and not proposal.signed_at,
-        newer_revision=service.latest_revision_id(proposal) if proposal.status == ProposalStatus.SUPERSEDED else None,
     )
 
 
-def _page(proposal: Proposal, access, status: int = 200, block: str | None = "proposal", **context):
-    return render_page(TEMPLATE, block=block, status=status, **_context(proposal, access, **context))
+def _page(key: ProposalPageKey, status: int = 200, block: str | None = "proposal", form=None, errors=None, notice=None):
+    """The page rendered for this request only (a form echoed back), never cached."""
+    context = _context(build_page(key), form=form, errors=errors, notice=notice)
+    return render_page(TEMPLATE, block=block, status=status, **context)
+
+
+def _signed_in() -> bool:
+    grant = current_grant()
+    return bool(grant and grant.signed_in)
+
+
+def _key(proposal_id: int, selected=None, **flags) -> ProposalPageKey:
+    stamp, access = contact_proposal_stamp(proposal_id)
+    return page_key(stamp, access, signed_in=_signed_in(), selected=selected, **flags)
 
 
 @bp.get("/<int:proposal_id>")
 def show(proposal_id: int):
     """The proposal as the contact sees it, from the render cache when unchanged."""
-    stamp, access = contact_proposal_stamp(proposal_id)
-    grant = current_grant()
-    signed_in = bool(grant and grant.signed_in)
-    key = (
-        "proposal",
-        stamp,
-        access.contact_id,
-        access.contact_name,
-        access.organization_name,
-        signed_in,
-        str(get_locale()),
-        str(get_timezone()),
-        bool(request.args.get("signed")),
-    )
-
-    def render():
-        proposal, _access = contact_proposal(proposal_id)
-        return _context(proposal, access, signed_in=signed_in)
-
-    return cached_page(key, TEMPLATE, context=render)
+    key = _key(proposal_id, just_signed=bool(request.args.get("signed")), refreshed=bool(request.args.get("refreshed")))
+    return cached_page(key, TEMPLATE, context=lambda: _context(build_page(key)))
 
 
 @bp.post("/<int:proposal_id>/options")
 def options(proposal_id: int):
-    """Totals for a selection. htmx gets the totals block; a plain post the whole page."""
-    stamp, _access = contact_proposal_stamp(proposal_id)
-    if wants_partial() and stamp.status == ProposalStatus.DELIVERED and stamp.signed_at is None:
-        # The hot path of ticking boxes: amounts come from the per-version cache.
-        lines = service.pricing_lines(stamp)
-        selected, unknown = parse_option_ids(request.form.getlist("option"), lines)
+    """Totals for a selection, which is kept for this contact until signing. htmx gets
+    the totals block; a plain post the whole page."""
+    stamp, access = contact_proposal_stamp(proposal_id)
+    signable = stamp.status == ProposalStatus.DELIVERED and stamp.signed_at is None
+    # The hot path of ticking boxes: amounts come from the per-version cache.
+    lines = service.pricing_lines(stamp)
+    selected, unknown = parse_option_ids(request.form.getlist("option"), lines)
+    errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
+    if signable and not unknown:
+        keep_selection(proposal_id, access.contact_id, selected)
+        db.session.commit()
+    if wants_partial() and signable:
         if unknown:
-            errors = {"options": _("Some of the chosen options are not part of this proposal.")}
             return render_page(
                 TEMPLATE,
                 block="totals",
                 status=422,
-                signature=None,
+                signed_total=False,
                 errors=errors,
                 totals=compute_totals(lines, stamp.currency, selected),
             )
@@ -104,15 +94,10 @@ def options(proposal_id: int):
             key,
             TEMPLATE,
             "totals",
-            lambda: dict(signature=None, errors={}, totals=compute_totals(lines, stamp.currency, selected)),
+            lambda: dict(signed_total=False, errors={}, totals=compute_totals(lines, stamp.currency, selected)),
         )
-    proposal, access = contact_proposal(proposal_id)
-    selected, unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
-    errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
-    form = ProposalSignForm()
-    return _page(
-        proposal, access, status=422 if unknown else 200, block="totals", form=form, selected=selected, errors=errors
-    )
+    key = page_key(stamp, access, signed_in=_signed_in(), selected=tuple(selected) if signable else None)
+    return _page(key, status=422 if unknown else 200, block="totals", form=ProposalSignForm(), errors=errors)
 
 
 @bp.post("/<int:proposal_id>/sign")
@@ -136,49 +121,70 @@ def sign(proposal_id: int):
         service.sign_proposal(proposal, access.contact, access.link, data)
     except AlreadySigned:
         db.session.rollback()
-        return redirect_after_post(url_for(".show", proposal_id=proposal_id))
+        return _already_signed(proposal_id, repeat=(access.contact_id, data.signer_name, tuple(selected)))
     except ContentChanged:
         db.session.rollback()
-        proposal, access = contact_proposal(proposal_id)
         return _page(
-            proposal,
-            access,
+            _key(proposal_id, selected=tuple(selected)),
             status=409,
             form=form,
-            selected=selected,
             notice=_("This proposal was changed after you opened it. Please review the new version, then sign again."),
         )
     except InvalidInput as error:
         db.session.rollback()
-        proposal, access = contact_proposal(proposal_id)  # the rollback expired what was loaded
         if "signature" in error.errors:
             form.signature_png.data = ""  # not echoed back (it can be megabytes); the pad redraws the strokes
-        return _page(proposal, access, status=422, form=form, selected=selected, errors=error.errors)
+        return _page(_key(proposal_id, selected=tuple(selected)), status=422, form=form, errors=error.errors)
     except NotAllowed as error:
         db.session.rollback()
-        proposal, access = contact_proposal(proposal_id)
-        return _page(proposal, access, status=409, notice=str(error))
+        return _page(_key(proposal_id), status=409, notice=str(error))
+    forget_selections(proposal_id)
     db.session.commit()
     return redirect_after_post(url_for(".show", proposal_id=proposal_id, signed=1))
+
+
+def _already_signed(proposal_id: int, repeat: tuple | None = None):
+    """A Sign from a stale tab (or a second device): say plainly who signed, when and
+    with which options, instead of quietly showing a signature the contact did not make.
+
+    The same submit arriving twice (a double tap: same contact, name and options) is
+    answered like the first one, with the signed view."""
+    page = build_page(_key(proposal_id))
+    signature = page.signature
+    same = False
+    if repeat is not None and signature is not None:
+        contact_id, name, selected = repeat
+        same = (contact_id, " ".join(name.split()), tuple(selected)) == (
+            signature.contact_id,
+            signature.signer_name,
+            signature.selected_ids,
+        )
+    if signature is None or same:
+        return redirect_after_post(url_for(".show", proposal_id=proposal_id))
+    return render_page(
+        "proposals/already_signed.html",
+        block="proposal",
+        status=409,
+        page=page,
+        options=page.line_descriptions(page.signature.selected_ids) if page.signature else [],
+    )
 
 
 def _sign_after_csrf_expired():
     """Re-show the filled-in sign form with a fresh token instead of losing the drawing."""
     proposal_id = request.view_args.get("proposal_id")
     try:
-        proposal, access = contact_proposal(proposal_id)
+        key = _key(proposal_id)
     except LinkUnusable as error:
         return link_unusable_page(error.link)
-    if proposal.signed_at:
-        return redirect_after_post(url_for(".show", proposal_id=proposal_id))
-    selected, _unknown = parse_option_ids(request.form.getlist("option"), proposal.lines)
-    form = ProposalSignForm()
+    if key.stamp.signed_at:
+        return _already_signed(proposal_id)
+    lines = service.pricing_lines(key.stamp)
+    selected, _unknown = parse_option_ids(request.form.getlist("option"), lines)
     return _page(
-        proposal,
-        access,
+        _key(proposal_id, selected=tuple(selected)),
         status=422,
-        form=form,
-        selected=selected,
+        form=ProposalSignForm(),
         notice=_(
             "This page was open for a long time, so we need you to press Sign once more. "
             "Your name and signature are kept."
@@ -186,13 +192,32 @@ def _sign_after_csrf_expired():
     )
 
 
+def _options_after_csrf_expired():
+    """An option tapped on a page open longer than the token lives: nothing is kept
+    (the request is not trusted), and the page comes back with a fresh token and says
+    so, rather than leaving a ticked box beside a total that ignores it. htmx is told
+    to reload the page (``HX-Redirect`` is acted on before any swap); a plain post gets
+    the page itself (422, as every refused form)."""
+    proposal_id = request.view_args.get("proposal_id")
+    try:
+        key = _key(proposal_id, refreshed=True)
+    except LinkUnusable as error:
+        return link_unusable_page(error.link)
+    if wants_partial():
+        response = make_response(_("This page was open a long time, so we refreshed it."), 422)
+        response.headers["HX-Redirect"] = url_for(".show", proposal_id=proposal_id, refreshed=1)
+        return response
+    return _page(key, status=422, block=None)
+
+
 CSRF_RERENDER["proposals.sign"] = _sign_after_csrf_expired
+CSRF_RERENDER["proposals.options"] = _options_after_csrf_expired
 
 
 @bp.get("/<int:proposal_id>/signature.png")
 def signature_image(proposal_id: int):
     """The contact's own signature, for the signed view."""
-    from flask import abort, make_response
+    from flask import abort
 
     proposal, _access = contact_proposal(proposal_id)
     if proposal.signature is None:

@@ -9,10 +9,12 @@ Referer header.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from portal.access.contacts import current_grant, end_portal_session, start_signed_in_session
+from portal.access.contacts import ENDED_KEY, current_grant, end_portal_session, start_signed_in_session
 from portal.core.error_pages import CSRF_RERENDER
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db, form_email, limiter
@@ -32,6 +34,39 @@ def no_referrer(response):
 
 def _errors(form) -> dict[str, str]:
     return {name: messages[0] for name, messages in form.errors.items() if messages and name != "csrf_token"}
+
+
+NEXT_KEY = "portal_next"  # the page to return to after signing in
+
+
+def _local_path(value: str | None) -> str | None:
+    """``value`` if it is a path on this site ("/tickets/5"), else None: never
+    another host ("//evil.example", "https://...", "/\\evil.example")."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in value):
+        return None
+    return value[:500]
+
+
+def _after_sign_in() -> str:
+    """Where a completed sign-in goes: the page that asked for it, else home."""
+    return _local_path(session.pop(NEXT_KEY, None)) or url_for("home.index")
+
+
+def _ended_notice() -> str | None:
+    """Why the last portal session ended, said once on the sign-in page."""
+    reason = session.pop(ENDED_KEY, None)
+    business = current_app.config.get("BUSINESS_NAME") or _("Porchlight")
+    if reason == "changed":
+        return _("Your access to the portal was changed by %(business)s; please sign in again.", business=business)
+    if reason == "ended":
+        return _(
+            "Your portal access has ended. If you think this is a mistake, please contact %(business)s.",
+            business=business,
+        )
+    return None
 
 
 def _start_page(form: SignInForm, status: int = 200, notice: str | None = None):
@@ -62,10 +97,14 @@ def _unusable_page(message: str, status: int):
 def start():
     """The email form; a valid POST answers the same 'we sent' page for any address."""
     if request.method == "GET":
+        wanted = _local_path(request.args.get("next"))
+        if wanted:
+            session[NEXT_KEY] = wanted
         grant = current_grant()
         if grant is not None and grant.signed_in:
-            return redirect(url_for("home.index"))
-        return _start_page(SignInForm(formdata=None))
+            return redirect(_after_sign_in())
+        notice = _ended_notice() or (_("Please sign in to see that page.") if wanted else None)
+        return _start_page(SignInForm(formdata=None), notice=notice)
     form = SignInForm()
     if not form.validate_on_submit():
         return _start_page(form, status=422)
@@ -89,7 +128,7 @@ def code():
         return _sent_page(form, status=422, errors=error.errors)
     start_signed_in_session(contact)
     db.session.commit()
-    return redirect_after_post(url_for("home.index"))
+    return redirect_after_post(_after_sign_in())
 
 
 @bp.get("/sign-in/<token>", endpoint="link")
@@ -123,7 +162,7 @@ def use_link(token: str):
         return _unusable_page(str(error), 404 if sign_in is None else 410)
     start_signed_in_session(contact)
     db.session.commit()
-    return redirect_after_post(url_for("home.index"))
+    return redirect_after_post(_after_sign_in())
 
 
 @bp.route("/sign-out", methods=["GET", "POST"], endpoint="sign_out")

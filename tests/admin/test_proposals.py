@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from flask_babel import format_datetime
 from sqlalchemy import func, select, update
 
 from portal.core.extensions import db
+from portal.core.templating import format_moment
 from portal.domains.customers.models import Contact
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as service
@@ -481,7 +481,7 @@ def test_signature_page_shows_signer_time_options_total_and_intact(app, staff_cl
     with app.app_context():
         sig = db.session.scalar(select(Signature).where(Signature.proposal_id == signed.proposal.id))
         with app.test_request_context():
-            when = format_datetime(sig.signed_at, "full")
+            when = format_moment(sig.signed_at)  # the one date-time look, with the zone
     assert "Cora Contact" in html
     assert when in html
     assert "Mulch ($130.00)" in html
@@ -733,7 +733,7 @@ def test_a_signed_proposal_page_shows_the_signature_signer_time_and_total_at_the
     assert '<dd id="signed-total">$310.00</dd>' in summary
     with app.test_request_context():
         signed_at = _load(app, signed.proposal.id).signed_at
-        assert f'<dd id="signed-at">{format_datetime(signed_at)}</dd>' in summary
+        assert f'<dd id="signed-at">{format_moment(signed_at)}</dd>' in summary
     unsigned = make.delivered(rep=staff)
     assert 'id="signature-summary"' not in staff_client.get(f"/admin/proposals/{unsigned.proposal.id}").get_data(
         as_text=True

@@ -65,11 +65,14 @@ def test_two_simultaneous_sign_submits_make_exactly_one_signature(app, make, ope
     for result in results:
         assert not isinstance(result, BaseException), repr(result)
         assert result.status_code < 500, result.get_data(as_text=True)[:500]
-        assert result.status_code == 303
-    assert sorted(r.headers["Location"].endswith("?signed=1") for r in results) == [False, True]
+    # The loser is a stale tab: told plainly that the proposal was already signed (409).
+    assert sorted(r.status_code for r in results) == [303, 409]
+    winner = next(r for r in results if r.status_code == 303)
+    assert winner.headers["Location"].endswith("?signed=1")
+    loser = next(r for r in results if r.status_code == 409)
+    assert "This proposal was already signed on " in loser.get_data(as_text=True)
 
     (signature,) = signature_rows(app)
-    winner = next(r for r in results if r.headers["Location"].endswith("?signed=1"))
     assert signature.signer_name == ("Tab One" if winner is results[0] else "Tab Two")
     assert signature.signed_total == Decimal("310.00")
     assert len([m for m in outbox(app) if m["kind"] == "proposal_signed"]) == 1
@@ -90,7 +93,8 @@ def test_many_simultaneous_submits_make_exactly_one_signature(app, make, open_li
         for i, c in enumerate(clients)
     ]
     results = _run_together(*jobs)
-    assert all(not isinstance(r, BaseException) and r.status_code == 303 for r in results), results
+    assert all(not isinstance(r, BaseException) for r in results), results
+    assert sorted(r.status_code for r in results) == [303, 409, 409, 409], results  # the others are told
     assert len(signature_rows(app)) == 1
 
 

@@ -72,10 +72,12 @@ def test_an_unknown_token_shows_a_not_found_page(client, make):
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_a_proposal_page_without_an_opened_link_is_not_found(client, make):
+def test_a_proposal_page_without_an_opened_link_offers_sign_in_and_shows_nothing(client, make):
+    # It was a bare 404; without a session the contact is offered sign-in instead.
     delivered = make.delivered()
     response = client.get(f"/p/proposals/{delivered.proposal.id}")
-    assert response.status_code == 404
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/sign-in?next=/p/proposals/{delivered.proposal.id}"
     assert delivered.proposal.title not in response.get_data(as_text=True)
 
 
@@ -325,7 +327,10 @@ def test_deactivating_the_organization_ends_its_contacts_portal_access_at_once(a
             update(Organization).where(Organization.id == delivered.proposal.organization_id).values(is_active=False)
         )
         db.session.commit()
-    assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    # Sent to sign-in and told why (it was a bare 404; tests/portal/test_session_ended.py).
+    response = client.get(f"/p/proposals/{delivered.proposal.id}")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/sign-in?next=")
+    assert "Your portal access has ended." in client.get(response.headers["Location"]).get_data(as_text=True)
     assert client.get(f"/l/{delivered.token}").status_code == 403
 
 

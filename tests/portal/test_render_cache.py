@@ -101,3 +101,108 @@ def _org_of(app, contact):
         org = db.session.get(Organization, contact.organization_id)
         db.session.expunge(org)
         return org
+
+
+# --- the view model and its key --------------------------------------------------
+
+
+def _signed_in(app, contact):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["portal"] = {"contact": contact.id, "epoch": contact.portal_epoch, "links": [], "signed_in": True}
+    return client
+
+
+def test_a_tree_level_contact_sees_a_renamed_sub_organization(app, make):
+    from portal.domains.customers.models import Organization
+
+    parent = make.organization("Harbor Holdings")
+    branch = make.organization_with("Harbor North", parent_id=parent.id)
+    head = make.contact(parent, first_name="Tess", portal_level="organization_tree")
+    delivered = make.delivered(contact=make.contact(branch))
+    client = _signed_in(app, head)
+    url = f"/p/proposals/{delivered.proposal.id}"
+    assert "Harbor North" in client.get(url).get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(update(Organization).where(Organization.id == branch.id).values(name="Harbor Nord"))
+        db.session.commit()
+    html = client.get(url).get_data(as_text=True)
+    assert "Harbor Nord" in html and "Harbor North" not in html
+
+
+def test_the_render_cache_belongs_to_the_app(app, make, open_link, tmp_path_factory):
+    from portal.core.pagecache import EXTENSION_KEY, render_cache
+    from tests.conftest import make_app
+
+    delivered = make.delivered()
+    open_link(app.test_client(), delivered.token)
+    assert app.extensions[EXTENSION_KEY] is render_cache(app)
+    assert len(render_cache(app)._items) == 1
+    other = make_app(tmp_path_factory, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        assert len(render_cache(other)._items) == 0
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _orm_objects(value, seen=None) -> list:
+    """ORM instances reachable from a template context value (dataclasses, sequences, dicts)."""
+    import dataclasses
+
+    seen = seen if seen is not None else set()
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, db.Model):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [o for f in dataclasses.fields(value) for o in _orm_objects(getattr(value, f.name), seen)]
+    if isinstance(value, dict):
+        return [o for v in value.values() for o in _orm_objects(v, seen)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [o for v in value for o in _orm_objects(v, seen)]
+    return []
+
+
+def test_the_page_renders_from_the_view_model_alone(app, make, open_link, monkeypatch):
+    """The guard: every relationship raises during the render, and the template's
+    context holds no ORM object, so the page reads only what its key covers."""
+    from flask import template_rendered
+    from sqlalchemy import event
+    from sqlalchemy.orm import raiseload
+
+    from portal.core.pagecache import render_cache
+
+    for signed in (False, True):
+        delivered = make.delivered()
+        if signed:
+            make.signed(delivered)
+        client = app.test_client()
+        open_link(client, delivered.token)
+        render_cache(app).clear()
+        contexts = []
+
+        def raise_on_relationships(state):
+            if state.is_select:
+                state.statement = state.statement.options(raiseload("*"))
+
+        def record(_sender, template, context, _contexts=contexts, **_extra):
+            _contexts.append((template.name, context))
+
+        with app.app_context():
+            session_class = db.session.session_factory.class_
+        event.listen(session_class, "do_orm_execute", raise_on_relationships)
+        template_rendered.connect(record, app)
+        try:
+            response = client.get(f"/p/proposals/{delivered.proposal.id}")
+        finally:
+            template_rendered.disconnect(record, app)
+            event.remove(session_class, "do_orm_execute", raise_on_relationships)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, html[:300]
+        assert ("Signed by" in html) is signed
+        [(name, context)] = [(n, c) for n, c in contexts if n == "proposals/show.html"]
+        reachable = _orm_objects({k: v for k, v in context.items() if k not in ("g", "request", "session")})
+        assert reachable == [], reachable

@@ -315,7 +315,8 @@ def test_sign_out_ends_the_portal_session(app, client, make, cora, portal_sign_i
     assert response.status_code == 303 and response.headers["Location"] == "/sign-in"
     home = client.get("/home")
     assert home.status_code == 303 and home.headers["Location"] == "/sign-in"
-    assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    after = client.get(f"/p/proposals/{delivered.proposal.id}")  # offered sign-in, not a bare 404
+    assert after.status_code == 303 and after.headers["Location"].startswith("/sign-in?next=")
 
 
 COOKIE = "porchlight"

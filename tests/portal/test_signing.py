@@ -222,18 +222,23 @@ def test_content_changed_after_the_page_loaded_answers_409_with_the_new_version(
     assert signature.signed_total == Decimal("265.00")  # 180 + 85, no option
 
 
-def test_a_second_submit_changes_nothing_and_shows_the_signed_view(app, opened):
+def test_a_second_submit_changes_nothing_and_says_who_signed_with_which_options(app, opened):
+    # It was a 303 to the signed view: a stale tab's Sign then showed someone else's
+    # signature with no word. Now a 409 says plainly what was signed (issue: stale tab).
     first = opened.sign([opened.options[0]], signer_name="First Submit")
     assert first.status_code == 303
     second = opened.sign([], signer_name="Second Submit")
-    assert second.status_code == 303
-    assert second.headers["Location"].endswith(f"/p/proposals/{opened.proposal.id}")
+    assert second.status_code == 409
+    html = second.get_data(as_text=True)
+    assert "This proposal was already signed on " in html and " by First Submit with these options:" in html
+    assert "<li>Mulch</li>" in html
+    assert f'href="/p/proposals/{opened.proposal.id}"' in html
     (signature,) = signature_rows(app)
     assert signature.signer_name == "First Submit"
     assert signature.signed_total == Decimal("310.00")
     assert len([m for m in outbox(app) if m["kind"] == "proposal_signed"]) == 1
-    html = opened.client.get(second.headers["Location"]).get_data(as_text=True)
-    assert "Signed by First Submit" in html
+    page = opened.client.get(f"/p/proposals/{opened.proposal.id}").get_data(as_text=True)
+    assert "Signed by First Submit" in page
 
 
 def test_after_signing_staff_edits_are_refused_and_the_signature_stays_intact(app, opened):
@@ -380,9 +385,13 @@ def test_a_valid_csrf_token_signs_at_once(app, make, client, open_link, csrf_on)
     assert opened.sign(csrf_token=csrf_token_from(opened.html)).status_code == 303
 
 
-def test_an_expired_csrf_token_after_signing_shows_the_signed_view(app, make, client, open_link, monkeypatch, csrf_on):
+def test_an_expired_csrf_token_after_signing_says_it_was_already_signed(
+    app, make, client, open_link, monkeypatch, csrf_on
+):
+    # It was a silent 303 to the signed view; a stale tab is now told (409).
     opened = _open_with_old_token(make, client, open_link, monkeypatch)
     make.signed(opened.delivered)
     response = opened.sign(csrf_token="stale")
-    assert response.status_code == 303
+    assert response.status_code == 409
+    assert "This proposal was already signed on " in response.get_data(as_text=True)
     assert len(signature_rows(app)) == 1

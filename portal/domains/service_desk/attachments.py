@@ -30,6 +30,8 @@ from portal.domains.service_desk.models import Ticket, TicketAttachment, TicketM
 # Pillow format -> the Content-Type we serve it with.
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 TEXT_SUFFIXES = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv"}
+# How a Pillow format is named to people.
+IMAGE_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WebP"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,18 @@ class Upload:
 
 
 def allowed_types_label() -> str:
-    return _("photos (JPEG, PNG, GIF, WebP), PDF and text files")
+    """The accepted types, in words, from the same tables ``sniff`` checks against: a
+    text file with another ending is refused, so the endings are listed."""
+    return _(
+        "photos (%(images)s), PDF and text files ending in %(suffixes)s",
+        images=", ".join(IMAGE_NAMES.get(kind, kind) for kind in IMAGE_TYPES),
+        suffixes=", ".join(TEXT_SUFFIXES),
+    )
+
+
+def accept_attribute() -> str:
+    """The file input's ``accept``: what ``sniff`` takes (the browser's filter is a hint)."""
+    return ",".join(["image/*", "application/pdf", *TEXT_SUFFIXES])
 
 
 def clean_filename(name: str) -> str:
@@ -225,4 +238,6 @@ def upload_limits() -> dict:
         "max_files": config["ATTACHMENT_MAX_FILES"],
         "max_bytes": config["ATTACHMENT_MAX_BYTES"],
         "max_mb": f"{config['ATTACHMENT_MAX_BYTES'] / 1024 / 1024:g}",
+        "types_label": allowed_types_label(),
+        "accept": accept_attribute(),
     }

@@ -66,6 +66,45 @@
   });
 })();
 
+// --- flashed messages ---
+// A message is about the action that just happened: the next htmx request empties the
+// region (a partial brings its own messages out of band).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeRequest", function () {
+    var region = document.getElementById("flashes");
+    if (region) region.innerHTML = "";
+  });
+})();
+
+// --- proposals: the option toggle ---
+// A tap whose request fails (offline, a server error) must not leave a ticked box
+// beside a total that ignores it: put the box back and say so. (An expired CSRF
+// token is answered by the server with a reload that says why.)
+(function () {
+  "use strict";
+
+  function failed(event) {
+    var box = event.detail && event.detail.elt;
+    if (!box || !box.matches || !box.matches("input[type=checkbox][name=option]")) return;
+    box.checked = !box.checked;
+    var totals = document.getElementById("totals");
+    if (!totals) return;
+    var note = totals.querySelector("[data-toggle-error]");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "error";
+      note.setAttribute("role", "alert");
+      note.setAttribute("data-toggle-error", "");
+      totals.appendChild(note);
+    }
+    note.textContent = totals.dataset.toggleError || "";
+  }
+
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+})();
+
 // --- tickets: portal ---
 // Too many or too large files are refused as soon as they are chosen, before a long
 // upload on a phone network ends in a 413. The server checks again, by content.
