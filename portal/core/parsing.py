@@ -60,6 +60,12 @@ def coerce_id(value) -> int:
     return number
 
 
+def parse_text(value, max_length: int = 100) -> str:
+    """A search box's text: trimmed, at most ``max_length``, NUL as a space (PostgreSQL
+    refuses NUL in any text parameter)."""
+    return (value if isinstance(value, str) else "").replace("\x00", " ").strip()[:max_length]
+
+
 def parse_page(value, default: int = 1, maximum: int = MAX_PAGE) -> int:
     """A page number from 1 to ``maximum`` (larger ones are the last page allowed);
     ``default`` for a missing or malformed one."""

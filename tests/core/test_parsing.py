@@ -185,3 +185,12 @@ def test_every_int_route_of_the_app_is_bounded(app):
 def test_an_id_past_64_bits_in_the_path_is_a_404(client, make, login, path):
     login(client, make.staff(role="admin"))
     assert client.get(path).status_code == 404
+
+
+def test_parse_text_trims_caps_and_turns_nul_into_a_space():
+    from portal.core.parsing import parse_text
+
+    assert parse_text("  a\x00b  ") == "a b"
+    assert parse_text("x" * 500) == "x" * 100
+    assert parse_text(None) == ""
+    assert parse_text(["a"]) == ""
