@@ -16,7 +16,9 @@ from decimal import Decimal, InvalidOperation
 from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField
 
-MAX_ID = 2**63 - 1  # a BIGINT; SQLite's INTEGER and PostgreSQL's bigint both stop here
+# Ids are INTEGER columns: 64 bits on SQLite but 32 on PostgreSQL, where SQLAlchemy casts
+# the parameter to the column's type ("integer out of range", a 500): the narrower rules.
+MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII only: ``str.isdigit()`` accepts "²" and "١"
 # A plain decimal as typed: optional sign, ASCII digits, one point (or comma); no
@@ -25,7 +27,7 @@ _DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:[.]([0-9]*))?")
 
 
 def parse_id(value) -> int | None:
-    """A positive id (1 .. 2**63-1) from ASCII digits, or None for anything else."""
+    """A positive id (1 .. MAX_ID) from ASCII digits, or None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -126,7 +128,7 @@ class PlainDecimalField(DecimalField):
 
 
 class BoundedIntConverter(IntegerConverter):
-    """``<int:...>`` for ids: an id past what a BIGINT holds is a 404 (no such page),
+    """``<int:...>`` for ids: an id past what an id column holds is a 404 (no such page),
     not an OverflowError from the database driver (a 500). ASCII digits only."""
 
     regex = r"[0-9]+"

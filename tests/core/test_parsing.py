@@ -29,7 +29,7 @@ def test_parse_id_refuses_what_no_id_column_holds(value):
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", 1), (" 42 ", 42), ("007", 7), (str(MAX_ID), MAX_ID), (9, 9)])
-def test_parse_id_takes_ascii_digits_within_a_bigint(value, expected):
+def test_parse_id_takes_ascii_digits_within_an_id_column(value, expected):
     assert parse_id(value) == expected
 
 
@@ -152,7 +152,7 @@ def test_plain_decimal_field_reads_a_number_and_leaves_empty_as_none(app):
         assert F(MultiDict({"amount": ""})).amount.data is None
 
 
-def test_bounded_int_converter_refuses_past_a_bigint_and_non_ascii_digits():
+def test_bounded_int_converter_refuses_past_an_id_column_and_non_ascii_digits():
     url_map = Map([Rule("/p/<int:item>", endpoint="item")], converters={"int": BoundedIntConverter})
     urls = url_map.bind("example.test")
     assert urls.match(f"/p/{MAX_ID}") == ("item", {"item": MAX_ID})
