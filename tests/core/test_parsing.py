@@ -194,3 +194,11 @@ def test_parse_text_trims_caps_and_turns_nul_into_a_space():
     assert parse_text("x" * 500) == "x" * 100
     assert parse_text(None) == ""
     assert parse_text(["a"]) == ""
+
+
+def test_requests_carry_no_nul_in_query_strings_or_form_fields(app):
+    from flask import request
+
+    with app.test_request_context("/?q=a%00b&q=c", method="POST", data={"note": "x\x00y", "n": "1"}):
+        assert request.args.getlist("q") == ["ab", "c"]
+        assert request.form["note"] == "xy" and request.form["n"] == "1"
