@@ -15,7 +15,7 @@ from portal.core.config import Config, engine_options
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides the environment (tests use it)."""
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
-    from portal.core.parsing import BoundedIntConverter
+    from portal.core.parsing import BoundedIntConverter, nul_free_request
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route: every <int:> is bounded
     app.config.from_object(Config(app.instance_path))
@@ -26,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _trust_proxies(app)
     _init_extensions(app)
+    app.request_class = nul_free_request(app.request_class)  # after htmx-flask sets its own
     _register_blueprints(app)
 
     from portal.cli import init_cli

@@ -16,6 +16,7 @@ from portal.core.extensions import db
 from portal.domains.proposals.models import ProposalLine
 
 HUGE = str(2**64)
+PAST_INT4 = str(2**31)  # fits SQLite's INTEGER, not PostgreSQL's
 HX = {"HX-Request": "true"}
 
 
@@ -164,3 +165,41 @@ def test_the_line_operation_reads_strings_through_parse_decimal(app, make):
                 operations.add_line(loaded, operations.LineInput("x", bad, Decimal("1"), False))
             assert "quantity" in caught.value.errors
         db.session.rollback()
+
+
+def test_a_search_key_never_carries_a_nul_byte():
+    from portal.core.queries.search import search_key
+
+    assert search_key("Acme\x00 Corp\x00") == "acme corp"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/organizations/?q=a%00b",
+        "/admin/tickets/?q=a%00b",
+        "/admin/contacts/?q=a%00b",
+        "/admin/organizations/new?parent_q=a%00b",
+    ],
+)
+def test_a_nul_byte_in_a_search_box_is_just_a_space(admin_client, url):
+    """PostgreSQL refuses NUL in text parameters; SQLite takes it (this fails on PostgreSQL)."""
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("path", [f"/tickets/{2**31}", f"/p/proposals/{2**31}", f"/admin/tickets/{2**31}"])
+def test_an_id_past_postgresqls_integer_is_a_404(admin_client, path):
+    """PostgreSQL casts the parameter to INTEGER ("integer out of range", a 500)."""
+    assert admin_client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/admin/tickets/?organization={PAST_INT4}",
+        f"/admin/tickets/?after={_cursor([0, 2**31])}",
+        f"/admin/proposals/new?organization_id={PAST_INT4}",
+    ],
+)
+def test_a_number_past_postgresqls_integer_in_a_query_string_is_ignored(admin_client, url):
+    assert admin_client.get(url).status_code == 200

@@ -25,7 +25,7 @@ from portal.access.staff import (
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
-from portal.core.parsing import parse_id, parse_page
+from portal.core.parsing import parse_id, parse_page, parse_text
 from portal.core.queries.search import search_key
 from portal.domains.customers import contacts as service
 from portal.domains.customers.models import Contact, Organization
@@ -100,7 +100,7 @@ def _editable_contact(contact_id: int) -> Contact:
 @bp.get("/contacts/")
 def index():
     """Every contact of the organizations this staff member may see; htmx search."""
-    query = (request.args.get("q") or "").strip()[:100]
+    query = parse_text(request.args.get("q"))
     page = _page()
     rows, has_next = service.list_contacts(service.matching(staff_contacts_query(current_user), query), page, PAGE_SIZE)
     return render_page(

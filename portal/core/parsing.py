@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from flask.wrappers import Request
 from flask_babel import gettext as _
+from werkzeug.datastructures import ImmutableMultiDict, iter_multi_items
 from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField
 
-MAX_ID = 2**63 - 1  # a BIGINT; SQLite's INTEGER and PostgreSQL's bigint both stop here
+# Ids are INTEGER columns: 64 bits on SQLite but 32 on PostgreSQL, where SQLAlchemy casts
+# the parameter to the column's type ("integer out of range", a 500): the narrower rules.
+MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII only: ``str.isdigit()`` accepts "²" and "١"
 # A plain decimal as typed: optional sign, ASCII digits, one point (or comma); no
@@ -26,7 +30,7 @@ _DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:[.]([0-9]*))?")
 
 
 def parse_id(value) -> int | None:
-    """A positive id (1 .. 2**63-1) from ASCII digits, or None for anything else."""
+    """A positive id (1 .. MAX_ID) from ASCII digits, or None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -59,6 +63,12 @@ def coerce_id(value) -> int:
     if number is None:
         raise ValueError(value)
     return number
+
+
+def parse_text(value, max_length: int = 100) -> str:
+    """A search box's text: trimmed, at most ``max_length``, NUL as a space (PostgreSQL
+    refuses NUL in any text parameter)."""
+    return (value if isinstance(value, str) else "").replace("\x00", " ").strip()[:max_length]
 
 
 def parse_page(value, default: int = 1, maximum: int = MAX_PAGE) -> int:
@@ -121,7 +131,7 @@ class PlainDecimalField(DecimalField):
 
 
 class BoundedIntConverter(IntegerConverter):
-    """``<int:...>`` for ids: an id past what a BIGINT holds is a 404 (no such page),
+    """``<int:...>`` for ids: an id past what an id column holds is a 404 (no such page),
     not an OverflowError from the database driver (a 500). ASCII digits only."""
 
     regex = r"[0-9]+"
@@ -139,3 +149,19 @@ class BoundedIntConverter(IntegerConverter):
 
 def _lesser(a: int, b: int) -> int:
     return a if a < b else b
+
+
+class NulFreeMultiDict(ImmutableMultiDict):
+    """Query strings and form fields without NUL characters: no browser types one, and
+    PostgreSQL refuses NUL in any text parameter (a 500 from every text field)."""
+
+    def __init__(self, mapping=None):
+        items = iter_multi_items(mapping) if mapping is not None else ()
+        super().__init__(
+            [(key, value.replace("\x00", "") if isinstance(value, str) else value) for key, value in items]
+        )
+
+
+def nul_free_request(request_class: type[Request]) -> type[Request]:
+    """The app's request class (htmx-flask's, say) whose ``args`` and ``form`` hold no NUL."""
+    return type("NulFreeRequest", (request_class,), {"parameter_storage_class": NulFreeMultiDict})

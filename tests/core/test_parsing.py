@@ -29,7 +29,7 @@ def test_parse_id_refuses_what_no_id_column_holds(value):
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", 1), (" 42 ", 42), ("007", 7), (str(MAX_ID), MAX_ID), (9, 9)])
-def test_parse_id_takes_ascii_digits_within_a_bigint(value, expected):
+def test_parse_id_takes_ascii_digits_within_an_id_column(value, expected):
     assert parse_id(value) == expected
 
 
@@ -152,7 +152,7 @@ def test_plain_decimal_field_reads_a_number_and_leaves_empty_as_none(app):
         assert F(MultiDict({"amount": ""})).amount.data is None
 
 
-def test_bounded_int_converter_refuses_past_a_bigint_and_non_ascii_digits():
+def test_bounded_int_converter_refuses_past_an_id_column_and_non_ascii_digits():
     url_map = Map([Rule("/p/<int:item>", endpoint="item")], converters={"int": BoundedIntConverter})
     urls = url_map.bind("example.test")
     assert urls.match(f"/p/{MAX_ID}") == ("item", {"item": MAX_ID})
@@ -163,13 +163,14 @@ def test_bounded_int_converter_refuses_past_a_bigint_and_non_ascii_digits():
 
 
 def test_every_int_route_of_the_app_is_bounded(app):
-    rules = [r for r in app.url_map.iter_rules() if "<int:" in r.rule]
-    assert rules
-    for rule in rules:
-        for converter in rule._converters.values():
-            if isinstance(converter, BoundedIntConverter | type(None)):
-                continue
-            assert converter.__class__.__name__ != "IntegerConverter", rule.rule
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        for name, converter in rule._converters.items():
+            if f"<int:{name}>" in rule.rule:
+                assert isinstance(converter, BoundedIntConverter), rule.rule
+                assert converter.max == MAX_ID, rule.rule
+                checked += 1
+    assert checked > 40  # every id route of portal and admin
 
 
 @pytest.mark.parametrize(
@@ -184,3 +185,20 @@ def test_every_int_route_of_the_app_is_bounded(app):
 def test_an_id_past_64_bits_in_the_path_is_a_404(client, make, login, path):
     login(client, make.staff(role="admin"))
     assert client.get(path).status_code == 404
+
+
+def test_parse_text_trims_caps_and_turns_nul_into_a_space():
+    from portal.core.parsing import parse_text
+
+    assert parse_text("  a\x00b  ") == "a b"
+    assert parse_text("x" * 500) == "x" * 100
+    assert parse_text(None) == ""
+    assert parse_text(["a"]) == ""
+
+
+def test_requests_carry_no_nul_in_query_strings_or_form_fields(app):
+    from flask import request
+
+    with app.test_request_context("/?q=a%00b&q=c", method="POST", data={"note": "x\x00y", "n": "1"}):
+        assert request.args.getlist("q") == ["ab", "c"]
+        assert request.form["note"] == "xy" and request.form["n"] == "1"

@@ -28,8 +28,9 @@ _HIGHEST = "\U0010ffff"  # sorts after every character, byte-wise in UTF-8 too
 
 
 def search_key(value: str | None) -> str:
-    """The form names are searched by: Unicode case-folded, single spaces."""
-    return " ".join((value or "").casefold().split())
+    """The form names are searched by: Unicode case-folded, single spaces. A NUL is a
+    space too: PostgreSQL refuses it in any text parameter (a 500 from a search box)."""
+    return " ".join((value or "").replace("\x00", " ").casefold().split())
 
 
 def prefix_match(column, term: str):

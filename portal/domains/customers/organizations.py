@@ -361,7 +361,7 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple | None:
         return None
     if not all(type(value) is kind for value, kind in zip(values, shape, strict=True)):
         return None
-    if parse_id(values[-1]) is None:  # an id past a BIGINT makes the driver raise
+    if parse_id(values[-1]) is None:  # an id past the id columns makes the driver raise
         return None
     if any(type(value) is str and (len(value) > 1000 or "\x00" in value) for value in values):
         return None  # longer than any sort key; NUL is refused by PostgreSQL's text

@@ -254,7 +254,7 @@ def decode_cursor(cursor: str | None, segments: list[_Segment]) -> tuple[int, tu
     key = []
     for column, value in zip(segments[index].columns, rest, strict=True):
         if column.key == "id":
-            if type(value) is not int or parse_id(value) is None:  # past a BIGINT: the driver raises
+            if type(value) is not int or parse_id(value) is None:  # past an id column: the driver raises
                 return None
             key.append(value)
         else:
