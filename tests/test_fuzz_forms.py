@@ -232,6 +232,7 @@ def _example(client, rule, method: str, ids: list[int], keys: list[str], after):
             response = client.get(url, query_string=body, headers=headers)
         else:
             response = client.post(url, data=body, headers=headers)
+        response.close()  # as a WSGI server does: a file served (the favicon) is closed
         assert response.status_code < 500, f"{method} {url} {body!r} -> {response.status_code}"
         if method == "POST":
             after()

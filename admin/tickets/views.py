@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, flash, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, make_response, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -152,6 +152,8 @@ def customers():
     """The customer filter's options for what was typed in its search box (htmx swaps
     the select; the queue itself follows when one is chosen)."""
     customer_q = " ".join((request.args.get("customer_q") or "").split())[:100]
+    if not wants_partial():  # a plain GET (no htmx): the queue page itself, with that search
+        return redirect(url_for(".index", customer_q=customer_q))
     return render_page(
         INDEX,
         block="customer_select",
