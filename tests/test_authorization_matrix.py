@@ -175,6 +175,24 @@ def _denied_problem(response, name: str | None = None):
     return None
 
 
+def _portal_denied_problem(response, name: str | None = None):
+    """A portal actor who may not see the object gets a 404 that does not name it; or,
+    when the request has no usable session at all (ended by an access change, signed
+    out, never signed in), the offer to sign in and come back here: a 303 (or htmx
+    redirect) to ``/sign-in?next=...``, which names nothing either."""
+    from urllib.parse import urlsplit
+
+    location = response.headers.get("Location") or response.headers.get("HX-Redirect") or ""
+    if response.status_code in (200, 303, 422) and urlsplit(location).path == "/sign-in":
+        # the way back to the page: for a GET (a POST's page is the one it came from)
+        if response.request.method == "GET" and "next=" not in urlsplit(location).query:
+            return f"sign-in offered without the way back: {location!r}"
+        if name and html_escape(name).encode() in response.get_data():
+            return f"the sign-in redirect names {name!r}"
+        return None
+    return _denied_problem(response, name)
+
+
 # Portal routes about one proposal: endpoint -> (method, what a contact who may see it gets)
 PORTAL_PROPOSAL_ROUTES = {
     "proposals.show": ("GET", Expect(200, shows="name")),
@@ -298,7 +316,7 @@ def _portal_proposal_problem(client, endpoint: str, proposal, visible: bool):
     response = _portal_call(client, endpoint, proposal.id)
     if visible:
         return _allowed_problem(response, PORTAL_PROPOSAL_ROUTES[endpoint][1], proposal.title, proposal.id)
-    return _denied_problem(response, proposal.title)
+    return _portal_denied_problem(response, proposal.title)
 
 
 # What each level sees, by the proposal's relation to the contact.
@@ -646,7 +664,7 @@ def _portal_ticket_problem(client, endpoint: str, ticket_id: int, attachment_id:
     response = _ticket_call(client, endpoint, ticket_id, attachment_id)
     if visible:
         return _allowed_problem(response, PORTAL_TICKET_ROUTES[endpoint][1], title, ticket_id)
-    return _denied_problem(response, title)
+    return _portal_denied_problem(response, title)
 
 
 def test_portal_ticket_matrix(app, world, make, monkeypatch, tmp_path, capsys):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.domains.identity import links as link_service
@@ -424,7 +422,6 @@ def test_a_draft_has_no_link_to_copy(app, make, login):
 
 
 def test_technicians_copy_no_proposal_link_but_do_copy_their_customers_ticket_links(app, make, login, client):
-    from portal.domains.service_desk.models import TicketMessage
 
     tech = make.staff(role="technician", name="Tess Tech")
     org = make.organization_with("Teamed Co", billing_address="x", team=[tech])
@@ -437,10 +434,11 @@ def test_technicians_copy_no_proposal_link_but_do_copy_their_customers_ticket_li
     assert "Copy a link for this contact" in staff.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)
     _response, _html, _url, token = _copy(staff, f"/admin/tickets/{ticket.id}/copy-link")
     with app.app_context():
-        event = db.session.scalars(
-            select(TicketMessage).where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id.desc())
-        ).first()
-        assert event.kind == "event" and event.author_staff_id == tech.id and "copied" in event.body
+        from portal.domains.timeline.models import Subject
+        from portal.domains.timeline.operations import events_for
+
+        event = events_for(Subject.TICKET, ticket.id)[0]  # the newest
+        assert event.staff_id == tech.id and "copied" in event.detail
         assert link_service.find_link(token).issued_by_staff_id == tech.id
     opened = client.get(f"/l/{token}")
     assert opened.status_code == 303 and opened.headers["Location"].endswith(f"/tickets/{ticket.id}")

@@ -12,7 +12,7 @@ from portal.core.extensions import db
 from portal.domains.customers.models import Contact
 from portal.domains.proposals import operations as proposals
 from portal.domains.proposals.models import ProposalLine
-from tests.factories import page_form, staff_add_line
+from tests.factories import forge_signed_in_session, page_form, staff_add_line
 
 HX = {"HX-Request": "true"}
 
@@ -108,8 +108,7 @@ def _org_of(app, contact):
 
 def _signed_in(app, contact):
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["portal"] = {"contact": contact.id, "epoch": contact.portal_epoch, "links": [], "signed_in": True}
+    forge_signed_in_session(app, client, contact)
     return client
 
 

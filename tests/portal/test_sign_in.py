@@ -329,6 +329,11 @@ def _portal_sessions(app) -> int:
         return db.session.scalar(select(db.func.count()).select_from(PortalSession))
 
 
+def _offered_sign_in(response, path: str) -> bool:
+    """The session is over: no page, but the offer to sign in and come back to it."""
+    return response.status_code == 303 and response.headers["Location"] == f"/sign-in?next={path}"
+
+
 def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_working(
     app, client, make, cora, portal_sign_in
 ):
@@ -343,7 +348,9 @@ def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_workin
     assert _portal_sessions(app) == 0
     replay = app.test_client()
     replay.set_cookie(COOKIE, copied)
-    assert replay.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    assert _offered_sign_in(
+        replay.get(f"/p/proposals/{delivered.proposal.id}"), f"/p/proposals/{delivered.proposal.id}"
+    )
     home = replay.get("/home")
     assert home.status_code == 303 and home.headers["Location"] == "/sign-in"
 
@@ -359,7 +366,9 @@ def test_a_signed_in_session_keeps_its_record_when_a_link_is_opened(app, client,
     client.post("/sign-out")
     replay = app.test_client()
     replay.set_cookie(COOKIE, copied)
-    assert replay.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    assert _offered_sign_in(
+        replay.get(f"/p/proposals/{delivered.proposal.id}"), f"/p/proposals/{delivered.proposal.id}"
+    )
 
 
 def test_sign_out_ends_only_this_browsers_session(app, make, cora, portal_sign_in):
@@ -370,7 +379,9 @@ def test_sign_out_ends_only_this_browsers_session(app, make, cora, portal_sign_i
     assert _portal_sessions(app) == 2
     laptop.post("/sign-out")
     assert phone.get(f"/p/proposals/{delivered.proposal.id}").status_code == 200
-    assert laptop.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    assert _offered_sign_in(
+        laptop.get(f"/p/proposals/{delivered.proposal.id}"), f"/p/proposals/{delivered.proposal.id}"
+    )
 
 
 def test_a_session_cookie_without_a_server_record_opens_nothing(app, client, make, cora):
@@ -378,7 +389,9 @@ def test_a_session_cookie_without_a_server_record_opens_nothing(app, client, mak
     delivered = make.delivered(contact=cora)
     with client.session_transaction() as session:
         session["portal"] = {"contact": cora.id, "epoch": 1, "links": [], "signed_in": True}
-    assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 404
+    assert _offered_sign_in(
+        client.get(f"/p/proposals/{delivered.proposal.id}"), f"/p/proposals/{delivered.proposal.id}"
+    )
     assert client.get("/home").status_code == 303
 
 
