@@ -37,15 +37,15 @@ def home():
 
 
 def _register() -> None:
-    from admin.auth.views import bp as auth_bp
-    from admin.contacts.views import bp as contacts_bp
-    from admin.organizations.views import bp as organizations_bp
-    from admin.outbox.views import bp as outbox_bp
-    from admin.proposals.views import bp as proposals_bp
-    from admin.reports.views import bp as reports_bp
-    from admin.service.views import bp as service_bp
-    from admin.sites.views import bp as sites_bp
-    from admin.tickets.views import bp as tickets_bp
+    from admin.customers.contacts.views import bp as contacts_bp
+    from admin.customers.organizations.views import bp as organizations_bp
+    from admin.customers.sites.views import bp as sites_bp
+    from admin.identity.auth.views import bp as auth_bp
+    from admin.mail.outbox.views import bp as outbox_bp
+    from admin.proposals.editor.views import bp as proposals_bp
+    from admin.service_desk.reports.views import bp as reports_bp
+    from admin.service_desk.setup.views import bp as service_bp
+    from admin.service_desk.tickets.views import bp as tickets_bp
 
     bp.register_blueprint(auth_bp)
     bp.register_blueprint(contacts_bp)

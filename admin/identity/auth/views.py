@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from admin.auth.forms import LoginForm
+from admin.identity.auth.forms import LoginForm
 from portal.core.error_pages import CSRF_RERENDER
 from portal.core.extensions import db, form_email, limiter
 from portal.core.htmx import render_page

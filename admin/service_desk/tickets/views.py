@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, flash, redirect, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from admin.copied_links import copied_link_page
 from admin.forms import attach_errors
-from admin.tickets.forms import (
+from admin.service_desk.tickets.forms import (
     AssignForm,
     BulkAssignForm,
     MessageForm,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from admin.copied_links import copied_link_page
 from admin.forms import attach_errors
-from admin.proposals.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
+from admin.proposals.editor.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
 from portal.access.staff import organization_filter, staff_may_sell
 from portal.core.errors import DomainError, InvalidInput, NotAllowed

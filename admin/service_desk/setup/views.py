@@ -14,9 +14,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields import SelectChoice
 
-from admin.contacts.forms import COMMON_TIMEZONES
+from admin.customers.contacts.forms import COMMON_TIMEZONES
 from admin.forms import attach_errors
-from admin.service.forms import (
+from admin.service_desk.setup.forms import (
     PRIORITY_LABELS,
     STATE_LABELS,
     WEEKDAY_LABELS,

@@ -17,14 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields import SelectChoice
 
-from admin.forms import attach_errors
-from admin.organizations.forms import (
+from admin.customers.organizations.forms import (
     INVOICE_TEMPLATE_LABELS,
     PORTAL_LEVEL_LABELS,
     TAX_REGION_LABELS,
     OrganizationForm,
 )
-from admin.sites.views import sites_context
+from admin.customers.sites.views import sites_context
+from admin.forms import attach_errors
 from portal.access.staff import (
     sees_everything,
     staff_may_create_organization,

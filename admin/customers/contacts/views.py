@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from admin.contacts.forms import COMMON_TIMEZONES, LEVEL_HELP, LEVEL_LABELS, ContactEditForm, ContactForm
+from admin.customers.contacts.forms import COMMON_TIMEZONES, LEVEL_HELP, LEVEL_LABELS, ContactEditForm, ContactForm
 from admin.forms import attach_errors
 from portal.access.staff import (
     staff_contact,

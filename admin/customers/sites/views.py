@@ -13,8 +13,8 @@ from flask import Blueprint, abort, flash, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from admin.customers.sites.forms import SiteForm
 from admin.forms import attach_errors
-from admin.sites.forms import SiteForm
 from portal.access.staff import staff_may_edit_organization, staff_organization
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
