@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from markupsafe import escape
 
 from admin.forms import attach_errors
-from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
+from portal.core.errors import AlreadySigned, ContentChanged, DomainError, InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import wants_partial
 
@@ -25,18 +25,27 @@ REFUSALS = (NotAllowed, ContentChanged, AlreadySigned)
 
 @dataclass
 class Outcome(Generic[T]):
-    """What ``attempt`` did: ``ok`` with the operation's ``value``, or the ``error``
-    (already on the form) the view re-renders with 422."""
+    """What ``attempt`` did: ``ok`` with the operation's ``value``; else the bad
+    input ``error`` (422) or a ``refusal`` the view keeps on its own page (409), both
+    already on the form when there is one."""
 
     ok: bool
     value: T | None = None
     error: InvalidInput | None = None
+    refusal: DomainError | None = None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the page the view answers with."""
+        return 200 if self.ok else 409 if self.refusal is not None else 422
 
 
-def attempt(operation: Callable[[], T], form: FlaskForm | None = None) -> Outcome[T]:
+def attempt(operation: Callable[[], T], form: FlaskForm | None = None, keep_refusal: bool | str = False) -> Outcome[T]:
     """Run ``operation``; commit and return ok with its value. Bad input rolls back
-    and lands on ``form`` (a failed outcome); a refusal rolls back and propagates to
-    the blueprint's 409 handler, so nothing half-done is ever committed."""
+    and lands on ``form`` (a failed outcome). A refusal rolls back and propagates to
+    the blueprint's 409 handler, unless ``keep_refusal``: then it is a failed outcome
+    too, its message on the form (at the top, or on the field ``keep_refusal`` names).
+    Nothing half-done is ever committed."""
     try:
         value = operation()
     except InvalidInput as error:
@@ -44,9 +53,14 @@ def attempt(operation: Callable[[], T], form: FlaskForm | None = None) -> Outcom
         if form is not None:
             attach_errors(form, error)
         return Outcome(ok=False, error=error)
-    except REFUSALS:
+    except REFUSALS as refusal:
         db.session.rollback()
-        raise
+        if not keep_refusal:
+            raise
+        if form is not None:
+            name = keep_refusal if isinstance(keep_refusal, str) else ""
+            attach_errors(form, InvalidInput({name: str(refusal)}))
+        return Outcome(ok=False, refusal=refusal)
     db.session.commit()
     return Outcome(ok=True, value=value)
 
