@@ -207,7 +207,7 @@ def _input(
 
 def _save(form: OrganizationForm, organization: Organization | None) -> Organization | None:
     """Validate and save through the service (``organization`` None: create); the
-    organization, or None with the messages on ``form`` and the session rolled back."""
+    organization, committed, or None with the messages on ``form`` (nothing written)."""
     creating = organization is None
     valid = form.validate()
     parent, parent_ok = _load_parent(form, organization)
