@@ -16,8 +16,11 @@ def _render(app, call: str) -> str:
 
 
 def test_post_button_renders_a_post_form_with_the_csrf_token_and_one_button(app):
-    html = _render(app, '{{ post_button("/admin/x/1/won", "Mark won", class="button block", id="mark-won") }}')
-    assert re.search(r'<form method="post" action="/admin/x/1/won">', html)
+    html = _render(
+        app,
+        '{{ post_button("admin.proposals.mark_won", {"proposal_id": 1}, "Mark won", class="button block", id="mark-won") }}',
+    )
+    assert re.search(r'<form method="post" action="/admin/proposals/1/won">', html)
     assert re.search(r'<input type="hidden" name="csrf_token" value="[^"]+">', html)
     assert '<button class="button block" type="submit" id="mark-won">Mark won</button>' in html
     assert html.count("<button") == 1 and "hx-post" not in html and "hx-confirm" not in html
@@ -26,7 +29,8 @@ def test_post_button_renders_a_post_form_with_the_csrf_token_and_one_button(app)
 def test_post_button_with_htmx_posts_to_the_same_url_and_keeps_hidden_fields_and_confirm(app):
     html = _render(
         app,
-        '{{ post_button("/admin/sites/3/deactivate", "Deactivate", class="button small danger", form_class="inline",'
+        '{{ post_button("admin.sites.deactivate", {"site_id": 3}, "Deactivate", class="button small danger",'
+        ' form_class="inline",'
         ' form_id="f", hx_target="#sites", confirm="Sure?", fields={"direction": "up"},'
         ' hidden_label="North <b>", note="Shown once.") }}',
     )
