@@ -57,5 +57,11 @@ def _register() -> None:
     bp.register_blueprint(reports_bp)
     bp.register_blueprint(sites_bp)
 
+    # Refusals (NotAllowed, ContentChanged, AlreadySigned) from any staff view: rolled
+    # back and answered 409 once here; a feature blueprint may answer with its own page.
+    from admin.operations import handle_refusals
+
+    handle_refusals(bp)
+
 
 _register()

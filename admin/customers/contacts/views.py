@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from admin.customers.contacts.forms import COMMON_TIMEZONES, LEVEL_HELP, LEVEL_LABELS, ContactEditForm, ContactForm
-from admin.forms import attach_errors
+from admin.operations import attempt
 from portal.access.staff import (
     staff_contact,
     staff_contacts_query,
@@ -22,7 +22,6 @@ from portal.access.staff import (
     staff_organization,
     staff_organizations_query,
 )
-from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import parse_id, parse_page, parse_text
@@ -145,18 +144,10 @@ def new(organization_id: int):
         # The first contact is usually the one to talk to: suggest it, don't decide it.
         form.is_primary.data = not service.has_primary_contact(organization.id)
     elif form.validate():
-        try:
-            contact = service.create_contact(organization, _input(form))
-        except InvalidInput as error:
-            db.session.rollback()
-            attach_errors(form, error)
-            status = 422
-        except NotAllowed as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-            status = 409
-        else:
-            db.session.commit()
+        created = attempt(lambda: service.create_contact(organization, _input(form)), form, keep_refusal=True)
+        status = created.status
+        if created.ok:
+            contact = created.value
             flash(
                 _("%(name)s was added to %(organization)s.", name=contact.full_name, organization=organization.name),
                 "success",
@@ -223,13 +214,9 @@ def update(contact_id: int):
         target = None
         if form.organization_id.data and form.organization_id.data != contact.organization_id:
             target = _editable_organization(form.organization_id.data)
-        try:
-            ended = service.update_contact(contact, _input(form, organization=target))
-        except InvalidInput as error:
-            db.session.rollback()
-            attach_errors(form, error)
-        else:
-            db.session.commit()
+        saved = attempt(lambda: service.update_contact(contact, _input(form, organization=target)), form)
+        if saved.ok:
+            ended = saved.value
             flash(_("Saved."), "success")
             if ended:
                 flash(str(ACCESS_ENDED), "warning")
@@ -260,18 +247,15 @@ def deactivate(contact_id: int):
 @bp.post("/contacts/<int:contact_id>/reactivate")
 def reactivate(contact_id: int):
     contact = _editable_contact(contact_id)
-    try:
-        service.reactivate_contact(contact)
-    except InvalidInput as error:
-        db.session.rollback()
+    outcome = attempt(lambda: service.reactivate_contact(contact))
+    if outcome.error is not None:
         flash(
             _(
                 "%(problem)s Change this contact's email first, or deactivate the other contact.",
-                problem=error.errors.get("email", str(error)),
+                problem=outcome.error.errors.get("email", str(outcome.error)),
             ),
             "error",
         )
         return _show(_contact(contact_id), status=409)
-    db.session.commit()
     flash(_("%(name)s is active again. Their earlier portal links stay revoked.", name=contact.full_name), "success")
     return redirect_after_post(url_for(".show", contact_id=contact_id))

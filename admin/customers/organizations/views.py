@@ -25,6 +25,7 @@ from admin.customers.organizations.forms import (
 )
 from admin.customers.sites.views import sites_context
 from admin.forms import attach_errors
+from admin.operations import attempt
 from portal.access.staff import (
     sees_everything,
     staff_may_create_organization,
@@ -206,7 +207,7 @@ def _input(
 
 def _save(form: OrganizationForm, organization: Organization | None) -> Organization | None:
     """Validate and save through the service (``organization`` None: create); the
-    organization, or None with the messages on ``form`` and the session rolled back."""
+    organization, committed, or None with the messages on ``form`` (nothing written)."""
     creating = organization is None
     valid = form.validate()
     parent, parent_ok = _load_parent(form, organization)
@@ -219,21 +220,21 @@ def _save(form: OrganizationForm, organization: Organization | None) -> Organiza
         return None
     data = _input(form, parent, organization)
     team = set(form.team_ids.data or [])
-    try:
+
+    def save() -> Organization:
+        saved = organization
         if creating:
-            organization = service.create_organization(data)
+            saved = service.create_organization(data)
             manages = data.account_manager is not None and data.account_manager.id == current_user.id
             if not sees_everything(current_user) and current_user.id not in team and not manages:
                 # Whoever adds a customer can see it afterwards: they join its account team.
                 team.add(current_user.id)
         else:
-            service.update_organization(organization, data)
-        service.set_account_team(organization, team)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
-        return None
-    return organization
+            service.update_organization(saved, data)
+        service.set_account_team(saved, team)
+        return saved
+
+    return attempt(save, form).value
 
 
 def _sla_choices() -> list[SelectChoice]:
@@ -271,7 +272,6 @@ def new():
     organization = _save(form, None)
     if organization is None:
         return _form_page(form, None, status=422)
-    db.session.commit()
     flash(_("%(name)s was added.", name=organization.name), "success")
     return redirect_after_post(url_for(".show", organization_id=organization.id))
 
@@ -292,7 +292,6 @@ def edit(organization_id: int):
         # Reloaded: a rollback expired it (and the form keeps what was typed).
         organization = _editable(organization_id, selectinload(Organization.team))
         return _form_page(form, organization, status=422)
-    db.session.commit()
     flash(_("Saved."), "success")
     if not staff_may_see_organization(current_user, organization_id):
         # They took themselves off the team: the organization left their list.

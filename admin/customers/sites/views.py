@@ -14,9 +14,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin.customers.sites.forms import SiteForm
-from admin.forms import attach_errors
+from admin.operations import attempt
 from portal.access.staff import staff_may_edit_organization, staff_organization
-from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.domains.customers import sites as service
@@ -66,16 +65,10 @@ def index(organization_id: int):
 def create(organization_id: int):
     organization = _editable(organization_id)
     form = SiteForm()
-    try:
-        site = service.add_site(organization, form.name.data, form.address.data)
-    except InvalidInput as error:
-        attach_errors(form, error)
-        return _answer(organization, form, status=422)
-    except NotAllowed as error:
-        form.form_errors.append(str(error))
-        return _answer(organization, form, status=422)
-    db.session.commit()
-    return _answer(organization, message=_("Site %(name)s added.", name=site.name))
+    added = attempt(lambda: service.add_site(organization, form.name.data, form.address.data), form, keep_refusal=True)
+    if not added.ok:
+        return _answer(_editable(organization_id), form, status=422)
+    return _answer(organization, message=_("Site %(name)s added.", name=added.value.name))
 
 
 @bp.post("/sites/<int:site_id>/deactivate")

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from admin.copied_links import copied_link_page
-from admin.forms import attach_errors
+from admin.operations import attempt, handle_refusals
 from admin.proposals.editor.forms import DeliverForm, LineForm, LostForm, ProposalCreateForm, ProposalHeaderForm
 from portal.access import staff_proposal, staff_proposals_query
 from portal.access.staff import organization_filter, staff_may_sell
-from portal.core.errors import DomainError, InvalidInput, NotAllowed
+from portal.core.errors import DomainError
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page
 from portal.core.parsing import parse_id
@@ -89,15 +89,14 @@ def new():
         if contact is None or not contact.is_active:
             form.contact_id.errors.append(_("Choose a contact."))
         else:
-            try:
-                proposal = service.create_proposal(
+            created = attempt(
+                lambda: service.create_proposal(
                     current_user, contact, form.title.data, form.currency.data, form.terms.data or ""
-                )
-            except InvalidInput as error:
-                attach_errors(form, error)
-            else:
-                db.session.commit()
-                return redirect_after_post(url_for(".show", proposal_id=proposal.id))
+                ),
+                form,
+            )
+            if created.ok:
+                return redirect_after_post(url_for(".show", proposal_id=created.value.id))
     status = 422 if request.method == "POST" else 200
     return render_page("admin/proposals/new.html", status=status, form=form)
 
@@ -193,19 +192,11 @@ def _save_line(proposal: Proposal, line=None):
     form = _line_form(formdata=request.form, catalog=catalog)
     key = line.id if line else "new"
     if form.validate():
-        try:
-            if line is None:
-                service.add_line(proposal, _line_input(form))
-            else:
-                service.update_line(proposal, line, _line_input(form))
-        except InvalidInput as error:
-            db.session.rollback()
-            attach_errors(form, error)
-        except NotAllowed as error:
-            db.session.rollback()
-            return _refused(proposal.id, error)
+        if line is None:
+            saved = attempt(lambda: service.add_line(proposal, _line_input(form)), form)
         else:
-            db.session.commit()
+            saved = attempt(lambda: service.update_line(proposal, line, _line_input(form)), form)
+        if saved.ok:
             if request.htmx:
                 return _editor(staff_proposal(current_user, proposal.id), block="lines")
             return redirect_after_post(url_for(".show", proposal_id=proposal.id, _anchor="lines"))
@@ -214,10 +205,14 @@ def _save_line(proposal: Proposal, line=None):
     return _editor(proposal, status=422, block="lines", line_errors={key: True}, **forms)
 
 
-def _refused(proposal_id: int, error: DomainError, status: int = 409):
-    proposal = staff_proposal(current_user, proposal_id)
+def _refused(error: DomainError):
+    """A refusal on a proposal's page: its editor again, the message flashed, 409."""
+    proposal = staff_proposal(current_user, request.view_args["proposal_id"])
     flash(str(error), "error")
-    return _editor(proposal, status=status)
+    return _editor(proposal, status=409)
+
+
+handle_refusals(bp, _refused)
 
 
 @bp.post("/<int:proposal_id>/lines")
@@ -241,12 +236,7 @@ def update_line(proposal_id: int, line_id: int):
 @bp.post("/<int:proposal_id>/lines/<int:line_id>/delete")
 def delete_line(proposal_id: int, line_id: int):
     proposal = staff_proposal(current_user, proposal_id, edit=True)
-    try:
-        service.remove_line(proposal, _line_of(proposal, line_id))
-    except NotAllowed as error:
-        db.session.rollback()
-        return _refused(proposal_id, error)
-    db.session.commit()
+    attempt(lambda: service.remove_line(proposal, _line_of(proposal, line_id)))
     if request.htmx:
         return _editor(staff_proposal(current_user, proposal_id), block="lines")
     return redirect_after_post(url_for(".show", proposal_id=proposal_id, _anchor="lines"))
@@ -257,16 +247,13 @@ def update_header(proposal_id: int):
     proposal = staff_proposal(current_user, proposal_id, edit=True)
     form = ProposalHeaderForm()
     if form.validate():
-        try:
-            service.update_header(proposal, form.title.data, form.terms.data or "", form.internal_notes.data or "")
-        except InvalidInput as error:
-            db.session.rollback()
-            attach_errors(form, error)
-        except NotAllowed as error:
-            db.session.rollback()
-            return _refused(proposal_id, error)
-        else:
-            db.session.commit()
+        saved = attempt(
+            lambda: service.update_header(
+                proposal, form.title.data, form.terms.data or "", form.internal_notes.data or ""
+            ),
+            form,
+        )
+        if saved.ok:
             flash(_("Saved."), "success")
             return redirect_after_post(url_for(".show", proposal_id=proposal_id))
     return _editor(staff_proposal(current_user, proposal_id), status=422, header=form)
@@ -280,16 +267,8 @@ def deliver(proposal_id: int):
     if not form.validate():
         return _editor(proposal, status=422, deliver=form)
     contact = db.session.get(Contact, form.contact_id.data)
-    try:
-        service.deliver_proposal(proposal, current_user, contact)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    if not attempt(lambda: service.deliver_proposal(proposal, current_user, contact), form).ok:
         return _editor(staff_proposal(current_user, proposal_id), status=422, deliver=form)
-    except NotAllowed as error:
-        db.session.rollback()
-        return _refused(proposal_id, error)
-    db.session.commit()
     flash(_("Delivered to %(email)s. The email is in the outbox.", email=contact.email), "success")
     return redirect_after_post(url_for(".show", proposal_id=proposal_id))
 
@@ -297,12 +276,7 @@ def deliver(proposal_id: int):
 @bp.post("/<int:proposal_id>/won")
 def mark_won(proposal_id: int):
     proposal = staff_proposal(current_user, proposal_id, edit=True)
-    try:
-        service.mark_won(proposal, current_user)
-    except NotAllowed as error:
-        db.session.rollback()
-        return _refused(proposal_id, error)
-    db.session.commit()
+    attempt(lambda: service.mark_won(proposal, current_user))
     flash(_("Marked won."), "success")
     return redirect_after_post(url_for(".show", proposal_id=proposal_id))
 
@@ -313,16 +287,12 @@ def mark_lost(proposal_id: int):
     form = LostForm()
     if not form.validate():
         return _editor(proposal, status=422, lost=form)
-    try:
-        service.mark_lost(proposal, current_user, form.reason.data, form.competitor.data, form.detail.data)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    marked = attempt(
+        lambda: service.mark_lost(proposal, current_user, form.reason.data, form.competitor.data, form.detail.data),
+        form,
+    )
+    if not marked.ok:
         return _editor(staff_proposal(current_user, proposal_id), status=422, lost=form)
-    except NotAllowed as error:
-        db.session.rollback()
-        return _refused(proposal_id, error)
-    db.session.commit()
     flash(_("Marked lost."), "success")
     return redirect_after_post(url_for(".show", proposal_id=proposal_id))
 
@@ -330,12 +300,7 @@ def mark_lost(proposal_id: int):
 @bp.post("/<int:proposal_id>/revise")
 def revise(proposal_id: int):
     proposal = staff_proposal(current_user, proposal_id, edit=True)
-    try:
-        revision = service.create_revision(proposal, current_user)
-    except NotAllowed as error:
-        db.session.rollback()
-        return _refused(proposal_id, error)
-    db.session.commit()
+    revision = attempt(lambda: service.create_revision(proposal, current_user)).value
     flash(
         _("Revision %(n)s created as a draft. Edit it, then deliver it for signature.", n=revision.revision), "success"
     )
@@ -359,12 +324,7 @@ def copy_link(proposal_id: int):
     """Copy a link for this contact: issue a link for the staff member to paste into a
     mail of their own, shown once on the page this POST answers (never listed again)."""
     proposal = staff_proposal(current_user, proposal_id, edit=True)
-    try:
-        issued = service.issue_proposal_link_to_copy(proposal, current_user)
-    except NotAllowed as error:
-        db.session.rollback()
-        return _refused(proposal_id, error)
-    db.session.commit()
+    issued = attempt(lambda: service.issue_proposal_link_to_copy(proposal, current_user)).value
     return copied_link_page(issued, proposal.title, url_for(".show", proposal_id=proposal_id, _anchor="links"))
 
 

@@ -16,6 +16,7 @@ from wtforms.fields import SelectChoice
 
 from admin.customers.contacts.forms import COMMON_TIMEZONES
 from admin.forms import attach_errors
+from admin.operations import attempt
 from admin.service_desk.setup.forms import (
     PRIORITY_LABELS,
     STATE_LABELS,
@@ -27,7 +28,7 @@ from admin.service_desk.setup.forms import (
     StatusForm,
 )
 from portal.access.staff import staff_may_configure_service
-from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import parse_id
@@ -126,13 +127,14 @@ def _sla_input(form: SlaForm) -> service.SlaInput:
 
 def _checked_save(form, data, errors_of, save, current):
     """The form's own checks and the service's rules together (every message at once),
-    then the save; None when anything is refused."""
+    then the save, committed; None when anything is refused (nothing written)."""
     valid = form.validate()
     errors = errors_of(data, current)[0]
     if not valid or errors:
+        db.session.rollback()
         attach_errors(form, InvalidInput({k: v for k, v in errors.items() if not getattr(form, k).errors}))
         return None
-    return save(current, data)
+    return attempt(lambda: save(current, data), form).value
 
 
 def _save_sla(form: SlaForm, sla: Sla | None) -> Sla | None:
@@ -148,7 +150,6 @@ def new_sla():
     sla = _save_sla(form, None)
     if sla is None:
         return _sla_form_page(form, None, status=422)
-    db.session.commit()
     flash(_("%(name)s was added.", name=sla.name), "success")
     return redirect_after_post(url_for(".slas"))
 
@@ -164,9 +165,7 @@ def edit_sla(sla_id: int):
         return _sla_form_page(form, sla)
     form = SlaForm()
     if _save_sla(form, sla) is None:
-        db.session.rollback()
         return _sla_form_page(form, _get(Sla, sla_id), status=422)
-    db.session.commit()
     flash(_("Saved. Tickets opened from now on use the new targets."), "success")
     return redirect_after_post(url_for(".slas"))
 
@@ -228,7 +227,6 @@ def new_calendar():
     calendar = _save_calendar(form, None)
     if calendar is None:
         return _calendar_page(form, None, status=422)
-    db.session.commit()
     flash(_("%(name)s was added. Add its holidays below.", name=calendar.name), "success")
     return redirect_after_post(url_for(".edit_calendar", calendar_id=calendar.id))
 
@@ -241,9 +239,7 @@ def edit_calendar(calendar_id: int):
         return _calendar_page(CalendarForm(formdata=None, obj=calendar, **days), calendar)
     form = CalendarForm()
     if _save_calendar(form, calendar) is None:
-        db.session.rollback()
         return _calendar_page(form, _get(ServiceCalendar, calendar_id), status=422)
-    db.session.commit()
     flash(_("Saved. Tickets opened from now on are timed by these hours."), "success")
     return redirect_after_post(url_for(".edit_calendar", calendar_id=calendar_id))
 
@@ -252,15 +248,15 @@ def edit_calendar(calendar_id: int):
 def add_holiday(calendar_id: int):
     calendar = _get(ServiceCalendar, calendar_id)
     holiday_form = HolidayForm()
-    try:
-        if not holiday_form.validate():
-            raise InvalidInput({})
-        service.add_holiday(calendar, holiday_form.day.data, holiday_form.holiday_name.data or "")
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(holiday_form, error)
+    valid = holiday_form.validate()
+    if (
+        not valid
+        or not attempt(
+            lambda: service.add_holiday(calendar, holiday_form.day.data, holiday_form.holiday_name.data or ""),
+            holiday_form,
+        ).ok
+    ):
         return _holidays(calendar_id, status=422, holiday_form=holiday_form)
-    db.session.commit()
     return _holidays(calendar_id)
 
 
@@ -304,16 +300,12 @@ def statuses():
     if request.method == "GET":
         return _statuses_page(StatusForm(formdata=None))
     form = StatusForm()
-    try:
-        if not form.validate():
-            raise InvalidInput({})
-        created = service.add_status(form.name.data or "", form.state.data)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    added = (
+        attempt(lambda: service.add_status(form.name.data or "", form.state.data), form) if form.validate() else None
+    )
+    if added is None or not added.ok:
         return _statuses_page(form, status=422)
-    db.session.commit()
-    flash(_("%(name)s was added.", name=created.name), "success")
+    flash(_("%(name)s was added.", name=added.value.name), "success")
     return redirect_after_post(url_for(".statuses"))
 
 
@@ -326,13 +318,13 @@ def edit_status(status_id: int):
             STATUS_FORM, form=form, ticket_status=ticket_status, in_use=service.status_usage().get(status_id, 0)
         )
     form = StatusForm()
-    try:
-        if not form.validate():
-            raise InvalidInput({})
-        service.update_status(ticket_status, form.name.data or "", form.state.data, form.position.data)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    if (
+        not form.validate()
+        or not attempt(
+            lambda: service.update_status(ticket_status, form.name.data or "", form.state.data, form.position.data),
+            form,
+        ).ok
+    ):
         return render_page(
             STATUS_FORM,
             status=422,
@@ -340,7 +332,6 @@ def edit_status(status_id: int):
             ticket_status=_get(TicketStatus, status_id),
             in_use=service.status_usage().get(status_id, 0),
         )
-    db.session.commit()
     flash(_("Saved."), "success")
     return redirect_after_post(url_for(".statuses"))
 
@@ -349,13 +340,10 @@ def _status_action(status_id: int, action, done):
     """Run ``action`` on the status; a refusal (NotAllowed) becomes the list's message."""
     ticket_status = _get(TicketStatus, status_id)
     name = ticket_status.name
-    try:
-        action(ticket_status)
-    except NotAllowed as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    outcome = attempt(lambda: action(ticket_status), keep_refusal=True)
+    if outcome.refusal is not None:
+        flash(str(outcome.refusal), "error")
     else:
-        db.session.commit()
         flash(done(name), "success")
     return redirect_after_post(url_for(".statuses"))
 
@@ -407,16 +395,17 @@ def issue_types():
         form = IssueTypeForm(formdata=None, parent_id=parse_id(request.args.get("parent")) or 0)
         return _issue_types_page(_issue_type_choices(form))
     form = _issue_type_choices(IssueTypeForm())
-    try:
-        if not form.validate():
-            raise InvalidInput({})
-        created = service.add_issue_type(form.name.data or "", form.parent_id.data or None, form.sla_id.data or None)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    added = (
+        attempt(
+            lambda: service.add_issue_type(form.name.data or "", form.parent_id.data or None, form.sla_id.data or None),
+            form,
+        )
+        if form.validate()
+        else None
+    )
+    if added is None or not added.ok:
         return _issue_types_page(_issue_type_choices(form), status=422)
-    db.session.commit()
-    flash(_("%(name)s was added.", name=created.name), "success")
+    flash(_("%(name)s was added.", name=added.value.name), "success")
     return redirect_after_post(url_for(".issue_types"))
 
 
@@ -427,15 +416,11 @@ def edit_issue_type(issue_type_id: int):
         form = IssueTypeForm(formdata=None, obj=kind, sla_id=kind.sla_id or 0)
         return render_page(ISSUE_TYPE_FORM, form=_issue_type_choices(form), kind=kind)
     form = _issue_type_choices(IssueTypeForm())
-    try:
-        if not form.validate():
-            raise InvalidInput({})
-        service.update_issue_type(kind, form.name.data or "", form.sla_id.data or None)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    if (
+        not form.validate()
+        or not attempt(lambda: service.update_issue_type(kind, form.name.data or "", form.sla_id.data or None), form).ok
+    ):
         return render_page(ISSUE_TYPE_FORM, status=422, form=form, kind=_get(IssueType, issue_type_id))
-    db.session.commit()
     flash(_("Saved."), "success")
     return redirect_after_post(url_for(".issue_types"))
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from admin.copied_links import copied_link_page
-from admin.forms import attach_errors
+from admin.operations import attempt, handle_refusals, refused_response
 from admin.service_desk.tickets.forms import (
     AssignForm,
     BulkAssignForm,
@@ -37,7 +37,7 @@ from portal.access.staff import (
     staff_workable_tickets_query,
 )
 from portal.core.db import utcnow
-from portal.core.errors import InvalidInput, NotAllowed
+from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import optional_id
@@ -226,6 +226,19 @@ def bulk_assign():
 # --- the ticket page ----------------------------------------------------------------------
 
 
+def _refused(error: Exception):
+    """A refusal on a ticket's page: the page again with the message, 409; elsewhere
+    (the queue) the staff area's answer."""
+    ticket_id = (request.view_args or {}).get("ticket_id")
+    if ticket_id is None:
+        return refused_response(error)
+    flash(str(error), "error")
+    return render_page(SHOW, status=409, **_page_context(_load(ticket_id, fresh=True)))
+
+
+handle_refusals(bp, _refused)
+
+
 def _load(ticket_id: int, fresh: bool = False) -> Ticket:
     """The ticket with what its page shows. ``fresh``: after a change in this request,
     when the session already holds the ticket without those relationships loaded."""
@@ -303,19 +316,17 @@ def _post_message(ticket_id: int, internal: bool):
     ticket = staff_ticket(current_user, ticket_id, work=True)
     form = MessageForm()
     if form.validate():
-        try:
-            service.add_staff_message(
+        posted = attempt(
+            lambda: service.add_staff_message(
                 ticket,
                 current_user,
                 form.body.data or "",
                 internal=internal,
                 files=request.files.getlist(form.attachments.name),
-            )
-        except InvalidInput as error:
-            db.session.rollback()
-            attach_errors(form, error)
-        else:
-            db.session.commit()
+            ),
+            form,
+        )
+        if posted.ok:
             flash(
                 _("Internal note added. The customer does not see it.")
                 if internal
@@ -354,7 +365,7 @@ def _panel(ticket_id: int, status: int = 200, **forms):
 
 
 def _changed(ticket_id: int):
-    db.session.commit()
+    """After a committed side-panel change: the panel (htmx) or the page again (303)."""
     if wants_partial():
         return _panel(ticket_id)
     return redirect_after_post(url_for(".show", ticket_id=ticket_id))
@@ -365,13 +376,13 @@ def change_status(ticket_id: int):
     ticket = staff_ticket(current_user, ticket_id, work=True)
     form = StatusForm()
     chosen = db.session.get(TicketStatus, form.status_id.data) if form.validate() and form.status_id.data else None
-    try:
+
+    def change():
         if chosen is None:
             raise InvalidInput({"status_id": _("Choose an active status.")})
         service.change_status(ticket, chosen, current_user)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+
+    if not attempt(change, form).ok:
         return _panel(ticket_id, status=422, status_form=form)
     return _changed(ticket_id)
 
@@ -380,11 +391,7 @@ def change_status(ticket_id: int):
 def change_priority(ticket_id: int):
     ticket = staff_ticket(current_user, ticket_id, work=True)
     form = PriorityForm()
-    try:
-        service.change_priority(ticket, form.priority.data or "", current_user)
-    except InvalidInput as error:
-        db.session.rollback()
-        attach_errors(form, error)
+    if not attempt(lambda: service.change_priority(ticket, form.priority.data or "", current_user), form).ok:
         return _panel(ticket_id, status=422, priority_form=form)
     return _changed(ticket_id)
 
@@ -393,16 +400,16 @@ def change_priority(ticket_id: int):
 def assign(ticket_id: int):
     ticket = staff_ticket(current_user, ticket_id, work=True)
     form = AssignForm()
-    try:
+
+    def assign_chosen():
         if not form.validate():
             raise InvalidInput({"assignee_id": _("Choose a staff member from the list.")})
         assignee = db.session.get(StaffUser, form.assignee_id.data) if form.assignee_id.data else None
         if form.assignee_id.data and assignee is None:
             raise InvalidInput({"assignee_id": _("Choose a staff member from the list.")})
         service.assign_ticket(ticket, assignee, current_user, sees=staff_may_see_organization)
-    except (InvalidInput, NotAllowed) as error:
-        db.session.rollback()
-        attach_errors(form, error if isinstance(error, InvalidInput) else InvalidInput({"assignee_id": str(error)}))
+
+    if not attempt(assign_chosen, form, keep_refusal="assignee_id").ok:
         return _panel(ticket_id, status=422, assign_form=form)
     return _changed(ticket_id)
 
@@ -411,13 +418,7 @@ def assign(ticket_id: int):
 def copy_link(ticket_id: int):
     """Copy a link for this contact (the ticket's), shown once; see the proposal's."""
     ticket = staff_ticket(current_user, ticket_id, work=True)
-    try:
-        issued = service.issue_ticket_link_to_copy(ticket, current_user)
-    except NotAllowed as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return render_page(SHOW, status=409, **_page_context(_load(ticket_id, fresh=True)))
-    db.session.commit()
+    issued = attempt(lambda: service.issue_ticket_link_to_copy(ticket, current_user)).value
     return copied_link_page(
         issued, _("Ticket %(number)s", number=ticket.number), url_for(".show", ticket_id=ticket_id, _anchor="timeline")
     )
@@ -489,7 +490,8 @@ def new(contact_id: int):
         )
     if request.form.get("refresh"):  # without JavaScript: the sub-types of the chosen type
         return _new_page(form, contact, files_lost=lost)
-    try:
+
+    def open_for_contact() -> int:
         ticket = service.open_ticket(
             contact,
             title=form.title.data or "",
@@ -503,19 +505,16 @@ def new(contact_id: int):
             opened_by=current_user,
         )
         db.session.flush()
+        return ticket.id
+
+    try:
+        opened = attempt(open_for_contact, keep_refusal=True)
     except IntegrityError:  # the same form twice at once: the first copy opened it
         db.session.rollback()
         ticket = service.submitted_ticket(contact_id, form.submission_key.data)
         if ticket is None:
             raise
-    except InvalidInput as error:
-        db.session.rollback()
-        return _new_page(
-            form, staff_contact(current_user, contact_id), status=422, errors=error.errors, files_lost=lost
-        )
-    except NotAllowed as error:
-        db.session.rollback()
-        return _new_page(form, staff_contact(current_user, contact_id), status=409, notice=str(error), files_lost=lost)
+        return redirect_after_post(url_for(".show", ticket_id=ticket.id))
     except attachments.AttachmentsUnavailable:
         db.session.rollback()  # also removes any file already written
         return _new_page(
@@ -525,8 +524,15 @@ def new(contact_id: int):
             notice=attachments.storage_failed_message(),
             files_lost=lost,
         )
-    ticket_id = ticket.id
-    db.session.commit()
+    if opened.error is not None:
+        return _new_page(
+            form, staff_contact(current_user, contact_id), status=422, errors=opened.error.errors, files_lost=lost
+        )
+    if opened.refusal is not None:
+        return _new_page(
+            form, staff_contact(current_user, contact_id), status=409, notice=str(opened.refusal), files_lost=lost
+        )
+    ticket_id = opened.value
     return redirect_after_post(url_for(".show", ticket_id=ticket_id))
 
 

@@ -1,0 +1,32 @@
+"""What templates ask: ``can("configure_service")`` instead of comparing roles. Each
+ability names a rule of the sibling modules; none is decided here."""
+
+from __future__ import annotations
+
+from portal.access.staff.organizations import (
+    staff_may_create_organization,
+    staff_may_edit_contacts,
+    staff_may_edit_organization,
+    staff_may_see_organization,
+)
+from portal.access.staff.proposals import staff_may_sell
+from portal.access.staff.setup import staff_may_configure_service, staff_may_see_outbox, staff_may_see_reports
+from portal.access.staff.tickets import staff_may_work_ticket
+from portal.domains.identity.models import StaffUser
+
+_ABILITIES = {
+    "sell": lambda user, _obj: staff_may_sell(user),
+    "see_outbox": lambda user, _obj: staff_may_see_outbox(user),
+    "see_reports": lambda user, _obj: staff_may_see_reports(user),
+    "configure_service": lambda user, _obj: staff_may_configure_service(user),
+    "create_organization": lambda user, _obj: staff_may_create_organization(user),
+    "edit_organization": lambda user, obj: staff_may_edit_organization(user, obj),
+    "edit_contacts": lambda user, obj: staff_may_edit_contacts(user, obj),
+    "see_organization": lambda user, obj: staff_may_see_organization(user, obj.id),
+    "work_ticket": lambda user, obj: staff_may_work_ticket(user, obj),
+}
+
+
+def staff_can(user: StaffUser, ability: str, obj=None) -> bool:
+    """The one entry point templates use (as ``can``); an unknown ability is a bug."""
+    return bool(user.is_authenticated and _ABILITIES[ability](user, obj))
