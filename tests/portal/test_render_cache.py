@@ -107,21 +107,15 @@ def _org_of(app, contact):
 # --- the view model and its key --------------------------------------------------
 
 
-def _signed_in(app, contact):
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["portal"] = {"contact": contact.id, "epoch": contact.portal_epoch, "links": [], "signed_in": True}
-    return client
-
-
-def test_a_tree_level_contact_sees_a_renamed_sub_organization(app, make):
+def test_a_tree_level_contact_sees_a_renamed_sub_organization(app, make, portal_sign_in):
     from portal.domains.customers.models import Organization
 
     parent = make.organization("Harbor Holdings")
     branch = make.organization_with("Harbor North", parent_id=parent.id)
     head = make.contact(parent, first_name="Tess", portal_level="organization_tree")
     delivered = make.delivered(contact=make.contact(branch))
-    client = _signed_in(app, head)
+    client = app.test_client()
+    portal_sign_in(client, head)  # a real sign-in: a forged signed_in flag opens nothing
     url = f"/p/proposals/{delivered.proposal.id}"
     assert "Harbor North" in client.get(url).get_data(as_text=True)
     with app.app_context():
