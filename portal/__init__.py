@@ -18,6 +18,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.core.parsing import BoundedIntConverter, nul_free_request
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route: every <int:> is bounded
+    from portal.core.sessions import CachedCookieSessionInterface
+
+    app.session_interface = CachedCookieSessionInterface()
     app.config.from_object(Config(app.instance_path))
     if config:
         app.config.update(config)

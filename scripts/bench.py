@@ -661,6 +661,8 @@ def main() -> int:
         help="also time the ticket queue on this PostgreSQL database (it is EMPTIED first)",
     )
     args = parser.parse_args()
+    if args.tickets < 1:  # step 6 divides a year among the tickets: 0 crashed after the setup
+        parser.error("--tickets must be at least 1 (use a small number, e.g. 200, for a quick run)")
 
     workdir = Path(tempfile.mkdtemp(prefix="porchlight-bench-"))
     servers: list[Server] = []

@@ -25,11 +25,11 @@ Anything else is a 404 that gives no hint the object exists. Drafts are never sh
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import abort, g, session
 from sqlalchemy import and_, bindparam, delete, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
@@ -38,6 +38,7 @@ from portal.domains.customers.organizations import subtree_ids
 from portal.domains.identity.models import PortalLink, PortalSession, StaffUser
 from portal.domains.proposals.models import Proposal, ProposalStatus
 from portal.domains.proposals.operations import STAMP_COLUMNS, ProposalStamp, load_proposal
+from portal.domains.proposals.selection import ProposalSelection
 from portal.domains.service_desk.models import Ticket
 
 PORTAL_KEY = "portal"
@@ -92,6 +93,9 @@ class PortalAccess:
     contact_name: str
     organization_name: str
     timezone: str
+    # Read in the same query as a proposal's stamp, for its page key: the proposal's
+    # organization's name and this contact's kept selection (raw JSON), when known.
+    page_facts: tuple[str, str | None] | None = None
 
     @property
     def contact(self) -> Contact:
@@ -247,12 +251,22 @@ _LINKS_OF_CONTACT = (
     .order_by(PortalLink.expires_at.desc())
 )
 
-# The hot path of the proposal page and the option toggle: the link, the contact and
-# the proposal's version stamp in one round trip.
+# The proposal's own organization (a sub-organization, for a tree-level contact) and the
+# contact's kept selection ride along too: the page key needs nothing else, so a page
+# served from the render cache costs this one query.
+_ProposalOrganization = aliased(Organization, name="proposal_organization")
+PAGE_FACT_COLUMNS = (_ProposalOrganization.name, ProposalSelection.line_ids)
+_N_FACTS = len(PAGE_FACT_COLUMNS)
+_WITH_SELECTION = and_(ProposalSelection.proposal_id == Proposal.id, ProposalSelection.contact_id == Contact.id)
+
+# The hot path of the proposal page and the option toggle: the link, the contact, the
+# proposal's version stamp and its page facts in one round trip.
 _PROPOSAL_BY_LINK = (
-    _LINKS_OF_CONTACT.add_columns(*STAMP_COLUMNS)
+    _LINKS_OF_CONTACT.add_columns(*STAMP_COLUMNS, *PAGE_FACT_COLUMNS)
     .join(Proposal, Proposal.id == PortalLink.target_id)
     .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
+    .join(_ProposalOrganization, _ProposalOrganization.id == Proposal.organization_id)
+    .outerjoin(ProposalSelection, _WITH_SELECTION)
 )
 
 _CONTACT = (
@@ -264,12 +278,14 @@ _CONTACT = (
 
 # A signed-in contact asking for a proposal: the contact, the stamp and the addressee.
 _PROPOSAL_SIGNED_IN = (
-    select(*CONTACT_COLUMNS, *STAMP_COLUMNS, Proposal.contact_id)
+    select(*CONTACT_COLUMNS, *STAMP_COLUMNS, *PAGE_FACT_COLUMNS, Proposal.contact_id)
     .select_from(Contact)
     .join(Organization, Organization.id == Contact.organization_id)
     .outerjoin(PortalSession, _WITH_SESSION)
     .join(Proposal, Proposal.id == bindparam("proposal_id"))
     .join(StaffUser, StaffUser.id == Proposal.sales_rep_id)
+    .join(_ProposalOrganization, _ProposalOrganization.id == Proposal.organization_id)
+    .outerjoin(ProposalSelection, _WITH_SELECTION)
     .where(Contact.id == bindparam("contact_id"))
 )
 
@@ -382,7 +398,7 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
         }
         rows = db.session.connection().execute(_PROPOSAL_BY_LINK, params).all()
         if rows:
-            stamp = ProposalStamp(*rows[0][_N_LINK + _N_CONTACT :])
+            stamp = ProposalStamp(*rows[0][_N_LINK + _N_CONTACT : -_N_FACTS])
             try:
                 access = _by_link(rows, grant)
             except LinkUnusable:
@@ -391,7 +407,7 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
             else:
                 if stamp.organization_id != access.organization_id:
                     abort(404)
-                return stamp, access
+                return stamp, replace(access, page_facts=tuple(rows[0][-_N_FACTS:]))
     if not grant.signed_in:
         abort(404)
     row = (
@@ -404,11 +420,17 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
     if row is None:
         abort(404)
     facts = _facts(row[:_N_CONTACT], grant)
-    stamp = ProposalStamp(*row[_N_CONTACT:-1])
+    stamp = ProposalStamp(*row[_N_CONTACT : -1 - _N_FACTS])
     if stamp.status == ProposalStatus.DRAFT or not level_covers(facts, row[-1], stamp.organization_id):
         abort(404)
     return stamp, PortalAccess(
-        facts.contact_id, None, facts.organization_id, facts.contact_name, facts.organization_name, facts.timezone
+        facts.contact_id,
+        None,
+        facts.organization_id,
+        facts.contact_name,
+        facts.organization_name,
+        facts.timezone,
+        page_facts=tuple(row[-1 - _N_FACTS : -1]),
     )
 
 

@@ -105,6 +105,9 @@ class Config:
         # Flask-Compress default leaves gzip out, so a gzip-only client got the JS raw.
         self.COMPRESS_ALGORITHM_STREAMING = ["zstd", "br", "gzip"]
         self.COMPRESS_MIN_SIZE = 500
+        # Level 3 compresses the proposal page in half the time of the default 6, about
+        # 150 bytes (7 %) larger: a tenth of a cached page view was gzip.
+        self.COMPRESS_LEVEL = int(env.get("COMPRESS_LEVEL", "3"))
         # Dynamic pages carry no ETag, and static files answer conditional requests
         # themselves (send_file): re-evaluating after compression only costs time.
         self.COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False

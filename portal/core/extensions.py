@@ -11,10 +11,11 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from portal.core.csrf import PortalCSRFProtect
 
 # Named constraints, so migrations can drop and alter them on every engine.
 NAMING_CONVENTION = {
@@ -33,7 +34,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
-csrf = CSRFProtect()
+csrf = PortalCSRFProtect()
 assets = Environment()
 babel = Babel()
 compress = Compress()

@@ -15,11 +15,13 @@ the tests, never share entries).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from flask import Flask, current_app, make_response, render_template
+from flask import Flask, current_app, g, make_response, render_template, session
 from flask_wtf.csrf import generate_csrf
+from itsdangerous.encoding import base64_decode, bytes_to_int
 from jinja2_fragments.flask import render_block
 
 CSRF_PLACEHOLDER = "__porchlight_csrf_token__"
@@ -63,6 +65,45 @@ def render_cache(app: Flask | None = None) -> RenderCache:
     return cache
 
 
+TOKEN_REUSE_SECONDS = 60
+TOKENS_KEY = "porchlight_signed_csrf_tokens"
+
+
+def session_csrf_token() -> str:
+    """This session's signed CSRF token, signed at most once a minute.
+
+    Flask-WTF signs the session's raw token afresh on every request (an HMAC and a
+    serializer each time); a token signed less than a minute ago is as good, since the
+    check allows ``WTF_CSRF_TIME_LIMIT`` (an hour) from its timestamp. Kept per app,
+    keyed by the session's raw token: only a request carrying that session gets it.
+    """
+    app = current_app
+    field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    raw = session.get(field)
+    if field in g or not isinstance(raw, str):
+        return generate_csrf()
+    tokens = app.extensions.get(TOKENS_KEY)
+    if tokens is None:
+        tokens = app.extensions.setdefault(TOKENS_KEY, RenderCache(size=4096))
+    now = int(time.time())
+    with tokens._lock:
+        kept = tokens._items.get(raw)
+    if kept is not None and 0 <= now - kept[1] < TOKEN_REUSE_SECONDS:
+        setattr(g, field, kept[0])  # later calls in this request (forms) agree
+        return kept[0]
+    token = generate_csrf()
+    try:
+        signed_at = bytes_to_int(base64_decode(token.rsplit(".", 2)[1]))
+    except (IndexError, ValueError):
+        return token
+    with tokens._lock:
+        tokens._items[raw] = (token, signed_at)
+        tokens._items.move_to_end(raw)
+        while len(tokens._items) > tokens.size:
+            tokens._items.popitem(last=False)
+    return token
+
+
 def cached_page(key: Hashable, template: str, context: Callable[[], dict]):
     """The whole page from the cache, with this session's token filled in.
 
@@ -71,7 +112,7 @@ def cached_page(key: Hashable, template: str, context: Callable[[], dict]):
     html = render_cache().get_or_render(
         key, lambda: render_template(template, **context(), csrf_token=lambda: CSRF_PLACEHOLDER)
     )
-    response = make_response(html.replace(CSRF_PLACEHOLDER, generate_csrf()))
+    response = make_response(html.replace(CSRF_PLACEHOLDER, session_csrf_token()))
     response.vary.add("HX-Request")
     return response
 

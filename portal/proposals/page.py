@@ -156,8 +156,10 @@ def page_key(
 ) -> ProposalPageKey:
     """The key of this contact's page: the stamp, the names and the kept selection
     (or ``selected``, what a form just sent)."""
-    params = {"proposal_id": stamp.id, "contact_id": access.contact_id, "organization_id": stamp.organization_id}
-    row = db.session.connection().execute(_KEY_FACTS, params).first()
+    row = access.page_facts  # read with the access check (one query per cached page)
+    if row is None:
+        params = {"proposal_id": stamp.id, "contact_id": access.contact_id, "organization_id": stamp.organization_id}
+        row = db.session.connection().execute(_KEY_FACTS, params).first()
     organization_name, kept = row if row is not None else ("", None)
     return ProposalPageKey(
         stamp=stamp,

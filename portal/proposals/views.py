@@ -15,7 +15,7 @@ from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.pagecache import cached_block, cached_page
 from portal.domains.proposals import operations as service
 from portal.domains.proposals.models import ProposalStatus
-from portal.domains.proposals.selection import forget_selections, keep_selection
+from portal.domains.proposals.selection import decode_line_ids, forget_selections, keep_selection
 from portal.domains.proposals.totals import compute_totals, parse_option_ids
 from portal.links.views import link_unusable_page
 from portal.proposals.forms import ProposalSignForm
@@ -76,7 +76,10 @@ def options(proposal_id: int):
     lines = service.pricing_lines(stamp)
     selected, unknown = parse_option_ids(request.form.getlist("option"), lines)
     errors = {"options": _("Some of the chosen options are not part of this proposal.")} if unknown else {}
-    if signable and not unknown:
+    # The kept selection came with the access check: the same choice again (a double
+    # tap, a re-sent request) writes nothing.
+    kept = decode_line_ids(access.page_facts[1]) if access.page_facts else None
+    if signable and not unknown and kept != tuple(sorted(set(selected))):
         keep_selection(proposal_id, access.contact_id, selected)
         db.session.commit()
     if wants_partial() and signable:

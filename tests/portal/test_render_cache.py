@@ -12,7 +12,8 @@ from portal.core.extensions import db
 from portal.domains.customers.models import Contact
 from portal.domains.proposals import operations as proposals
 from portal.domains.proposals.models import ProposalLine
-from tests.factories import forge_signed_in_session, page_form, staff_add_line
+from tests.conftest import csrf_token_from
+from tests.factories import page_form, staff_add_line
 
 HX = {"HX-Request": "true"}
 
@@ -106,20 +107,15 @@ def _org_of(app, contact):
 # --- the view model and its key --------------------------------------------------
 
 
-def _signed_in(app, contact):
-    client = app.test_client()
-    forge_signed_in_session(app, client, contact)
-    return client
-
-
-def test_a_tree_level_contact_sees_a_renamed_sub_organization(app, make):
+def test_a_tree_level_contact_sees_a_renamed_sub_organization(app, make, portal_sign_in):
     from portal.domains.customers.models import Organization
 
     parent = make.organization("Harbor Holdings")
     branch = make.organization_with("Harbor North", parent_id=parent.id)
     head = make.contact(parent, first_name="Tess", portal_level="organization_tree")
     delivered = make.delivered(contact=make.contact(branch))
-    client = _signed_in(app, head)
+    client = app.test_client()
+    portal_sign_in(client, head)  # a real sign-in: a forged signed_in flag opens nothing
     url = f"/p/proposals/{delivered.proposal.id}"
     assert "Harbor North" in client.get(url).get_data(as_text=True)
     with app.app_context():
@@ -205,3 +201,53 @@ def test_the_page_renders_from_the_view_model_alone(app, make, open_link, monkey
         [(name, context)] = [(n, c) for n, c in contexts if n == "proposals/show.html"]
         reachable = _orm_objects({k: v for k, v in context.items() if k not in ("g", "request", "session")})
         assert reachable == [], reachable
+
+
+def _count_csrf_signing(monkeypatch) -> list:
+    """Record each signing of a CSRF token (Flask-WTF's salt), not of session cookies."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    calls = []
+    original = URLSafeTimedSerializer.dumps
+
+    def dumps(self, obj, salt=None):
+        if self.salt == b"wtf-csrf-token":
+            calls.append(obj)
+        return original(self, obj, salt)
+
+    monkeypatch.setattr(URLSafeTimedSerializer, "dumps", dumps)
+    return calls
+
+
+def test_a_session_token_is_signed_once_a_minute_not_per_view(app, make, open_link, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    delivered = make.delivered()
+    client = app.test_client()
+    first = open_link(client, delivered.token).get_data(as_text=True)
+    calls = _count_csrf_signing(monkeypatch)
+    pages = [client.get(f"/p/proposals/{delivered.proposal.id}").get_data(as_text=True) for _ in range(3)]
+    assert len(calls) <= 1, calls
+    tokens = {csrf_token_from(html) for html in pages}
+    assert len(tokens) == 1 and csrf_token_from(first) in tokens | {None}
+    # The reused token is accepted by the toggle, as a fresh one is.
+    options = page_form(first)["options"]
+    response = client.post(
+        f"/p/proposals/{delivered.proposal.id}/options",
+        data={"option": options[:1]},
+        headers={"HX-Request": "true", "X-CSRFToken": tokens.pop()},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+
+
+def test_an_old_signed_token_is_not_reused(app, make, open_link, monkeypatch):
+    from itsdangerous import TimestampSigner
+
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    delivered = make.delivered()
+    client = app.test_client()
+    old = TimestampSigner.get_timestamp
+    with monkeypatch.context() as patch:  # signed two minutes ago
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: old(self) - 120)
+        stale = csrf_token_from(open_link(client, delivered.token).get_data(as_text=True))
+    fresh = csrf_token_from(client.get(f"/p/proposals/{delivered.proposal.id}").get_data(as_text=True))
+    assert fresh != stale

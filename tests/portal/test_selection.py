@@ -193,3 +193,15 @@ def test_a_plain_option_post_with_an_expired_token_comes_back_to_the_page(app, m
     assert "This page was open a long time, so we refreshed it." in html
     assert _ticked(html) == set() and _grand_total(html) == "$180.00"
     assert snapshot(app) == before
+
+
+def test_the_same_choice_sent_again_writes_nothing(app, make, client, open_link, count_queries):
+    delivered, options = _open(make, client, open_link)
+    url = f"/p/proposals/{delivered.proposal.id}/options"
+    assert client.post(url, data={"option": [str(options[0])]}, headers=HX).status_code == 200
+    with count_queries() as counter:
+        again = client.post(url, data={"option": [str(options[0])]}, headers=HX)
+    assert again.status_code == 200 and _grand_total(again.get_data(as_text=True)) == "$310.00"
+    assert not [s for s in counter.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert counter.count == 1, counter.statements  # the access check, with the kept choice
+    assert _kept(app, delivered.proposal.id) == {delivered.proposal.contact_id: f"[{options[0]}]"}
