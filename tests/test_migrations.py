@@ -575,8 +575,7 @@ def test_upgrade_head_builds_exactly_the_schema_of_the_models(migration_app, req
     assert _differences(migration_app) == []
 
     with _empty_database(engine, tmp_path, tmp_path_factory) as models_app:
-        with models_app.app_context():
-            db.metadata.create_all(db.engine)
+        _create_models(models_app, engine)
         modelled = _schema(models_app)
     migrated = _schema(migration_app)
     assert _schema_differences(migrated, modelled, engine) == []
@@ -584,6 +583,25 @@ def test_upgrade_head_builds_exactly_the_schema_of_the_models(migration_app, req
     if engine == "postgresql":
         assert _search_keys(), "no search-key columns found"
         assert _keys_not_in_byte_order(migrated) == {}
+
+
+def _create_models(app, engine: str) -> None:
+    """``metadata.create_all()`` on the app's empty database. On PostgreSQL the models
+    name ``gin_trgm_ops`` unqualified (the migration names it by the extension's
+    schema), so the extension's schema joins this connection's search path, after the
+    throwaway schema the tables go to."""
+    with app.app_context(), db.engine.begin() as conn:
+        if engine == "postgresql":
+            found = conn.execute(
+                text(
+                    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                    "WHERE e.extname = 'pg_trgm'"
+                )
+            ).scalar()
+            if found:
+                current = conn.execute(text("SELECT current_schema()")).scalar_one()
+                conn.execute(text(f'SET LOCAL search_path TO "{current}", "{found}"'))
+        db.metadata.create_all(conn)
 
 
 def test_the_schema_comparison_sees_drift(migration_app, request, tmp_path, tmp_path_factory):
@@ -601,8 +619,7 @@ def test_the_schema_comparison_sees_drift(migration_app, request, tmp_path, tmp_
                 conn.execute(text("ALTER TABLE sites ALTER COLUMN address DROP NOT NULL"))
                 conn.execute(text("ALTER TABLE tickets ALTER COLUMN title_key TYPE VARCHAR(200)"))
     with _empty_database(engine, tmp_path, tmp_path_factory) as models_app:
-        with models_app.app_context():
-            db.metadata.create_all(db.engine)
+        _create_models(models_app, engine)
         modelled = _schema(models_app)
     migrated = _schema(migration_app)
     found = [item[:3] for item in _schema_differences(migrated, modelled, engine)]
