@@ -569,6 +569,28 @@ def count_queries(workdir: Path) -> dict:
 # --- 6. tickets ----------------------------------------------------------------------------
 
 
+def _portal_session(app, info: dict) -> dict:
+    """A signed-in portal session of the bench contact, as the sign-in flow leaves it:
+    the cookie's data, with its server-side record written."""
+    import secrets
+
+    from portal.core.extensions import db
+    from portal.domains.identity.models import PortalSession
+
+    sid = secrets.token_urlsafe(32)
+    with app.app_context():
+        db.session.add(PortalSession(id=sid, contact_id=info["portal_contact"]))
+        db.session.commit()
+        db.session.remove()
+    return {
+        "sid": sid,
+        "contact": info["portal_contact"],
+        "epoch": info["portal_epoch"],
+        "links": [],
+        "signed_in": True,
+    }
+
+
 def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]:
     """The admin queue (first page, a search, a filter) as a signed-in admin, and the
     portal ticket list as a signed-in contact (organization level), over HTTP."""
@@ -598,17 +620,9 @@ def ticket_targets(port: int, app, info: dict, cookie_name: str) -> list[Target]
     ]
     if "tickets.index" in app.view_functions:
         # A signed-in contact's session, signed with the instance's key (as sign-in would leave it).
+        # With its server-side session record, which sign-in writes and every request checks.
         serializer = app.session_interface.get_signing_serializer(app)
-        contact_cookie = serializer.dumps(
-            {
-                "portal": {
-                    "contact": info["portal_contact"],
-                    "epoch": info["portal_epoch"],
-                    "links": [],
-                    "signed_in": True,
-                }
-            }
-        )
+        contact_cookie = serializer.dumps({"portal": _portal_session(app, info)})
         portal = {"Cookie": f"{cookie_name}={contact_cookie}", "Accept-Encoding": "gzip"}
         targets.append(Target("portal: ticket list", port, "GET", "/tickets", portal))
     for target in targets:

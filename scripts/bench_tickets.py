@@ -244,13 +244,10 @@ def time_in_process(app, info: dict, requests: int = 30, explain: bool = False) 
     clients = {"admin": app.test_client(), "technician": app.test_client(), "contact": app.test_client()}
     _login(clients["admin"], info["admin_email"])
     _login(clients["technician"], info["technician_email"])
+    from bench import _portal_session
+
     with clients["contact"].session_transaction() as session:
-        session["portal"] = {
-            "contact": info["portal_contact"],
-            "epoch": info["portal_epoch"],
-            "links": [],
-            "signed_in": True,
-        }
+        session["portal"] = _portal_session(app, info)
     results = []
     median, p90, _status, _html = _median_ms(bare_app.test_client(), "/", requests)
     results.append({"label": "bare Flask route (reference)", "median": median, "p90": p90, "rows": None, "status": 200})
