@@ -88,7 +88,11 @@ def session_csrf_token() -> str:
     now = int(time.time())
     with tokens._lock:
         kept = tokens._items.get(raw)
-    if kept is not None and 0 <= now - kept[1] < TOKEN_REUSE_SECONDS:
+    # A reused token must keep almost all of its life: at most a sixtieth of the CSRF
+    # lifetime old (a minute of the default hour; never, for a lifetime under a minute).
+    limit = app.config.get("WTF_CSRF_TIME_LIMIT")
+    window = TOKEN_REUSE_SECONDS if limit is None else min(TOKEN_REUSE_SECONDS, int(limit) // 60)
+    if kept is not None and 0 <= now - kept[1] < window:
         setattr(g, field, kept[0])  # later calls in this request (forms) agree
         return kept[0]
     token = generate_csrf()
