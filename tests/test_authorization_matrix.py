@@ -78,9 +78,27 @@ def _pairs(table: dict) -> set[tuple[str, str]]:
     return pairs
 
 
+def _classified_elsewhere() -> set[tuple[str, str]]:
+    """Pairs classified by the other matrix files, ``tests/**/test_authorization_*.py``:
+    each domain keeps its own tables beside its tests and exports them as ``CLASSIFIED``
+    (a set of (endpoint, method)); its own tests check what each actor gets."""
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    pairs: set[tuple[str, str]] = set()
+    for path in sorted(root.rglob("test_authorization_*.py")):
+        if path.name == Path(__file__).name:
+            continue
+        module = ".".join(("tests", *path.relative_to(root).with_suffix("").parts))
+        pairs |= set(importlib.import_module(module).CLASSIFIED)
+    return pairs
+
+
 def _classified() -> set[tuple[str, str]]:
     return (
-        set(PUBLIC)
+        _classified_elsewhere()
+        | set(PUBLIC)
         | set(SESSION_ONLY)
         | _pairs(PORTAL_PROPOSAL_ROUTES)
         | _pairs(PORTAL_TICKET_ROUTES)
