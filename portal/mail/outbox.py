@@ -223,12 +223,12 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
-    if message.locale:
-        email["Content-Language"] = language_tag(message.locale)
     email.set_content(message.body_text)
     if message.body_html:
         # multipart/alternative: clients show the last part they can, the HTML.
         email.add_alternative(message.body_html, subtype="html")
+    if message.locale:  # after the content: setting it clears the Content-* headers
+        email["Content-Language"] = language_tag(message.locale)
     return email
 
 
