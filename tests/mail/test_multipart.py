@@ -366,3 +366,20 @@ def test_redacting_the_html_part_removes_tokens_from_hrefs_and_text_and_the_code
     assert 'href="https://p.test/l/[removed]"' in redacted and "[code removed]" in redacted
     assert "T-000042, total 123456.00" in redacted  # numbers that are not a code alone stay
     assert redact_html_secrets(None) is None
+
+
+def test_a_message_queued_before_mail_was_multipart_still_goes_as_plain_text(app, mail_server):
+    from sqlalchemy import update
+
+    from tests.factories import queued_mail
+
+    queued = queued_mail(app)
+    with app.app_context():
+        db.session.execute(update(OutboxMessage).values(body_html=None, locale=None))
+        db.session.commit()
+    assert _deliver(app).sent == 1
+    (received,) = mail_server.messages
+    assert received.get_content_type() == "text/plain" and received["Content-Language"] is None
+    assert "https://portal.example.test/l/example-token" in received.get_content()
+    (stored,) = _stored(app)
+    assert stored.id == queued.id and stored.body_html is None and "/l/[removed]" in stored.body_text
