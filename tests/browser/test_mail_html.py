@@ -108,8 +108,9 @@ def test_mail_html_fits_a_phone_shows_its_button_and_stays_readable(app, make, b
 
 def test_the_outbox_frame_shows_the_html_part_styled_under_its_own_policy(app, make, new_context, live_server):
     manager = make.staff(role="manager", name="Mia Manager")
-    make.delivered(title="Spring grounds care")
-    page = new_context(viewport={"width": 1200, "height": 900}).new_page()
+    delivered = make.delivered(title="Spring grounds care")
+    context = new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
     watcher = watch(page, live_server.url)
     staff_login(page, manager)
     page.goto("/admin/outbox/")
@@ -121,4 +122,10 @@ def test_the_outbox_frame_shows_the_html_part_styled_under_its_own_policy(app, m
     # the inline styles apply inside the frame (its policy allows them), the brand colour too
     assert button.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(31, 95, 168)"
     assert button.evaluate("el => getComputedStyle(el).color") == "rgb(255, 255, 255)"
+    # the development mail catcher: the button is the customer's live link, opened in a new tab
+    with context.expect_page() as opened:
+        button.click()
+    customer = opened.value
+    customer.wait_for_url(f"{live_server.url}/p/proposals/{delivered.proposal.id}")
+    assert "Spring grounds care" in customer.locator("h1").inner_text()
     watcher.assert_clean()
