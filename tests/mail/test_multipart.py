@@ -383,3 +383,15 @@ def test_a_message_queued_before_mail_was_multipart_still_goes_as_plain_text(app
     assert "https://portal.example.test/l/example-token" in received.get_content()
     (stored,) = _stored(app)
     assert stored.id == queued.id and stored.body_html is None and "/l/[removed]" in stored.body_text
+
+
+def test_a_light_brand_colour_gets_dark_button_text_and_the_business_name_is_escaped(app, monkeypatch):
+    monkeypatch.setitem(app.config, "BRAND_COLOUR", "#FFD400")
+    monkeypatch.setitem(app.config, "BUSINESS_NAME", "Rossi & Figli <Giardini>")
+    with app.test_request_context():
+        rendered = render_mail("proposal_delivered", **_contexts()["proposal_delivered"])
+    facts = assert_well_made(rendered.text, rendered.html, business="Rossi & Figli <Giardini>")
+    (button,) = facts.buttons()
+    assert "background-color: #ffd400" in button["style"] and "color: #111111" in button["style"]
+    assert "<Giardini>" not in rendered.html and "Rossi &amp; Figli &lt;Giardini&gt;" in rendered.html
+    assert "Rossi & Figli <Giardini>" in rendered.text  # the text part is plain text, not escaped
