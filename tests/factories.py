@@ -310,7 +310,16 @@ def outbox(app) -> list[dict]:
 
     with app.app_context():
         rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        result = [{"to_addr": m.to_addr, "subject": m.subject, "body_text": m.body_text, "kind": m.kind} for m in rows]
+        result = [
+            {
+                "to_addr": m.to_addr,
+                "subject": m.subject,
+                "body_text": m.body_text,
+                "body_html": m.body_html,
+                "kind": m.kind,
+            }
+            for m in rows
+        ]
         db.session.remove()
         return result
 

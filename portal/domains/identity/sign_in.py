@@ -32,6 +32,7 @@ from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.links import hash_token
 from portal.domains.identity.models import PortalSignIn
 from portal.mail.outbox import queue_mail
+from portal.mail.rendering import brand
 
 MAX_CODE_ATTEMPTS = 5
 CODE_DIGITS = 6
@@ -106,7 +107,7 @@ def request_sign_in(email: str, ip: str | None) -> None:
     db.session.flush()
     queue_mail(
         addressee.email,
-        _("Your sign-in link for %(app)s", app=_("Porchlight")),
+        _("Your sign-in link for %(app)s", app=brand().name),
         "portal_sign_in",
         kind="portal_sign_in",
         contact=addressee,
