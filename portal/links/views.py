@@ -63,7 +63,12 @@ def open(token: str):
         from portal.domains.proposals import evidence
 
         evidence.record_safely(
-            link.target_id, evidence.Kind.LINK_OPENED, contact_id=link.contact_id, link_id=link.id, data={}
+            link.target_id,
+            evidence.Kind.LINK_OPENED,
+            contact_id=link.contact_id,
+            link_id=link.id,
+            data={},
+            time_zone=link.contact.timezone,
         )
         db.session.commit()
     endpoint, arg = TARGET_ENDPOINTS[link.target_type]

@@ -251,7 +251,7 @@ def _audit_row(entry: EvidenceEntry, locale: str) -> list[str]:
     label = EVENT_LABELS.get(entry.kind)
     event = _both(label, locale) if label is not None else entry.kind
     data = json.loads(entry.data or "{}")
-    detail = data.get("description") or data.get("message_id") or data.get("to") or ""
+    detail = data.get("description") or data.get("to") or data.get("message_id") or ""
     if detail:
         event = f"{event}: {detail}"
     who = " · ".join(part for part in (entry.ip, (entry.user_agent or "")[:80]) if part) or "-"
