@@ -13,11 +13,11 @@ from sqlalchemy.exc import DatabaseError
 
 from portal.core import sealing
 from portal.core.extensions import db
+from portal.domains.identity.models import StaffUser
 from portal.domains.proposals import certificates, evidence
 from portal.domains.proposals import operations as proposals
 from portal.domains.proposals.evidence_models import Certificate, EvidenceEntry, EvidenceImmutable
 from portal.domains.proposals.models import Proposal
-from portal.domains.identity.models import StaffUser
 from tests.evidence_helpers import (
     ROMANIAN_LINE,
     SIGNER,
