@@ -129,11 +129,31 @@ def seal(pdf: bytes, reason: str, name: str) -> bytes:
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    metadata = signers.PdfSignatureMetadata(
-        field_name="Seal", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256", reason=reason, name=name
-    )
-    return signers.sign_pdf(writer, metadata, signer=_signer()).getvalue()
+    signer = _signer()
+
+    def sign() -> bytes:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        metadata = signers.PdfSignatureMetadata(
+            field_name="Seal", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256", reason=reason, name=name
+        )
+        return signers.sign_pdf(writer, metadata, signer=signer).getvalue()
+
+    return _outside_event_loop(sign)
+
+
+def _outside_event_loop(work):
+    """pyHanko's synchronous API runs its own asyncio loop, which fails in a thread that
+    already runs one (an async server, Playwright's sync API in tests): run it in a
+    short-lived thread then."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 @dataclass(frozen=True)
@@ -157,7 +177,7 @@ def validate(pdf: bytes) -> SealCheck:
     signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
     if len(signatures) != 1:
         return SealCheck(False, False, False, f"{len(signatures)} signatures")
-    status = validate_pdf_signature(signatures[0], context)
+    status = _outside_event_loop(lambda: validate_pdf_signature(signatures[0], context))
     return SealCheck(
         intact=bool(status.intact and status.valid),
         trusted=bool(status.trusted),
