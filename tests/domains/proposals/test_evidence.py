@@ -311,3 +311,56 @@ def test_certificate_ids_are_normalised_and_malformed_ones_refused():
     assert certificates.normalise_id(good.lower().replace("-", " ")) == good
     for bad in ("", "PC-", "PC-AAAA-BBBB-CCCC", "PC-AAAA-BBBB-CCCC-DDD1", "x" * 5000, "PC-ÅAAA-BBBB-CCCC-DDDD"):
         assert certificates.normalise_id(bad) is None, bad
+
+
+def test_appends_from_many_threads_at_once_keep_one_unbroken_chain(app, make):
+    """Four requests appending at once: the head's conditional update makes them take
+    turns, on SQLite and PostgreSQL alike; no seq twice, no fork."""
+    import threading
+
+    delivered = make.delivered()
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def append(worker: int) -> None:
+        try:
+            with app.app_context():
+                start.wait(timeout=30)
+                for n in range(5):
+                    evidence.record(delivered.proposal.id, evidence.Kind.PAGE_VIEWED, data={"worker": worker, "n": n})
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    with app.app_context():
+        report = evidence.check_chain(delivered.proposal.id)
+        db.session.remove()
+    assert report.intact, report.problems
+    assert report.entries == 21
+
+
+def test_the_evidence_page_costs_the_same_queries_however_long_the_chain(app, make, login, count_queries):
+    delivered = make.delivered()
+    admin = make.staff(role="admin")
+    staff_client = app.test_client()
+    login(staff_client, admin)
+    url = f"/admin/proposals/{delivered.proposal.id}/evidence"
+    staff_client.get(url)
+    counts = []
+    for more in (2, 30):
+        with app.app_context():
+            for _ in range(more):
+                evidence.record(delivered.proposal.id, evidence.Kind.PAGE_VIEWED, data={})
+            db.session.commit()
+            db.session.remove()
+        with count_queries() as counter:
+            assert staff_client.get(url).status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
