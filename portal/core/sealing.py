@@ -117,7 +117,10 @@ def _signer():
     key_path, cert_path, passphrase = _paths()
     if not key_path.exists() or not cert_path.exists():
         raise SealUnavailable(f"no seal key at {key_path} (run: flask --app portal evidence create-seal-key)")
-    signer = signers.SimpleSigner.load(str(key_path), str(cert_path), key_passphrase=passphrase)
+    try:
+        signer = signers.SimpleSigner.load(str(key_path), str(cert_path), key_passphrase=passphrase)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SealUnavailable(f"the seal key at {key_path} could not be loaded: {exc}") from exc
     if signer is None:  # pyHanko logs the reason (a wrong passphrase, a bad file)
         raise SealUnavailable(f"the seal key at {key_path} could not be loaded")
     return signer

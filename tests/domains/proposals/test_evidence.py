@@ -364,3 +364,35 @@ def test_the_evidence_page_costs_the_same_queries_however_long_the_chain(app, ma
             assert staff_client.get(url).status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_a_configured_key_with_a_passphrase_seals_and_a_wrong_one_is_refused(app, tmp_path, monkeypatch):
+    from portal.core import pdf as renderer
+
+    monkeypatch.setitem(app.config, "SEAL_KEY_PATH", str(tmp_path / "real-key.pem"))
+    monkeypatch.setitem(app.config, "SEAL_CERT_PATH", str(tmp_path / "real-cert.pem"))
+    monkeypatch.setitem(app.config, "SEAL_KEY_PASSPHRASE", "s3cret")
+    with app.app_context():
+        assert sealing.create_seal_key("Real seal", "Real business") is True
+        assert sealing.create_seal_key("Real seal", "Real business") is False  # idempotent: kept
+        assert b"ENCRYPTED" in (tmp_path / "real-key.pem").read_bytes()
+        document = renderer.render(
+            renderer.Document(title="t", issuer="Real business", blocks=[renderer.Paragraph("ș")])
+        )
+        sealed = sealing.seal(document, reason="test", name="Real business")
+        check = sealing.validate(sealed)
+        assert check.intact and check.trusted, check.summary
+        app.config["SEAL_KEY_PASSPHRASE"] = "wrong"
+        with pytest.raises(sealing.SealUnavailable):
+            sealing.seal(document, reason="test", name="Real business")
+
+
+def test_the_setup_command_makes_the_key_once(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "SEAL_KEY_PATH", str(tmp_path / "k.pem"))
+    monkeypatch.setitem(app.config, "SEAL_CERT_PATH", str(tmp_path / "c.pem"))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["evidence", "create-seal-key"])
+    second = runner.invoke(args=["evidence", "create-seal-key"])
+    assert first.exit_code == 0 and "Created" in first.output, first.output
+    assert second.exit_code == 0 and "Kept" in second.output
+    assert first.output.splitlines()[-1] == second.output.splitlines()[-1]  # the same fingerprint
