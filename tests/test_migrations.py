@@ -344,6 +344,7 @@ def _data_outbox_html(conn) -> None:
         status="pending",
         attempts=0,
         next_attempt_at=NOW,
+        created_at=NOW,
     )
 
 

@@ -270,6 +270,13 @@ def _contexts() -> dict[str, dict]:
             rep=user,
             url="https://portal.example.test/admin/proposals/7",
         ),
+        "proposal_certificate": dict(
+            contact=contact,
+            proposal=proposal,
+            certificate=N(public_id="PC-AAAA-BBBB-CCCC-DDDD"),
+            url=portal,
+            verify_url="https://portal.example.test/verify",
+        ),
         "ticket_assigned": dict(ticket=ticket, user=user, by=user, url=admin),
         "ticket_breached": dict(
             ticket=ticket, user=user, first_response=True, due_at=until, organization=N(name="Greenleaf"), url=admin
