@@ -14,7 +14,7 @@
       Sortable.create(list, {
         group: "board",
         draggable: "[data-card]",
-        filter: "form, select, button, a",
+        filter: "form, select, button",
         preventOnFilter: false,
         animation: 120,
         delayOnTouchOnly: true,
