@@ -21,15 +21,17 @@ from portal.core.extensions import db
 from portal.core.parsing import parse_decimal, parse_id
 from portal.core.queries.keyset import after_key, decode_cursor, encode_cursor
 from portal.core.queries.search import search_key, word_start_match
-from portal.domains.sales.models import Opportunity, Stage
+from portal.domains.customers.models import Organization
+from portal.domains.identity.models import StaffUser
+from portal.domains.sales.models import Lead, Opportunity, Stage
 
 CARDS_PER_COLUMN = 50
 PAGE_SIZE = 50
 
 CARD_OPTIONS = (
-    selectinload(Opportunity.organization),
-    selectinload(Opportunity.lead),
-    selectinload(Opportunity.rep),
+    selectinload(Opportunity.organization).load_only(Organization.name),
+    selectinload(Opportunity.lead).load_only(Lead.name, Lead.company),
+    selectinload(Opportunity.rep).load_only(StaffUser.name),
     selectinload(Opportunity.stage),
 )
 
