@@ -31,6 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     app.request_class = nul_free_request(app.request_class)  # after htmx-flask sets its own
     _register_blueprints(app)
+    from portal.domains.sales import pipeline
+
+    pipeline.connect()  # the sales domain follows the proposals' events
 
     from portal.cli import init_cli
     from portal.core import error_pages as errors
@@ -60,6 +63,7 @@ def load_models() -> None:
     from portal.domains.identity import models as _identity  # noqa: F401
     from portal.domains.proposals import evidence_models as _evidence  # noqa: F401
     from portal.domains.proposals import models as _proposals  # noqa: F401
+    from portal.domains.sales import models as _sales  # noqa: F401
     from portal.domains.service_desk import models as _service_desk  # noqa: F401
     from portal.domains.timeline import models as _timeline  # noqa: F401
     from portal.jobs import models as _jobs  # noqa: F401

@@ -1,7 +1,7 @@
 """evidence log: hash-chained, append-only entries per proposal, chain heads, sealed certificates
 
 Revision ID: f3a1c9d27b40
-Revises: e48e8ce72ae9
+Revises: 569e0077d088
 Create Date: 2026-12-01 12:00:00
 
 """

@@ -15,6 +15,7 @@ from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.pagecache import cached_block, cached_page
 from portal.domains.proposals import evidence
 from portal.domains.proposals import operations as service
+from portal.domains.proposals import signals as proposal_signals
 from portal.domains.proposals.certificates import certificate_of
 from portal.domains.proposals.models import ProposalStatus
 from portal.domains.proposals.selection import decode_line_ids, forget_selections, keep_selection
@@ -73,6 +74,7 @@ def show(proposal_id: int):
         refreshed=bool(request.args.get("refreshed")),
     )
     _note_view(stamp, access)
+    _announce_view(proposal_id, access.contact_id)
     return cached_page(key, TEMPLATE, context=lambda: _context(build_page(key)))
 
 
@@ -97,6 +99,15 @@ def _note_view(stamp, access) -> None:
     )
     db.session.commit()
     session[SEEN_KEY] = [*seen[-19:], mark]
+
+
+def _announce_view(proposal_id: int, contact_id: int) -> None:
+    """The customer's view is customer activity (the sales domain resets its auto-close
+    count on it): announced to the receivers, whose few writes commit here. With no
+    receiver the page stays a pure read."""
+    if proposal_signals.proposal_viewed.receivers:
+        proposal_signals.proposal_viewed.send(proposal_id, contact_id=contact_id)
+        db.session.commit()
 
 
 @bp.post("/<int:proposal_id>/options")
