@@ -30,8 +30,7 @@ from portal.core.urls import external_url
 from portal.domains.customers.models import Contact
 from portal.domains.identity import links
 from portal.domains.identity.models import PortalLink, StaffUser
-from portal.domains.proposals import evidence
-from portal.domains.proposals import signals
+from portal.domains.proposals import evidence, signals
 from portal.domains.proposals import signing as signatures
 from portal.domains.proposals.models import (
     LOST_REASONS,
