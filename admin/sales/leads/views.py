@@ -43,6 +43,12 @@ def sales_only():
         abort(404)
 
 
+@bp.context_processor
+def sales_nav():
+    """The sales sub-nav links the opportunity pages: shown once they are registered."""
+    return {"sales_nav": "admin.opportunities.board" in current_app.view_functions}
+
+
 def _filters() -> service.LeadFilters:
     status = request.args.get("status") or LeadStatus.OPEN
     rep = parse_text(request.args.get("rep"), 12)

@@ -55,8 +55,14 @@ def staff_may_see_lead(user: StaffUser, lead: Lead) -> bool:
     )
 
 
-def staff_lead(user: StaffUser, lead_id: int, options=()) -> Lead:
-    """A lead the staff member may see (and so work), or 404."""
+def staff_may_work_lead(user: StaffUser, lead: Lead) -> bool:
+    """Convert or discard it: whoever may see it (technicians see none)."""
+    return staff_may_see_lead(user, lead)
+
+
+def staff_lead(user: StaffUser, lead_id: int, options=(), work: bool = False) -> Lead:
+    """A lead the staff member may see (and so work: ``work`` changes nothing, as
+    everyone who sees a lead may work it), or 404."""
     if not staff_may_work_leads(user):
         abort(404)
     lead = db.session.get(Lead, lead_id, options=list(options))

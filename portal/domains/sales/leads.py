@@ -192,9 +192,10 @@ def quote_request_errors(data: QuoteRequest) -> dict[str, str]:
     return errors
 
 
-def _web_source_id() -> int | None:
-    """The source a quote-page lead gets: the list's "website" entry, if admins kept it."""
-    return db.session.scalar(select(Source.id).where(Source.key == "website", Source.is_active.is_(True)))
+def _source_id(key: str) -> int | None:
+    """The source a lead of this origin gets (the list's "quote_page" or "portal"
+    entry), if admins kept it active."""
+    return db.session.scalar(select(Source.id).where(Source.key == key, Source.is_active.is_(True)))
 
 
 def request_quote(data: QuoteRequest) -> Lead:
@@ -210,7 +211,7 @@ def request_quote(data: QuoteRequest) -> Lead:
             phone=data.phone,
             address=data.address,
             notes=data.need,
-            source_id=_web_source_id(),
+            source_id=_source_id(LeadOrigin.QUOTE_PAGE),
         ),
         origin=LeadOrigin.QUOTE_PAGE,
     )
@@ -241,6 +242,7 @@ def request_quote_from_portal(contact: Contact, need: str) -> Lead:
             email=contact.email,
             phone=contact.phone or "",
             notes=need,
+            source_id=_source_id(LeadOrigin.PORTAL),
         ),
         origin=LeadOrigin.PORTAL,
         contact=contact,
@@ -304,11 +306,10 @@ def rep_choices() -> list[StaffUser]:
 
 
 def source_choices() -> list[tuple[int, str]]:
-    return list(
-        db.session.execute(
-            select(Source.id, Source.name).where(Source.is_active.is_(True)).order_by(Source.position, Source.id)
-        ).tuples()
+    rows = db.session.execute(
+        select(Source.id, Source.name).where(Source.is_active.is_(True)).order_by(Source.position, Source.id)
     )
+    return [(source_id, name) for source_id, name in rows]
 
 
 # --- possible duplicates --------------------------------------------------------------

@@ -88,8 +88,7 @@ def test_quote_page_request_queues_the_receipt(ctx, assigned):
     assert mail.to_addr == "vera@visitor.example" and mail.kind == "quote_receipt"
     assert "Weekly mowing" in mail.body_text and "Hello Vera" in mail.body_text
     assert assigned == [("Lead", lead.id, "quote request")]
-    source = db.session.get(Source, lead.source_id) if lead.source_id else None
-    assert source is None or source.key == "website"
+    assert db.session.get(Source, lead.source_id).key == "quote_page"
 
 
 def test_quote_page_needs_an_email_and_what_they_need(ctx):
@@ -124,7 +123,7 @@ def _lead(**kw) -> Lead:
     kw.setdefault("name", "Someone")
     lead = Lead(**kw)
     db.session.add(lead)
-    db.session.flush()
+    db.session.commit()  # the factories write through their own sessions
     return lead
 
 
@@ -197,7 +196,7 @@ def test_conversion_reuses_the_organization_and_adds_the_contact(ctx, make):
 
 
 def test_conversion_makes_a_new_customer_and_the_converter_joins_its_team(ctx, make):
-    lead = _lead(name="Nia New", company="New Co", email="nia@new.example", address="2 Oak Ave")
+    lead = _lead(name="Nia Newton", company="New Co", email="nia@new.example", address="2 Oak Ave")
     actor = _actor(make)
     done = service.convert_to_customer(lead, service.customer_defaults(lead), actor, join_team=True)
     db.session.commit()
@@ -218,7 +217,7 @@ def test_conversion_with_bad_input_leaves_the_lead_open(ctx, make):
 
 
 def test_a_converted_lead_does_not_convert_twice(ctx, make):
-    lead = _lead(name="Twice", company="Twice Co", email="t@twice.example", address="3 Pine Rd")
+    lead = _lead(name="Tia Twice", company="Twice Co", email="t@twice.example", address="3 Pine Rd")
     actor = _actor(make)
     service.convert_to_customer(lead, service.customer_defaults(lead), actor)
     db.session.commit()
