@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.core.extensions import db
@@ -174,3 +175,35 @@ def test_convert_into_an_opportunity_through_the_page(app, staff_client, staff):
         assert (opportunity.lead_id, opportunity.rep_id) == (lead_id, staff.id)
     assert staff_client.post(f"/admin/sales/leads/{lead_id}/convert/opportunity").status_code == 409
     assert _count(app, Opportunity) == 1
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_simultaneous_conversions_convert_once(app, make, login, staff, round_):
+    """Two tabs (or a double tap) submitting at the same instant, each request in its
+    own thread and connection: one conversion, one organization and contact; the other
+    is told the lead was already converted."""
+    from tests.portal.test_concurrency import _run_together
+
+    lead_id = _add_lead(
+        app, name="Cleo Race", email="cleo@race.example", company="Race Co", address="9 Track Rd", rep_id=staff.id
+    )
+    first, second = app.test_client(), app.test_client()
+    login(first, staff)
+    login(second, staff)
+    data = {
+        "organization_name": "Race Co",
+        "billing_address": "9 Track Rd",
+        "first_name": "Cleo",
+        "last_name": "Race",
+        "email": "cleo@race.example",
+    }
+    url = f"/admin/sales/leads/{lead_id}/convert/customer"
+    results = _run_together(lambda: first.post(url, data=data), lambda: second.post(url, data=data))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results)
+    assert statuses == [303, 409], statuses
+    assert (_count(app, Organization), _count(app, Contact)) == (1, 1)
+    with app.app_context():
+        converted = db.session.scalars(
+            select(TimelineEntry).where(TimelineEntry.subject_type == Subject.LEAD, TimelineEntry.kind == "converted")
+        ).all()
+        assert len(converted) == 1
