@@ -35,7 +35,7 @@ from portal.domains.customers import contacts as contacts_service
 from portal.domains.customers import organizations as organizations_service
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
-from portal.domains.sales import assignment
+from portal.domains.sales import assignment, opportunities
 from portal.domains.sales.models import (
     Lead,
     LeadOrigin,
@@ -531,38 +531,38 @@ def _first(model, *conditions):
 def convert_to_opportunity(lead: Lead, actor: StaffUser) -> Opportunity:
     """Turn an open lead straight into an opportunity *from* the lead (with the lead's
     organization and contact when it has them: a portal request), in the first open
-    stage, of the first type; without a rep it goes to the assignment rules."""
+    stage, of the first type, through ``opportunities.create_opportunity`` (so without
+    a rep it goes to the assignment rules, as every new opportunity does)."""
     stage = _first(Stage, Stage.outcome == Outcome.OPEN)
     kind = _first(OpportunityType)
     if stage is None or kind is None:
-        raise NotAllowed(_("Add an open stage and an opportunity type (Sales setup) before converting."))
+        raise NotAllowed(_("Add an open stage and an opportunity type (Sales lists) before converting."))
     _claim(lead)
-    title = _("Quote for %(who)s", who=lead.company or lead.name)[:200]
-    opportunity = Opportunity(
-        title=title,
-        label_key=search_key(f"{title} {lead.company or lead.name}")[:400],
-        organization_id=lead.organization_id,
-        contact_id=lead.contact_id,
-        lead_id=lead.id,
-        type_id=kind.id,
-        source_id=lead.source_id,
-        stage_id=stage.id,
-        outcome=Outcome.OPEN,
-        currency=current_app.config.get("DEFAULT_CURRENCY") or "USD",
-        rep_id=lead.rep_id,
-        created_by_id=actor.id,
+    opportunity = opportunities.create_opportunity(
+        actor,
+        opportunities.OpportunityInput(
+            title=_("Quote for %(who)s", who=lead.company or lead.name)[:200],
+            organization_id=lead.organization_id,
+            contact_id=lead.contact_id,
+            lead_id=lead.id,
+            type_id=kind.id,
+            source_id=lead.source_id,
+            stage_id=stage.id,
+            currency=current_app.config.get("DEFAULT_CURRENCY") or "USD",
+            rep_id=lead.rep_id,
+        ),
+        # Whoever may see the lead may use the customer it is tied to (a portal request).
+        visible_org=lambda _id: True,
+        reason_context="lead conversion",
     )
-    db.session.add(opportunity)
-    db.session.flush()
     lead.opportunity_id = opportunity.id
     record_event(
-        Subject.LEAD, lead.id, "converted", staff=actor, detail=_("Converted into the opportunity %(t)s.", t=title)
+        Subject.LEAD,
+        lead.id,
+        "converted",
+        staff=actor,
+        detail=_("Converted into the opportunity %(title)s.", title=opportunity.title),
     )
-    record_event(
-        Subject.OPPORTUNITY, opportunity.id, "created", staff=actor, detail=_("From the lead %(name)s.", name=lead.name)
-    )
-    if opportunity.rep_id is None:
-        assignment.assign_owner(opportunity, actor=actor, reason_context="lead conversion")
     db.session.flush()
     return opportunity
 

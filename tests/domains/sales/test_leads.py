@@ -10,7 +10,7 @@ from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.domains.customers.models import Contact, Organization, organization_team
 from portal.domains.identity.models import StaffUser
-from portal.domains.sales import assignment
+from portal.domains.sales import assignment, opportunities
 from portal.domains.sales import leads as service
 from portal.domains.sales.models import Lead, LeadOrigin, LeadStatus, Opportunity, Outcome, Source, Stage
 from portal.domains.timeline.models import Subject, TimelineEntry
@@ -42,6 +42,7 @@ def assigned(monkeypatch):
         return real(record, actor=actor, reason_context=reason_context)
 
     monkeypatch.setattr(assignment, "assign_owner", spy)
+    monkeypatch.setattr(opportunities, "assign_owner", spy)  # imported by name there
     return calls
 
 
