@@ -203,6 +203,18 @@ def convert_opportunity(lead_id: int):
     return redirect_after_post(url_for(".show", lead_id=lead_id))
 
 
+@bp.post("/<int:lead_id>/take")
+def take(lead_id: int):
+    """Pick an unassigned lead up: it becomes the staff member's own."""
+    lead = staff_lead(current_user, lead_id)
+    outcome = attempt(lambda: service.take_lead(lead, current_user), None, True)
+    if not outcome.ok:
+        flash(str(outcome.refusal), "error")
+        return _page(_reload(lead_id), status=outcome.status)
+    flash(_("The lead is yours now."), "success")
+    return redirect_after_post(url_for(".show", lead_id=lead_id))
+
+
 @bp.post("/<int:lead_id>/discard")
 def discard(lead_id: int):
     lead = staff_lead(current_user, lead_id)

@@ -567,6 +567,24 @@ def convert_to_opportunity(lead: Lead, actor: StaffUser) -> Opportunity:
     return opportunity
 
 
+def take_lead(lead: Lead, actor: StaffUser) -> None:
+    """An unassigned lead picked up by a sales person (or a manager) for themselves: a
+    conditional update, so two people taking it at once leave it with the first."""
+    if actor.role == "technician":
+        raise NotAllowed(_("Technicians do not own leads."))
+    changed = db.session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.rep_id.is_(None))
+        .values(rep_id=actor.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(lead)
+    if changed != 1:
+        raise NotAllowed(_("Someone else took this lead first: it is no longer unassigned."))
+    record_event(Subject.LEAD, lead.id, "assigned", staff=actor, detail=_("Taken by %(name)s.", name=actor.name))
+    db.session.flush()
+
+
 def discard_lead(lead: Lead, actor: StaffUser) -> None:
     """Set an open lead aside (spam, not a fit); refused once it is no longer open."""
     changed = db.session.execute(

@@ -26,6 +26,7 @@ CLASSIFIED = {
     ("admin.leads.convert_customer", "POST"),
     ("admin.leads.convert_opportunity", "POST"),
     ("admin.leads.discard", "POST"),
+    ("admin.leads.take", "POST"),
     ("quotes.request", "GET"),
     ("quotes.request", "POST"),
     ("quotes.thanks", "GET"),
@@ -119,14 +120,20 @@ LEAD_ROUTES = {
     "admin.leads.convert_customer": lambda c, i: c.post(f"/admin/sales/leads/{i}/convert/customer", data={}),
     "admin.leads.convert_opportunity": lambda c, i: c.post(f"/admin/sales/leads/{i}/convert/opportunity"),
     "admin.leads.discard": lambda c, i: c.post(f"/admin/sales/leads/{i}/discard"),
+    "admin.leads.take": lambda c, i: c.post(f"/admin/sales/leads/{i}/take"),
 }
 
 
-def _allowed(endpoint: str, response, lead_id: int, name: str) -> str | None:
+def _allowed(endpoint: str, response, lead_id: int, name: str, relation: str) -> str | None:
     if endpoint == "admin.leads.show":
         return _check_allowed(response, 200, shows=name)
     if endpoint == "admin.leads.convert_customer":
         return _check_allowed(response, 422, shows="organization_name")
+    if endpoint == "admin.leads.take":
+        # Only an unassigned lead can be taken; the others say it is no longer free (409).
+        if relation != "unassigned":
+            return _check_allowed(response, 409, shows="Someone else took this lead first")
+        return _check_allowed(response, 303, location=r"/admin/sales/leads/%d$" % lead_id)
     if endpoint == "admin.leads.convert_opportunity":
         return _check_allowed(response, 303, location=r"/admin/sales/(leads/%d|opportunities/\d+)$" % lead_id)
     return _check_allowed(response, 303, location=r"/admin/sales/leads/%d$" % lead_id)
@@ -144,7 +151,7 @@ def test_staff_lead_matrix(app, people, login, capsys):
                 response = call(client, lead_id)
                 name = _name(relation, tag)
                 if relation in SEES[role]:
-                    problem = _allowed(endpoint, response, lead_id, name)
+                    problem = _allowed(endpoint, response, lead_id, name, relation)
                 else:
                     problem = _check_denied(response, name)
                 cases += 1
@@ -157,17 +164,17 @@ def test_staff_lead_matrix(app, people, login, capsys):
 
 def test_denied_posts_change_nothing(app, people, login):
     """A sales rep's POSTs on another rep's lead elsewhere: 404 and the lead untouched."""
-    actors, _other, _team = people
+    actors, other, _team = people
     leads = _leads(app, people, "untouched")
     client = _client(app, login, actors["sales"])
-    for path in ("convert/customer", "convert/opportunity", "discard"):
+    for path in ("convert/customer", "convert/opportunity", "discard", "take"):
         assert (
             client.post(f"/admin/sales/leads/{leads['other']}/{path}", data={"organization_name": "X"}).status_code
             == 404
         )
     with app.app_context():
         lead = db.session.get(Lead, leads["other"])
-        assert (lead.status, lead.organization_id, lead.opportunity_id) == ("open", None, None)
+        assert (lead.status, lead.organization_id, lead.opportunity_id, lead.rep_id) == ("open", None, None, other.id)
 
 
 def test_the_list_shows_what_each_role_may_see(app, people, login):

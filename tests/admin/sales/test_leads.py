@@ -207,3 +207,27 @@ def test_two_simultaneous_conversions_convert_once(app, make, login, staff, roun
             select(TimelineEntry).where(TimelineEntry.subject_type == Subject.LEAD, TimelineEntry.kind == "converted")
         ).all()
         assert len(converted) == 1
+
+
+def test_an_unassigned_lead_is_taken_once(app, make, login, staff):
+    lead_id = _add_lead(app, name="Free Fran", email="fran@free.example")
+    page = app.test_client()
+    login(page, staff)
+    assert 'id="take-lead"' in page.get(f"/admin/sales/leads/{lead_id}").get_data(as_text=True)
+    assert page.post(f"/admin/sales/leads/{lead_id}/take").status_code == 303
+    # Another rep no longer sees it (it is someone's now); a manager is told it is taken.
+    late = app.test_client()
+    login(late, make.staff(name="Late Larry"))
+    assert late.post(f"/admin/sales/leads/{lead_id}/take").status_code == 404
+    manager = app.test_client()
+    login(manager, make.staff(role="manager", name="Mia Manager"))
+    refused = manager.post(f"/admin/sales/leads/{lead_id}/take")
+    assert refused.status_code == 409 and "Someone else took this lead first" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Lead, lead_id).rep_id == staff.id
+        kinds = db.session.scalars(
+            select(TimelineEntry.kind).where(
+                TimelineEntry.subject_type == Subject.LEAD, TimelineEntry.subject_id == lead_id
+            )
+        ).all()
+        assert kinds == ["assigned"]
