@@ -71,8 +71,8 @@ def _seed_leads() -> None:
     from portal.domains.sales import leads
     from portal.domains.sales.models import Lead
 
-    if db.session.scalar(select(Lead.id).limit(1)) is not None:
-        return
+    if db.session.scalar(select(Lead.id).where(Lead.email == "marco@bianchi-bakery.example")) is not None:
+        return  # seeded before (checked on its own, as the other demo parts are)
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     leads.create_lead(
         leads.LeadInput(

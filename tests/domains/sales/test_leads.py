@@ -290,3 +290,16 @@ def test_list_filters_search_and_keyset_pages(ctx, make):
     assert second.next_cursor is None
     # A malformed cursor is the first page, never an error.
     assert names(service.LeadFilters(rep="me"), after="not-a-cursor") == names(service.LeadFilters(rep="me"))
+
+
+def test_the_demo_has_leads_and_one_possible_duplicate(ctx):
+    from portal.demo import seed_demo
+
+    seed_demo()
+    seed_demo()  # a second run adds nothing
+    leads = db.session.scalars(select(Lead).order_by(Lead.id)).all()
+    assert [lead.origin for lead in leads] == ["staff", "quote_page", "staff"]
+    duplicate = service.possible_duplicates(leads[2])
+    assert [c.email for c in duplicate.contacts] == ["lucia.rossi@harbor.example"]
+    assert [o.name for o in duplicate.organizations] == ["Harbor Dental Group"]
+    assert not service.possible_duplicates(leads[0])
