@@ -44,6 +44,7 @@ def _register() -> None:
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.proposals.evidence.views import bp as evidence_bp
+    from admin.sales.leads.views import bp as leads_bp
     from admin.sales.lists.views import bp as sales_lists_bp
     from admin.sales.opportunities.views import bp as opportunities_bp
     from admin.service_desk.reports.views import bp as reports_bp
@@ -60,6 +61,7 @@ def _register() -> None:
     bp.register_blueprint(service_bp)
     bp.register_blueprint(reports_bp)
     bp.register_blueprint(sites_bp)
+    bp.register_blueprint(leads_bp)
     bp.register_blueprint(opportunities_bp)
     bp.register_blueprint(sales_lists_bp)
 

@@ -139,6 +139,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.home.views import bp as home_bp
     from portal.links.views import bp as links_bp
     from portal.proposals.views import bp as proposals_bp
+    from portal.quotes.views import bp as quotes_bp
     from portal.sign_in.views import bp as sign_in_bp
     from portal.tickets.views import bp as tickets_bp
     from portal.verify.views import bp as verify_bp
@@ -149,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(home_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(verify_bp)
+    app.register_blueprint(quotes_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")

@@ -48,6 +48,7 @@ def seed_demo() -> dict:
     from portal.demo_sales import seed_sales_demo
 
     seed_sales_demo()  # likewise for the sales pipeline
+    _seed_leads()
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     delivered = db.session.scalar(
         select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)
@@ -65,6 +66,46 @@ def seed_demo() -> dict:
         info["portal_contact"] = contact.email
     db.session.commit()
     return info
+
+
+def _seed_leads() -> None:
+    """A few leads, once: one typed by staff, one from the quote page, one whose email and
+    company match an existing customer (its page says "possible duplicate")."""
+    from portal.domains.sales import leads
+    from portal.domains.sales.models import Lead
+
+    if db.session.scalar(select(Lead.id).where(Lead.email == "marco@bianchi-bakery.example")) is not None:
+        return  # seeded before (checked on its own, as the other demo parts are)
+    rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
+    leads.create_lead(
+        leads.LeadInput(
+            name="Marco Bianchi",
+            company="Bianchi Bakery",
+            email="marco@bianchi-bakery.example",
+            phone="+1 555 0142",
+            notes="Wants a quote for weekly mowing and hedge trimming at the bakery.",
+            rep_id=rep.id if rep else None,
+        ),
+        actor=rep,
+    )
+    leads.request_quote(
+        leads.QuoteRequest(
+            name="Ioana Popescu",
+            email="ioana.popescu@example.org",
+            phone="+40 721 000 111",
+            address="Strada Florilor 12, Cluj-Napoca",
+            need="Snow removal for a small parking lot, December to March.",
+        )
+    )
+    leads.create_lead(
+        leads.LeadInput(
+            name="Lucía Rossi",
+            company="HARBOR DENTAL GROUP",
+            email="lucia.rossi@harbor.example",
+            notes="Asked at a trade fair about irrigation for their second office.",
+        ),
+        actor=rep,
+    )
 
 
 def _create_world() -> None:

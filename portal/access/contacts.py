@@ -40,6 +40,7 @@ from portal.domains.identity.models import PortalLink, PortalSession, StaffUser
 from portal.domains.proposals.models import Proposal, ProposalStatus
 from portal.domains.proposals.operations import STAMP_COLUMNS, ProposalStamp, load_proposal
 from portal.domains.proposals.selection import ProposalSelection
+from portal.domains.sales.models import Lead
 from portal.domains.service_desk.models import Ticket
 
 PORTAL_KEY = "portal"
@@ -522,3 +523,30 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
 def contact_tickets_query(facts: ContactFacts):
     """The tickets a contact's portal lists."""
     return select(Ticket).where(_visible(facts, Ticket, "ticket"))
+
+
+# --- quote requests (leads) ------------------------------------------------------
+
+
+def contact_may_request_quote(facts: ContactFacts) -> bool:
+    """Asking for a quote from the portal needs a signed-in session: a browser that only
+    opened an emailed link is not known to be the contact's own."""
+    return facts.signed_in
+
+
+def quote_requester() -> ContactFacts:
+    """The signed-in contact asking for a quote, or 404 (with the offer to sign in)."""
+    facts = current_contact()
+    if not contact_may_request_quote(facts):
+        _sign_in_needed()
+    return facts
+
+
+def contact_lead(lead_id: int) -> tuple[Lead, ContactFacts]:
+    """A quote request this signed-in contact made themselves (from their organization
+    as it is now), or 404: the confirmation page shows nothing else."""
+    facts = quote_requester()
+    lead = db.session.get(Lead, lead_id)
+    if lead is None or lead.contact_id != facts.contact_id or lead.organization_id != facts.organization_id:
+        abort(404)
+    return lead, facts

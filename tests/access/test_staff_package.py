@@ -7,7 +7,7 @@ import importlib
 
 import portal.access.staff as staff
 
-MODULES = ("organizations", "proposals", "tickets", "setup", "abilities")
+MODULES = ("organizations", "proposals", "opportunities", "leads", "tickets", "setup", "abilities")
 
 
 def test_every_public_staff_rule_lives_in_exactly_one_module_and_is_re_exported():
@@ -34,3 +34,5 @@ def test_the_rules_sit_with_their_kind_of_object():
     assert staff.staff_contact.__module__.endswith(".organizations")
     assert staff.staff_may_configure_service.__module__.endswith(".setup")
     assert staff.staff_can.__module__.endswith(".abilities")
+    assert staff.staff_lead.__module__.endswith(".leads")
+    assert staff.lead_filter.__module__.endswith(".leads")

@@ -19,6 +19,7 @@ has one copy, in its module.
 """
 
 from portal.access.staff.abilities import staff_can
+from portal.access.staff.leads import staff_leads_query, staff_may_work_leads
 from portal.access.staff.opportunities import (
     lead_filter,
     opportunity_filter,
@@ -77,6 +78,7 @@ __all__ = [
     "staff_contact",
     "staff_contacts_query",
     "staff_lead",
+    "staff_leads_query",
     "staff_may_configure_service",
     "staff_may_create_opportunity",
     "staff_may_create_organization",
@@ -93,6 +95,7 @@ __all__ = [
     "staff_may_see_ticket",
     "staff_may_sell",
     "staff_may_work_lead",
+    "staff_may_work_leads",
     "staff_may_work_opportunity",
     "staff_may_work_ticket",
     "staff_opportunities_query",

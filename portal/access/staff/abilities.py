@@ -3,6 +3,7 @@ ability names a rule of the sibling modules; none is decided here."""
 
 from __future__ import annotations
 
+from portal.access.staff.leads import staff_may_work_leads
 from portal.access.staff.opportunities import (
     staff_may_create_opportunity,
     staff_may_edit_sales_lists,
@@ -34,6 +35,7 @@ _ABILITIES = {
     "create_opportunity": lambda user, _obj: staff_may_create_opportunity(user),
     "work_opportunity": lambda user, obj: staff_may_work_opportunity(user, obj),
     "work_lead": lambda user, obj: staff_may_work_lead(user, obj),
+    "work_leads": lambda user, _obj: staff_may_work_leads(user),
     "see_sales_lists": lambda user, _obj: staff_may_see_sales_lists(user),
     "edit_sales_lists": lambda user, _obj: staff_may_edit_sales_lists(user),
 }

@@ -14,13 +14,15 @@ organization yet) is seen by its rep and by those who see everything.
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import false, or_, select, true, union
+from sqlalchemy import false, select, true, union
 from sqlalchemy.orm import aliased
 
+# Leads: their rule lives in ``portal.access.staff.leads`` (one copy), re-exported here.
+from portal.access.staff.leads import lead_filter, staff_lead, staff_may_see_lead, staff_may_work_lead  # noqa: F401
 from portal.access.staff.organizations import sees_everything, staff_may_see_organization, visible_organization_ids
 from portal.core.extensions import db
 from portal.domains.identity.models import StaffUser
-from portal.domains.sales.models import Lead, Opportunity
+from portal.domains.sales.models import Opportunity
 
 
 def opportunity_filter(user: StaffUser):
@@ -84,42 +86,3 @@ def staff_opportunity(user: StaffUser, opportunity_id: int, options=(), work: bo
     if work and not staff_may_work_opportunity(user, opportunity):
         abort(404)
     return opportunity
-
-
-# --- leads: the same rule, a lead's organization being the one it converted into ---
-
-
-def lead_filter(user: StaffUser):
-    """A WHERE clause restricting leads: all for admins and managers; for sales their
-    own, unassigned open ones (someone has to pick them up) and those converted into an
-    organization they see; technicians none but the ones of their organizations."""
-    if not user.is_enabled:
-        return false()
-    if sees_everything(user):
-        return true()
-    clause = Lead.organization_id.in_(visible_organization_ids(user))
-    if user.role == "sales":
-        clause = or_(clause, Lead.rep_id == user.id, Lead.rep_id.is_(None))
-    return clause
-
-
-def staff_may_see_lead(user: StaffUser, lead: Lead) -> bool:
-    if not user.is_enabled:
-        return False
-    if sees_everything(user) or (user.role == "sales" and lead.rep_id in (None, user.id)):
-        return True
-    return lead.organization_id is not None and staff_may_see_organization(user, lead.organization_id)
-
-
-def staff_may_work_lead(user: StaffUser, lead: Lead) -> bool:
-    return user.role != "technician" and staff_may_see_lead(user, lead)
-
-
-def staff_lead(user: StaffUser, lead_id: int, options=(), work: bool = False) -> Lead:
-    """A lead the staff member may see (and with ``work``, change), or 404."""
-    lead = db.session.get(Lead, lead_id, options=list(options))
-    if lead is None or not staff_may_see_lead(user, lead):
-        abort(404)
-    if work and not staff_may_work_lead(user, lead):
-        abort(404)
-    return lead

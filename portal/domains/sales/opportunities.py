@@ -320,8 +320,11 @@ def _event(opportunity: Opportunity, kind: str, staff: StaffUser | None = None, 
     record_event(Subject.OPPORTUNITY, opportunity.id, kind, staff=staff, contact=contact, detail=detail)
 
 
-def create_opportunity(actor: StaffUser, data: OpportunityInput, visible_org=lambda _id: True) -> Opportunity:
-    """A new opportunity; without a rep, the assignment rules choose one."""
+def create_opportunity(
+    actor: StaffUser, data: OpportunityInput, visible_org=lambda _id: True, reason_context: str = "staff form"
+) -> Opportunity:
+    """A new opportunity; without a rep, the assignment rules choose one (told the
+    creation path: ``reason_context``)."""
     v = _validate(actor, data, None, visible_org)
     now = utcnow()
     opportunity = Opportunity(
@@ -353,7 +356,7 @@ def create_opportunity(actor: StaffUser, data: OpportunityInput, visible_org=lam
     db.session.flush()
     _event(opportunity, "created", staff=actor, detail=v["stage"].name)
     if opportunity.rep_id is None:
-        assign_owner(opportunity, actor=actor, reason_context="staff form")
+        assign_owner(opportunity, actor=actor, reason_context=reason_context)
     db.session.flush()
     return opportunity
 
