@@ -17,5 +17,7 @@ class FollowUpForm(FlaskForm):
 
 class ActivityForm(FlaskForm):
     kind = SelectField(_l("What happened"), default="call", validate_choice=False)
-    happened_at = DateTimeLocalField(_l("When"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()])
+    happened_at = DateTimeLocalField(
+        _l("When"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )
     text = TextAreaField(_l("Notes"), validators=[Length(max=4000)])

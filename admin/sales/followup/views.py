@@ -193,4 +193,3 @@ def auto_assign(opportunity_id: int):
     )
     flash(message, "success" if rep is not None else "error")
     return redirect_after_post(url_for("admin.opportunities.show", opportunity_id=opportunity_id))
-

@@ -157,4 +157,3 @@ def calendar_feed(token: str):
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Content-Disposition"] = 'inline; filename="follow-ups.ics"'
     return response
-

@@ -194,7 +194,9 @@ def _save_team(form: TeamForm, team: SalesTeam | None):
         if problem:
             form.form_errors.append(problem)
         return None, typed
-    saved = attempt(lambda: service.save_team(team, service.TeamInput(name=form.name.data or "", members=members)), form)
+    saved = attempt(
+        lambda: service.save_team(team, service.TeamInput(name=form.name.data or "", members=members)), form
+    )
     return (saved.value if saved.ok else None), typed
 
 

@@ -360,15 +360,17 @@ def assign_owner(record, *, actor=None, reason_context=None, now: datetime | Non
     return rep
 
 
-def reassign_automatically(record, *, actor=None) -> StaffUser | None:
+def reassign_automatically(record, *, actor=None, now: datetime | None = None) -> StaffUser | None:
     """Staff set the rep to "automatic": the rules choose again (the old rep counts
     like anyone else). Unassigned and flagged when nobody is eligible."""
     previous = record.rep_id
     record.rep_id = None
     db.session.flush()
-    rep = assign_owner(record, actor=actor, reason_context=_("reassigned automatically"))
+    rep = assign_owner(record, actor=actor, reason_context=_("reassigned automatically"), now=now)
     if previous is not None and rep is None:
-        record_event(subject_of(record), record.id, "unassigned", staff=actor, detail=_("The previous rep was removed."))
+        record_event(
+            subject_of(record), record.id, "unassigned", staff=actor, detail=_("The previous rep was removed.")
+        )
     return rep
 
 

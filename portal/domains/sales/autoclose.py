@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import DateTime, and_, insert, literal, select, update
+from sqlalchemy import DateTime, and_, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
@@ -108,14 +108,24 @@ class AutoCloseReport:
 
 
 def _waiting_stage_ids() -> list[int]:
-    return list(
-        db.session.scalars(select(Stage.id).where(Stage.is_waiting_on_customer, Stage.outcome == Outcome.OPEN))
-    )
+    return list(db.session.scalars(select(Stage.id).where(Stage.is_waiting_on_customer, Stage.outcome == Outcome.OPEN)))
 
 
 def track_waiting(now: datetime, stage_ids: list[int]) -> int:
     """Start a waiting period for each open opportunity in a waiting stage that has
-    none for its current stage (two statements, any row count)."""
+    none for its current stage, and end those of opportunities that left waiting (so
+    coming back starts a new one): three statements, any row count."""
+    db.session.execute(
+        delete(WaitingPeriod)
+        .where(
+            WaitingPeriod.opportunity_id.in_(
+                select(Opportunity.id).where(
+                    or_(Opportunity.outcome != Outcome.OPEN, Opportunity.stage_id.not_in(stage_ids or [-1]))
+                )
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
     if not stage_ids:
         return 0
     moved = db.session.execute(
@@ -126,8 +136,9 @@ def track_waiting(now: datetime, stage_ids: list[int]) -> int:
             WaitingPeriod.stage_id != Opportunity.stage_id,
         )
         .values(stage_id=Opportunity.stage_id, since=now)
+        .returning(WaitingPeriod.opportunity_id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
     missing = (
         select(Opportunity.id, Opportunity.stage_id, literal(now, DateTime()))
         .outerjoin(WaitingPeriod, WaitingPeriod.opportunity_id == Opportunity.id)
@@ -138,9 +149,11 @@ def track_waiting(now: datetime, stage_ids: list[int]) -> int:
         )
     )
     added = db.session.execute(
-        insert(WaitingPeriod).from_select(["opportunity_id", "stage_id", "since"], missing)
-    ).rowcount
-    return (moved or 0) + (added or 0)
+        insert(WaitingPeriod)
+        .from_select(["opportunity_id", "stage_id", "since"], missing)
+        .returning(WaitingPeriod.opportunity_id)
+    ).all()
+    return len(moved) + len(added)
 
 
 def quiet_since(period_since: datetime, last_activity: datetime | None) -> datetime:
@@ -337,6 +350,8 @@ def reopen_opportunity(opportunity: Opportunity, *, actor: StaffUser, now: datet
     period = db.session.get(WaitingPeriod, opportunity.id)
     if period is not None:
         period.stage_id, period.since = stage.id, now
+    elif stage.is_waiting_on_customer:
+        db.session.add(WaitingPeriod(opportunity_id=opportunity.id, stage_id=stage.id, since=now))
     record_event(
         Subject.OPPORTUNITY,
         opportunity.id,

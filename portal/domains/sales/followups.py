@@ -91,7 +91,9 @@ def clear_follow_up(opportunity: Opportunity, *, actor: StaffUser) -> Opportunit
     if opportunity.next_contact_on is not None or opportunity.next_contact_by_id is not None:
         opportunity.next_contact_on = None
         opportunity.next_contact_by_id = None
-        record_event(Subject.OPPORTUNITY, opportunity.id, "follow_up_cleared", staff=actor, detail=_("Follow-up cleared."))
+        record_event(
+            Subject.OPPORTUNITY, opportunity.id, "follow_up_cleared", staff=actor, detail=_("Follow-up cleared.")
+        )
         db.session.flush()
     return opportunity
 

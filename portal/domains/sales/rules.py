@@ -127,7 +127,9 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
 
 def list_rules() -> list[AssignmentRule]:
     """The rules in the order they are tried (rep and team loaded with them)."""
-    return list(db.session.scalars(select(AssignmentRule).order_by(AssignmentRule.position, AssignmentRule.id)).unique())
+    return list(
+        db.session.scalars(select(AssignmentRule).order_by(AssignmentRule.position, AssignmentRule.id)).unique()
+    )
 
 
 def move_rule(rule: AssignmentRule, direction: str) -> None:

@@ -15,7 +15,7 @@ from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import Proposal
 from portal.domains.proposals.signals import proposal_signed, proposal_viewed
 from portal.domains.sales import activity, autoclose
-from portal.domains.sales.models import LostReason, Opportunity, Outcome
+from portal.domains.sales.models import LostReason, Opportunity, Outcome, opportunity_lost_reasons
 from portal.domains.sales.models_rules import AutoCloseWarning, WaitingPeriod
 from portal.domains.service_desk.business_hours import Schedule
 from portal.mail.models import OutboxMessage
@@ -47,7 +47,13 @@ def _warnings() -> list[OutboxMessage]:
 
 
 def _reasons(opp_id: int) -> list[str]:
-    return [r.key for r in db.session.get(Opportunity, opp_id, populate_existing=True).lost_reasons]
+    return list(
+        db.session.scalars(
+            select(LostReason.key)
+            .join(opportunity_lost_reasons, opportunity_lost_reasons.c.lost_reason_id == LostReason.id)
+            .where(opportunity_lost_reasons.c.opportunity_id == opp_id)
+        )
+    )
 
 
 def _day(n: int) -> datetime:
@@ -70,6 +76,15 @@ def test_the_job_starts_counting_when_it_first_sees_the_waiting_stage(ctx, setti
     report = autoclose.run_auto_close(MONDAY)
     assert report.tracked == 1 and report.closed == 0
     assert db.session.get(WaitingPeriod, opp.id).since == MONDAY
+    # Out of the waiting stage and back: a new period, counted from the return.
+    opp.stage_id = build.stage("qualified").id
+    db.session.commit()
+    autoclose.run_auto_close(_day(1))
+    assert db.session.get(WaitingPeriod, opp.id) is None
+    opp.stage_id = build.stage("proposal_sent").id
+    db.session.commit()
+    autoclose.run_auto_close(_day(20))
+    assert db.session.get(WaitingPeriod, opp.id, populate_existing=True).since == _day(20)
 
 
 def test_warns_once_then_closes_once_with_no_reply(ctx, settings):
@@ -97,7 +112,9 @@ def test_customer_activity_resets_the_count_and_a_note_does_not(ctx, settings):
     activity.log_activity(opp, "note", _day(2), "Left a voicemail", actor=actor, now=_day(2))
     db.session.commit()
     assert autoclose.run_auto_close(_day(3)).warned == 1  # the note changed nothing
-    activity.log_activity(opp, "call", _day(3) + timedelta(hours=1), "They will decide next week", actor=actor, now=_day(4))
+    activity.log_activity(
+        opp, "call", _day(3) + timedelta(hours=1), "They will decide next week", actor=actor, now=_day(4)
+    )
     db.session.commit()
     assert autoclose.run_auto_close(_day(7)).closed == 0  # counted from Thursday's call: 2 days
     report = autoclose.run_auto_close(_day(8))  # 3 business days since the call: a new warning
