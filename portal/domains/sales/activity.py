@@ -6,8 +6,9 @@ is what the auto-close count starts from (``autoclose``): a logged reply, call o
 meeting, a portal view of one of its proposals, a signature. A note does not.
 
 The proposals domain tells us about views and signatures through its signals
-(``proposals.signals``); proposals never import sales. The receivers write in the
-sender's transaction (a conditional UPDATE, idempotent) and never commit.
+(``proposals.signals``); proposals never import sales. A signature is the pipeline's
+(``pipeline.on_signed``); the portal view is received here: a conditional UPDATE in
+the sender's transaction, at most one write per quarter hour, never a commit.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import Proposal
-from portal.domains.proposals.signals import proposal_signed, proposal_viewed
+from portal.domains.proposals.signals import proposal_viewed
 from portal.domains.sales.models import Opportunity
 from portal.domains.sales.models_rules import ActivityKind, OpportunityActivity
 from portal.domains.timeline.models import Subject
@@ -138,11 +139,3 @@ def _on_proposal_viewed(sender, contact_id: int | None = None, **_kwargs) -> Non
     opportunity_id = _opportunity_of(proposal_id)
     if opportunity_id is not None:
         record_customer_activity(opportunity_id, utcnow(), granularity=VIEW_GRANULARITY)
-
-
-@proposal_signed.connect
-def _on_proposal_signed(sender, **_kwargs) -> None:
-    """The customer signed a proposal of the opportunity."""
-    opportunity_id = sender.opportunity_id if isinstance(sender, Proposal) else _opportunity_of(sender)
-    if opportunity_id is not None:
-        record_customer_activity(opportunity_id, utcnow())

@@ -38,16 +38,10 @@ from portal.core.errors import NotAllowed
 from portal.core.extensions import db
 from portal.core.urls import external_url
 from portal.domains.identity.models import StaffUser
-from portal.domains.sales.models import (
-    LostReason,
-    LostReasonKey,
-    Opportunity,
-    Outcome,
-    Stage,
-    StageKey,
-    opportunity_lost_reasons,
-)
+from portal.domains.sales import lists
+from portal.domains.sales.models import LostReason, LostReasonKey, Opportunity, Outcome, Stage
 from portal.domains.sales.models_rules import AutoCloseWarning, AutoClosure, WaitingPeriod
+from portal.domains.sales.opportunities import apply_stage, close_lost, load_opportunity
 from portal.domains.service_desk.business_hours import Schedule
 from portal.domains.service_desk.models import ServiceCalendar, Sla
 from portal.domains.service_desk.setup import calendar_schedule
@@ -196,21 +190,16 @@ def _warn(opportunity: Opportunity, since: datetime, closes_in: int) -> bool:
 
 
 def _no_reply_reason() -> LostReason | None:
-    return db.session.scalar(select(LostReason).where(LostReason.key == LostReasonKey.NO_REPLY))
+    return lists.lost_reason_by_key(LostReasonKey.NO_REPLY)
 
 
-def _lost_stage() -> Stage | None:
-    stage = db.session.scalar(select(Stage).where(Stage.key == StageKey.LOST))
-    if stage is None or stage.outcome != Outcome.LOST:
-        stage = db.session.scalar(
-            select(Stage).where(Stage.outcome == Outcome.LOST).order_by(Stage.is_active.desc(), Stage.position)
-        )
-    return stage
-
-
-def _close(opportunity: Opportunity, since: datetime, now: datetime, lost: Stage, reason: LostReason | None) -> bool:
-    """Close it as lost unless something changed since it was read; True when closed."""
-    closed = db.session.execute(
+def _close(opportunity: Opportunity, since: datetime, now: datetime, reason: LostReason | None) -> bool:
+    """Close it as lost ("No reply") unless something changed since it was read; True
+    when this run closed it. The claim is a conditional UPDATE repeating the conditions:
+    on PostgreSQL a second run waits on the row and then finds it changed, on SQLite
+    writers are serialised. The close itself is the pipeline's one copy of "lost"
+    (``opportunities.close_lost``)."""
+    claimed = db.session.execute(
         update(Opportunity)
         .where(
             Opportunity.id == opportunity.id,
@@ -218,23 +207,30 @@ def _close(opportunity: Opportunity, since: datetime, now: datetime, lost: Stage
             Opportunity.stage_id == opportunity.stage_id,
             (Opportunity.last_customer_activity_at.is_(None)) | (Opportunity.last_customer_activity_at <= since),
         )
-        .values(stage_id=lost.id, outcome=Outcome.LOST, closed_at=now, updated_at=now)
+        .values(updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if not claimed:
+        return False
+    previous_stage_id = opportunity.stage_id
+    db.session.expire(opportunity)
+    loaded = load_opportunity(opportunity.id)
+    try:
+        closed = close_lost(loaded, [reason] if reason else [], [], "", None, via=_("auto-close: no reply"))
+    except NotAllowed:  # no active lost stage: leave it open, nothing half-done
+        return False
     if not closed:
         return False
-    if reason is not None:
-        db.session.execute(
-            insert(opportunity_lost_reasons).values(opportunity_id=opportunity.id, lost_reason_id=reason.id)
-        )
-    db.session.add(AutoClosure(opportunity_id=opportunity.id, previous_stage_id=opportunity.stage_id, closed_at=now))
+    db.session.add(
+        AutoClosure(opportunity_id=loaded.id, previous_stage_id=previous_stage_id, closed_at=loaded.closed_at)
+    )
     record_event(
         Subject.OPPORTUNITY,
-        opportunity.id,
+        loaded.id,
         "auto_closed",
         detail=_("Closed as lost: no reply from the customer since %(day)s.", day=since.date().isoformat()),
     )
-    db.session.expire(opportunity)
+    db.session.flush()
     return True
 
 
@@ -251,7 +247,7 @@ def run_auto_close(now: datetime | None = None, batch: int = BATCH) -> AutoClose
     if not stage_ids:
         return report
     schedule = business_schedule()
-    lost, reason = _lost_stage(), _no_reply_reason()
+    reason = _no_reply_reason()
     # Business days never outnumber calendar days: anything quiet for fewer calendar
     # days than the warning needs is skipped in SQL.
     threshold = now - timedelta(days=max(days - warn_days, 1))
@@ -280,8 +276,8 @@ def run_auto_close(now: datetime | None = None, batch: int = BATCH) -> AutoClose
             last_id = opportunity.id
             since = quiet_since(period_since, opportunity.last_customer_activity_at)
             elapsed = business_days_between(since, now, schedule)
-            if elapsed >= days and lost is not None:
-                report.closed += _close(opportunity, since, now, lost, reason)
+            if elapsed >= days:
+                report.closed += _close(opportunity, since, now, reason)
             elif warn_days and elapsed >= days - warn_days:
                 report.warned += _warn(opportunity, since, days - elapsed)
         db.session.commit()
@@ -292,9 +288,14 @@ def closure_of(opportunity: Opportunity) -> AutoClosure | None:
     """The open auto-closure of a lost opportunity (what reopening undoes), or None."""
     if opportunity.outcome != Outcome.LOST:
         return None
+    # The closure of *this* close: one closed by hand later is not undone here.
     return db.session.scalar(
         select(AutoClosure)
-        .where(AutoClosure.opportunity_id == opportunity.id, AutoClosure.reopened_at.is_(None))
+        .where(
+            AutoClosure.opportunity_id == opportunity.id,
+            AutoClosure.reopened_at.is_(None),
+            AutoClosure.closed_at == opportunity.closed_at,
+        )
         .order_by(AutoClosure.id.desc())
         .limit(1)
     )
@@ -336,28 +337,17 @@ def reopen_opportunity(opportunity: Opportunity, *, actor: StaffUser, now: datet
     ).rowcount
     if not reopened:
         raise NotAllowed(_("Only an opportunity closed for no reply can be reopened here."))
-    reason = _no_reply_reason()
-    if reason is not None:
-        db.session.execute(
-            opportunity_lost_reasons.delete().where(
-                opportunity_lost_reasons.c.opportunity_id == opportunity.id,
-                opportunity_lost_reasons.c.lost_reason_id == reason.id,
-            )
-        )
-    opportunity.stage_id = stage.id
-    opportunity.outcome = Outcome.OPEN
-    opportunity.closed_at = None
+    db.session.expire(opportunity)
+    loaded = load_opportunity(opportunity.id)
+    loaded.lost_reasons = []
+    loaded.competitors = []
+    loaded.lost_detail = None
+    apply_stage(loaded, stage, actor, detail=_("Reopened after closing for no reply: %(stage)s", stage=stage.name))
     period = db.session.get(WaitingPeriod, opportunity.id)
     if period is not None:
         period.stage_id, period.since = stage.id, now
     elif stage.is_waiting_on_customer:
         db.session.add(WaitingPeriod(opportunity_id=opportunity.id, stage_id=stage.id, since=now))
-    record_event(
-        Subject.OPPORTUNITY,
-        opportunity.id,
-        "reopened",
-        staff=actor,
-        detail=_("Reopened after closing for no reply; back in %(stage)s.", stage=stage.name),
-    )
+    record_event(Subject.OPPORTUNITY, opportunity.id, "reopened", staff=actor)
     db.session.flush()
-    return opportunity
+    return loaded
