@@ -1,5 +1,5 @@
 """Assignment rules and teams (/admin/sales/rules/): admins edit them, managers read
-them, everyone else gets a 404.
+the list, everyone else gets a 404.
 
 Thin views: load, read the form's shape, call ``portal.domains.sales.rules`` (which
 holds the rules and flushes) through ``attempt`` (one commit), 303. Invalid forms come
@@ -32,9 +32,12 @@ TEAM_FORM = "admin/sales/rules/team_form.html"
 
 @bp.before_request
 def only_admins_and_managers():
-    if not staff_may_see_assignment_rules(current_user):
-        abort(404)
-    if request.method == "POST" and not staff_may_edit_assignment_rules(current_user):
+    """Managers read the list; everything else (forms, changes) is for admins."""
+    if request.endpoint == "admin.sales_rules.index":
+        allowed = staff_may_see_assignment_rules(current_user)
+    else:
+        allowed = staff_may_edit_assignment_rules(current_user)
+    if not allowed:
         abort(404)
 
 
@@ -71,9 +74,7 @@ def _rule_page(form: RuleForm, rule: AssignmentRule | None, status: int = 200):
     form.type_id.choices = _choices(OpportunityType)
     form.rep_id.choices = [(0, _("Choose a rep"))] + [(u.id, u.name) for u in service.sales_staff()]
     form.team_id.choices = [(0, _("Choose a team"))] + [(t.id, t.name) for t in service.list_teams()]
-    return render_page(
-        RULE_FORM, status=status, form=form, rule=rule, may_edit=staff_may_edit_assignment_rules(current_user)
-    )
+    return render_page(RULE_FORM, status=status, form=form, rule=rule)
 
 
 def _rule_input(form: RuleForm) -> service.RuleInput:
@@ -161,7 +162,6 @@ def _team_page(form: TeamForm, team: SalesTeam | None, weights: dict[int, str], 
         people=service.sales_staff(),
         weights=weights,
         max_weight=MAX_WEIGHT,
-        may_edit=staff_may_edit_assignment_rules(current_user),
     )
 
 

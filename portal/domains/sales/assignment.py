@@ -28,14 +28,17 @@ commit).
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.routing import BuildError
 
 from portal.core.db import utcnow
@@ -52,9 +55,12 @@ from portal.domains.sales.models_rules import (
     SalesTeamMember,
     StaffAbsence,
 )
-from portal.domains.timeline.models import Subject
+from portal.domains.timeline.models import Subject, TimelineEntry
 from portal.domains.timeline.operations import record_event
 from portal.mail.outbox import queue_mail
+
+# A batch's mail lists this many of the new owner's records (and says how many more).
+MAIL_LIST = 30
 
 
 def subject_of(record) -> str:
@@ -66,20 +72,24 @@ def subject_of(record) -> str:
     raise TypeError(f"cannot assign a {type(record).__name__}")
 
 
-def local_today(staff: StaffUser, now: datetime | None = None) -> date:
-    """The date it is for ``staff`` in their time zone (UTC when it is unknown)."""
+def _local_date(timezone: str | None, now: datetime | None = None) -> date:
     try:
-        zone = ZoneInfo(staff.timezone or "UTC")
+        zone = ZoneInfo(timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return (now or utcnow()).replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
+    return (now or utcnow()).replace(tzinfo=UTC).astimezone(zone).date()
 
 
-def absent_staff_ids(staff: list[StaffUser], now: datetime | None = None) -> set[int]:
-    """Which of ``staff`` are on leave on their own local date (one query)."""
-    if not staff:
+def local_today(staff: StaffUser, now: datetime | None = None) -> date:
+    """The date it is for ``staff`` in their time zone (UTC when it is unknown)."""
+    return _local_date(staff.timezone, now)
+
+
+def _absent(people: list[tuple[int, str]], now: datetime | None = None) -> set[int]:
+    """Which of ``(staff id, time zone)`` are on leave on their own local date (one query)."""
+    if not people:
         return set()
-    days = {person.id: local_today(person, now) for person in staff}
+    days = {staff_id: _local_date(timezone, now) for staff_id, timezone in people}
     rows = db.session.execute(
         select(StaffAbsence.staff_id, StaffAbsence.starts_on, StaffAbsence.ends_on).where(
             StaffAbsence.staff_id.in_(days),
@@ -92,7 +102,7 @@ def absent_staff_ids(staff: list[StaffUser], now: datetime | None = None) -> set
 
 def eligible(staff: list[StaffUser], now: datetime | None = None) -> list[StaffUser]:
     """``staff`` who may take new work today: enabled and not on leave (order kept)."""
-    away = absent_staff_ids([person for person in staff if person.is_enabled], now)
+    away = _absent([(person.id, person.timezone) for person in staff if person.is_enabled], now)
     return [person for person in staff if person.is_enabled and person.id not in away]
 
 
@@ -112,10 +122,18 @@ class Facts:
     currency: str
 
 
+def _kind(record) -> str:
+    return RuleTarget.OPPORTUNITY if isinstance(record, Opportunity) else RuleTarget.LEAD
+
+
 def facts_of(record) -> Facts:
     organization = None
     if record.organization_id is not None:
         organization = db.session.get(Organization, record.organization_id)
+    return _facts(record, organization)
+
+
+def _facts(record, organization) -> Facts:
     is_opportunity = isinstance(record, Opportunity)
     return Facts(
         kind=RuleTarget.OPPORTUNITY if is_opportunity else RuleTarget.LEAD,
@@ -170,9 +188,10 @@ def active_rules(kind: str) -> list[AssignmentRule]:
     return list(
         db.session.scalars(
             select(AssignmentRule)
+            .options(lazyload(AssignmentRule.rep), lazyload(AssignmentRule.team))
             .where(AssignmentRule.is_active, AssignmentRule.applies_to.in_((RuleTarget.ANY, kind)))
             .order_by(AssignmentRule.position, AssignmentRule.id)
-        ).unique()
+        )
     )
 
 
@@ -187,56 +206,96 @@ def first_matching_rule(facts: Facts) -> tuple[AssignmentRule, list[str]] | None
 # --- picking a rep -------------------------------------------------------------------
 
 
-def _lock_rule(rule: AssignmentRule) -> None:
+def _lock_rule(rule: AssignmentRule, fired: int = 1) -> None:
     """The atomic counter that is also the lock (see the module docstring)."""
     db.session.execute(
         update(AssignmentRule)
         .where(AssignmentRule.id == rule.id)
-        .values(fired_count=AssignmentRule.fired_count + 1)
+        .values(fired_count=AssignmentRule.fired_count + fired)
         .execution_options(synchronize_session=False)
     )
+
+
+class Turns:
+    """One round-robin rule's turns, read once under the rule's lock: the eligible
+    members, their weights and the ledger. ``next()`` picks in memory; ``save()``
+    writes the counters that moved. A batch of assignments (an import) reads and writes
+    once; a single one is a handful of statements whatever the team's size."""
+
+    def __init__(self, rule: AssignmentRule, now: datetime | None = None, fired: int = 1):
+        self.rule_id = rule.id
+        _lock_rule(rule, fired)
+        members = db.session.execute(
+            select(SalesTeamMember.staff_id, SalesTeamMember.weight, StaffUser.timezone)
+            .join(StaffUser, StaffUser.id == SalesTeamMember.staff_id)
+            .where(SalesTeamMember.team_id == rule.team_id, StaffUser.is_enabled)
+            .order_by(SalesTeamMember.id)
+        ).all()
+        away = _absent([(staff_id, timezone) for staff_id, _weight, timezone in members], now)
+        self.weights = {staff_id: max(1, weight) for staff_id, weight, _tz in members if staff_id not in away}
+        self.ids = list(self.weights)
+        self.order = {staff_id: position for position, staff_id in enumerate(self.ids)}
+        self.ledger: dict[int, int] = {}
+        self.changed: set[int] = set()
+        self._heap: list | None = None
+        if not self.ids:
+            return
+        self.ledger = dict(
+            db.session.execute(
+                select(RuleCounter.staff_id, RuleCounter.assigned).where(
+                    RuleCounter.rule_id == rule.id, RuleCounter.staff_id.in_(self.ids)
+                )
+            ).all()
+        )
+        missing = [staff_id for staff_id in self.ids if staff_id not in self.ledger]
+        if missing:
+            db.session.execute(
+                insert(RuleCounter), [{"rule_id": rule.id, "staff_id": staff_id, "assigned": 0} for staff_id in missing]
+            )
+            self.ledger.update(dict.fromkeys(missing, 0))
+        # No one more than a round behind: someone back from leave rejoins one round behind.
+        top = max(Fraction(self.ledger[i], self.weights[i]) for i in self.ids)
+        for staff_id in self.ids:
+            floor = math.ceil((top - 1) * self.weights[staff_id])
+            if self.ledger[staff_id] < floor:
+                self.ledger[staff_id] = floor
+                self.changed.add(staff_id)
+
+    def next(self) -> int | None:
+        """The staff id whose turn it is (smallest ``(assigned + 1) / weight``, ties to
+        the team's order), counted; None when nobody is eligible. The shares are exact
+        integers (scaled by the weights' least common multiple) in a heap."""
+        if not self.ids:
+            return None
+        if self._heap is None:
+            scale = math.lcm(*self.weights.values())
+            self._step = {i: scale // self.weights[i] for i in self.ids}
+            self._heap = [((self.ledger[i] + 1) * self._step[i], self.order[i], i) for i in self.ids]
+            heapq.heapify(self._heap)
+        _share, position, chosen = self._heap[0]
+        self.ledger[chosen] += 1
+        self.changed.add(chosen)
+        heapq.heapreplace(self._heap, ((self.ledger[chosen] + 1) * self._step[chosen], position, chosen))
+        return chosen
+
+    def save(self) -> None:
+        if self.changed:
+            db.session.execute(
+                update(RuleCounter.__table__)
+                .where(RuleCounter.rule_id == bindparam("r"), RuleCounter.staff_id == bindparam("s"))
+                .values(assigned=bindparam("n")),
+                [{"r": self.rule_id, "s": staff_id, "n": self.ledger[staff_id]} for staff_id in sorted(self.changed)],
+            )
+            self.changed = set()
 
 
 def pick_round_robin(rule: AssignmentRule, now: datetime | None = None) -> StaffUser | None:
     """The eligible team member whose turn it is, counted in the rule's ledger; None
     when nobody in the team is eligible. Holds the rule's lock from here on."""
-    _lock_rule(rule)
-    members = list(
-        db.session.scalars(
-            select(SalesTeamMember)
-            .where(SalesTeamMember.team_id == rule.team_id)
-            .order_by(SalesTeamMember.id)
-            .execution_options(populate_existing=True)
-        ).unique()
-    )
-    candidates = eligible([member.staff for member in members], now)
-    if not candidates:
-        return None
-    weights = {member.staff_id: max(1, member.weight) for member in members}
-    ids = [person.id for person in candidates]
-    ledger = {
-        counter.staff_id: counter
-        for counter in db.session.scalars(
-            select(RuleCounter)
-            .where(RuleCounter.rule_id == rule.id, RuleCounter.staff_id.in_(ids))
-            .execution_options(populate_existing=True)
-        )
-    }
-    for staff_id in ids:
-        if staff_id not in ledger:
-            ledger[staff_id] = RuleCounter(rule_id=rule.id, staff_id=staff_id, assigned=0)
-            db.session.add(ledger[staff_id])
-    # No one more than a round behind: someone back from leave rejoins one round behind.
-    top = max(Fraction(ledger[i].assigned, weights[i]) for i in ids)
-    for staff_id in ids:
-        floor = math.ceil((top - 1) * weights[staff_id])
-        if ledger[staff_id].assigned < floor:
-            ledger[staff_id].assigned = floor
-    order = {staff_id: position for position, staff_id in enumerate(ids)}
-    chosen = min(ids, key=lambda i: (Fraction(ledger[i].assigned + 1, weights[i]), order[i]))
-    ledger[chosen].assigned += 1
-    db.session.flush()
-    return next(person for person in candidates if person.id == chosen)
+    turns = Turns(rule, now)
+    chosen = turns.next()
+    turns.save()
+    return db.session.get(StaffUser, chosen) if chosen is not None else None
 
 
 def pick_rep(rule: AssignmentRule, now: datetime | None = None) -> StaffUser | None:
@@ -262,6 +321,26 @@ def _record_url(record) -> str:
         return external_url(endpoint, **{key: record.id})
     except BuildError:  # a page another part of the pipeline serves (not in this build)
         return ""
+
+
+def _no_rep_reason(rule: AssignmentRule, why: list[str], context: str) -> str:
+    return _(
+        "Not assigned (%(context)s): rule “%(rule)s” matched (%(why)s) but none of its reps is available.",
+        context=context,
+        rule=rule.name,
+        why=", ".join(why),
+    )
+
+
+def _assigned_detail(rep: StaffUser, rule: AssignmentRule, why: list[str], context: str) -> str:
+    return _(
+        "Assigned to %(rep)s by rule “%(rule)s” (%(how)s; %(why)s; %(context)s).",
+        rep=rep.name,
+        rule=rule.name,
+        how=_("round robin") if rule.team_id is not None else _("named rep"),
+        why=", ".join(why),
+        context=context,
+    )
 
 
 def _label(record) -> str:
@@ -315,34 +394,11 @@ def assign_owner(record, *, actor=None, reason_context=None, now: datetime | Non
     rule, why = found
     rep = pick_rep(rule, now)
     if rep is None:
-        _flag(
-            record,
-            _(
-                "Not assigned (%(context)s): rule “%(rule)s” matched (%(why)s) but none of its reps is available.",
-                context=context,
-                rule=rule.name,
-                why=", ".join(why),
-            ),
-            actor,
-        )
+        _flag(record, _no_rep_reason(rule, why, context), actor)
         return None
     record.rep_id = rep.id
     _unflag(record)
-    how = _("round robin") if rule.team_id is not None else _("named rep")
-    record_event(
-        subject,
-        record.id,
-        "assigned",
-        staff=actor,
-        detail=_(
-            "Assigned to %(rep)s by rule “%(rule)s” (%(how)s; %(why)s; %(context)s).",
-            rep=rep.name,
-            rule=rule.name,
-            how=how,
-            why=", ".join(why),
-            context=context,
-        ),
-    )
+    record_event(subject, record.id, "assigned", staff=actor, detail=_assigned_detail(rep, rule, why, context))
     if actor is None or actor.id != rep.id:
         queue_mail(
             rep.email,
@@ -358,6 +414,127 @@ def assign_owner(record, *, actor=None, reason_context=None, now: datetime | Non
         )
     db.session.flush()
     return rep
+
+
+def assign_owners(records: list, *, actor=None, reason_context=None, now: datetime | None = None) -> dict:
+    """``assign_owner`` for a batch (an import, a campaign run): the same rules, the
+    same fairness, in a fixed number of statements per rule rather than per record.
+    Each round-robin rule is locked once for the whole batch, so concurrent batches and
+    single assignments still take turns in one ledger. Timeline entries go in one
+    INSERT; each new owner gets one mail listing what they received. Returns
+    ``{(subject_type, id): rep or None}`` for the records without a rep."""
+    todo = [record for record in records if record.rep_id is None]
+    if not todo:
+        return {}
+    db.session.flush()
+    context = reason_context or _("new record")
+    organization_ids = {r.organization_id for r in todo if r.organization_id is not None}
+    organizations = (
+        {o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(organization_ids)))}
+        if organization_ids
+        else {}
+    )
+    rules = {kind: active_rules(kind) for kind in {_kind(r) for r in todo}}
+    groups: dict[int | None, list[tuple[object, list[str]]]] = {}
+    by_id: dict[int, AssignmentRule] = {}
+    for record in todo:
+        facts = _facts(record, organizations.get(record.organization_id))
+        for rule in rules[facts.kind]:
+            why = rule_match(rule, facts)
+            if why is not None:
+                groups.setdefault(rule.id, []).append((record, why))
+                by_id[rule.id] = rule
+                break
+        else:
+            groups.setdefault(None, []).append((record, []))
+    result: dict = {}
+    assigned: list[tuple[object, StaffUser, AssignmentRule, list[str]]] = []
+    for rule_id, items in groups.items():
+        rule = by_id.get(rule_id)
+        if rule is None:
+            for record, _why in items:
+                _flag(record, _("Not assigned (%(context)s): no assignment rule matches.", context=context), actor)
+                result[(subject_of(record), record.id)] = None
+            continue
+        if rule.team_id is not None:
+            turns = Turns(rule, now, fired=len(items))
+            picks = [turns.next() for _item in items]
+            turns.save()
+        else:
+            rep_ok = rule.rep is not None and eligible([rule.rep], now)
+            if rep_ok:
+                _lock_rule(rule, len(items))
+            picks = [rule.rep_id if rep_ok else None for _item in items]
+        people = (
+            {p.id: p for p in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(set(picks) - {None})))}
+            if any(picks)
+            else {}
+        )
+        for (record, why), pick in zip(items, picks, strict=True):
+            rep = people.get(pick) if pick is not None else None
+            result[(subject_of(record), record.id)] = rep
+            if rep is None:
+                _flag(record, _no_rep_reason(rule, why, context), actor)
+            else:
+                assigned.append((record, rep, rule, why))
+    if assigned:
+        _write_assignments(assigned, actor, context)
+    return result
+
+
+def _write_assignments(assigned: list, actor, context: str) -> None:
+    """The writes of a batch: reps by primary key, flags removed, timeline entries and
+    one mail per new owner."""
+    for kind, model in ((Opportunity, Opportunity), (Lead, Lead)):
+        rows = [{"id": record.id, "rep_id": rep.id} for record, rep, _r, _w in assigned if isinstance(record, kind)]
+        if rows:
+            db.session.execute(update(model), rows)
+    for record, rep, _rule, _why in assigned:
+        set_committed_value(record, "rep_id", rep.id)
+    for subject in (Subject.OPPORTUNITY, Subject.LEAD):
+        ids = [record.id for record, _rep, _r, _w in assigned if subject_of(record) == subject]
+        if ids:
+            db.session.execute(
+                delete(AssignmentFlag).where(AssignmentFlag.subject_type == subject, AssignmentFlag.subject_id.in_(ids))
+            )
+    now = utcnow()
+    details: dict[tuple, str] = {}  # one translated text per rep, rule and reason
+    for _record, rep, rule, why in assigned:
+        key = (rep.id, rule.id, tuple(why))
+        if key not in details:
+            details[key] = _assigned_detail(rep, rule, why, context)
+    db.session.execute(
+        insert(TimelineEntry),
+        [
+            {
+                "subject_type": subject_of(record),
+                "subject_id": record.id,
+                "kind": "assigned",
+                "staff_id": actor.id if actor is not None else None,
+                "contact_id": None,
+                "detail": details[(rep.id, rule.id, tuple(why))],
+                "created_at": now,
+            }
+            for record, rep, rule, why in assigned
+        ],
+    )
+    per_rep: dict[int, list] = {}
+    for record, rep, _rule, _why in assigned:
+        if actor is None or actor.id != rep.id:
+            per_rep.setdefault(rep.id, []).append((rep, record))
+    for items in per_rep.values():
+        rep = items[0][0]
+        labels = [_label(record) for _rep, record in items]
+        queue_mail(
+            rep.email,
+            _("Assigned to you: %(n)s new (%(context)s)", n=len(items), context=context),
+            "sales_assigned_many",
+            kind="sales_assigned",
+            user=rep,
+            labels=labels[:MAIL_LIST],
+            more=max(len(labels) - MAIL_LIST, 0),
+            context=context,
+        )
 
 
 def reassign_automatically(record, *, actor=None, now: datetime | None = None) -> StaffUser | None:

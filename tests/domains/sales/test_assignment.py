@@ -282,3 +282,31 @@ def test_round_robin_stays_fair_under_concurrent_creation(app, weights):
         assert db.session.get(AssignmentRule, rule_id).fired_count == 48
         assert db.session.scalar(select(func.count()).select_from(Opportunity).where(Opportunity.rep_id.is_(None))) == 0
         db.session.remove()
+
+
+def test_a_batch_takes_turns_in_the_same_ledger_and_mails_each_owner_once(ctx):
+    from portal.domains.sales.assignment import assign_owners
+
+    ana, ben, cy = build.person(name="Ana"), build.person(name="Ben"), build.person(name="Cy")
+    rule = build.rule("RR", 1, applies_to=RuleTarget.OPPORTUNITY, team_id=build.team("Three", [ana, (ben, 2), cy]).id)
+    build.rule("Leads", 2, applies_to=RuleTarget.LEAD, rep_id=cy.id)
+    assert assign_owner(build.opportunity(), now=NOON).id == ben.id  # the single path first
+    batch = [build.opportunity(title=f"Imported {i}") for i in range(11)] + [build.lead(name="Imported lead")]
+    got = assign_owners(batch, reason_context="import", now=NOON)
+    db.session.commit()
+    counts = Counter(rep.id for (kind, _id), rep in got.items() if kind == "opportunity")
+    # Twelve opportunities by this rule in all, shared 1:2:1 (one pick was the single one).
+    assert counts[ana.id] == 3 and counts[ben.id] == 6 - 1 and counts[cy.id] == 3
+    assert got[("lead", batch[-1].id)].id == cy.id
+    assert all(record.rep_id is not None for record in batch)
+    stored = {
+        c.staff_id: c.assigned for c in db.session.scalars(select(RuleCounter).where(RuleCounter.rule_id == rule.id))
+    }
+    assert stored == {ana.id: 3, ben.id: 6, cy.id: 3}
+    assert db.session.get(AssignmentRule, rule.id).fired_count == 12
+    assert len(_timeline(batch[0].id, "assigned")) == 1
+    mails = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "sales_assigned")))
+    # One mail for the single assignment, then one per owner of the batch.
+    assert sorted(m.to_addr for m in mails) == sorted([ben.email, ana.email, ben.email, cy.email])
+    [cys] = [m for m in mails if m.to_addr == cy.email]
+    assert "Imported lead" in cys.body_text and "4 new" in cys.subject
