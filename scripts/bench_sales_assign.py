@@ -54,8 +54,8 @@ def run(app, count: int = 10_000, reps: int = 50, batch: int = 500) -> tuple[flo
     from sqlalchemy import select
 
     from portal.core.extensions import db
-    from portal.domains.identity.staff import hash_password
     from portal.domains.identity.models import StaffUser
+    from portal.domains.identity.staff import hash_password
     from portal.domains.sales.assignment import assign_owners
     from portal.domains.sales.models import Opportunity, OpportunityType, Stage
     from portal.domains.sales.models_rules import AssignmentRule, SalesTeam, SalesTeamMember
