@@ -46,6 +46,8 @@ def _register() -> None:
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.sales.followup.views import bp as sales_followup_bp
+    from admin.sales.lists.views import bp as sales_lists_bp
+    from admin.sales.opportunities.views import bp as opportunities_bp
     from admin.sales.people.views import bp as sales_people_bp
     from admin.sales.rules.views import bp as sales_rules_bp
     from admin.service_desk.reports.views import bp as reports_bp
@@ -61,6 +63,8 @@ def _register() -> None:
     bp.register_blueprint(service_bp)
     bp.register_blueprint(reports_bp)
     bp.register_blueprint(sites_bp)
+    bp.register_blueprint(opportunities_bp)
+    bp.register_blueprint(sales_lists_bp)
     bp.register_blueprint(sales_rules_bp)
     bp.register_blueprint(sales_people_bp)
     bp.register_blueprint(sales_followup_bp)
