@@ -48,6 +48,9 @@ def seed_demo() -> dict:
     from portal.demo_sales import seed_sales_demo
 
     seed_sales_demo()  # likewise for the sales pipeline
+    from portal.demo_sales_rules import seed_sales_rules_demo
+
+    seed_sales_rules_demo()  # and its assignment rules, absences and follow-ups
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     delivered = db.session.scalar(
         select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)

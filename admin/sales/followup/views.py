@@ -171,7 +171,7 @@ def log_activity(opportunity_id: int):
     return _answer("activity", opportunity_id, message=_("Logged."))
 
 
-@bp.post("/<int:opportunity_id>/reopen")
+@bp.post("/<int:opportunity_id>/reopen-no-reply")
 def reopen(opportunity_id: int):
     """One click: a closed-for-no-reply opportunity is open again (409 otherwise)."""
     opportunity = staff_opportunity(current_user, opportunity_id, work=True)

@@ -38,7 +38,7 @@ class RuleForm(FlaskForm):
         _l("Assign to"),
         default="rep",
         validate_choice=False,
-        choices=[("rep", _l("A named rep")), ("team", _l("Round robin among a team"))],
+        choices=lambda: [("rep", _l("A named rep")), ("team", _l("Round robin among a team"))],
     )
     rep_id = SelectField(_l("Rep"), coerce=coerce_id, default=0, validate_choice=False)
     team_id = SelectField(_l("Team"), coerce=coerce_id, default=0, validate_choice=False)
