@@ -337,3 +337,36 @@ def test_rules_and_people_pages_have_fixed_query_counts(app, admin_client, make,
     few = (counted("/admin/sales/rules/"), counted("/admin/sales/people/"))
     add(6, 10)
     assert (counted("/admin/sales/rules/"), counted("/admin/sales/people/")) == few
+
+
+def test_an_organizations_zone_is_edited_on_its_form_and_rules_match_it(app, admin_client, make):
+    from portal.domains.customers.models import Organization
+    from portal.domains.sales.assignment import assign_owner
+
+    organization = make.organization("Zoned Co")
+    data = {
+        "name": "Zoned Co",
+        "city": "Troy",
+        "zone": "  North   East ",
+        "parent_id": "0",
+        "invoice_template": "standard",
+        "tax_region": "none",
+        "tax_id": "",
+        "billing_address": "1 Elm Street",
+        "billing_attention": "",
+        "account_manager_id": "0",
+    }
+    assert admin_client.post(f"/admin/organizations/{organization.id}/edit", data=data).status_code == 303
+    long_zone = admin_client.post(f"/admin/organizations/{organization.id}/edit", data={**data, "zone": "z" * 81})
+    assert long_zone.status_code == 422
+    rep = make.staff(name="Nora North")
+    with app.app_context():
+        assert db.session.get(Organization, organization.id).zone == "North East"
+        db.session.add(AssignmentRule(name="North East", position=1, zone="north east", rep_id=rep.id))
+        opp = Opportunity(
+            title="Zoned", organization_id=organization.id, type_id=type_id(app), stage_id=stage_id(app, "new")
+        )
+        db.session.add(opp)
+        db.session.flush()
+        assert assign_owner(opp).id == rep.id
+        db.session.rollback()
