@@ -437,16 +437,19 @@ def assign_owners(records: list, *, actor=None, reason_context=None, now: dateti
     rules = {kind: active_rules(kind) for kind in {_kind(r) for r in todo}}
     groups: dict[int | None, list[tuple[object, list[str]]]] = {}
     by_id: dict[int, AssignmentRule] = {}
+    matched: dict[Facts, tuple[AssignmentRule, list[str]] | None] = {}  # records alike match alike
     for record in todo:
         facts = _facts(record, organizations.get(record.organization_id))
-        for rule in rules[facts.kind]:
-            why = rule_match(rule, facts)
-            if why is not None:
-                groups.setdefault(rule.id, []).append((record, why))
-                by_id[rule.id] = rule
-                break
-        else:
+        if facts not in matched:
+            matched[facts] = next(
+                ((rule, why) for rule in rules[facts.kind] if (why := rule_match(rule, facts)) is not None), None
+            )
+        found = matched[facts]
+        if found is None:
             groups.setdefault(None, []).append((record, []))
+        else:
+            groups.setdefault(found[0].id, []).append((record, found[1]))
+            by_id[found[0].id] = found[0]
     result: dict = {}
     assigned: list[tuple[object, StaffUser, AssignmentRule, list[str]]] = []
     for rule_id, items in groups.items():
