@@ -225,3 +225,18 @@ def test_a_disabled_owners_feed_is_gone(app, make, client):
         person.is_enabled = False
         db.session.commit()
     assert client.get(f"/admin/sales/people/feed/{token}.ics").status_code == 404
+
+
+def test_the_calendar_feed_is_rate_limited(rate_limited_app, make):
+    from admin.sales.people.views import FEED_LIMIT
+
+    owner = make.staff()
+    with rate_limited_app.app_context():
+        token = followups.issue_feed_token(db.session.get(StaffUser, owner.id))
+        db.session.commit()
+    client = rate_limited_app.test_client()
+    allowed = int(FEED_LIMIT.split()[0])
+    codes = [client.get(f"/admin/sales/people/feed/{token}.ics").status_code for _ in range(allowed + 1)]
+    assert codes[:allowed] == [200] * allowed and codes[-1] == 429
+    # Guessing tokens is limited the same way (per address, whatever the token).
+    assert client.get("/admin/sales/people/feed/guess.ics").status_code == 429

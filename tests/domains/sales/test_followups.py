@@ -148,3 +148,15 @@ def test_the_feed_parses_and_shows_only_that_persons_follow_ups_in_utc(ctx):
     db.session.flush()
     [moved] = Calendar.from_ical(followups.calendar_feed(ana, now=datetime(2030, 6, 10, 12, 0))).walk("VEVENT")
     assert str(moved["uid"]) == uid
+
+
+def test_the_worker_knows_both_sales_jobs_and_they_run(app):
+    from portal.cli import load_jobs
+    from portal.jobs.registry import HANDLERS, SCHEDULE
+
+    load_jobs()
+    assert {"sales.follow_up_digests", "sales.auto_close"} <= set(SCHEDULE)
+    with app.app_context():
+        assert "follow_up_digests=" in HANDLERS["sales.follow_up_digests"]()
+        assert "closed=" in HANDLERS["sales.auto_close"]()
+        db.session.remove()
