@@ -370,3 +370,23 @@ def test_an_organizations_zone_is_edited_on_its_form_and_rules_match_it(app, adm
         db.session.flush()
         assert assign_owner(opp).id == rep.id
         db.session.rollback()
+
+
+def test_the_customer_opening_its_proposal_on_the_portal_is_customer_activity(app, make, client, open_link):
+    from portal.domains.proposals.models import Proposal
+
+    delivered = make.delivered()
+    owner = make.staff(role="manager")
+    opp = make_opportunity(app, owner, make.organization("Quoted Co"), title="Quoted")
+    with app.app_context():
+        db.session.get(Proposal, delivered.proposal.id).opportunity_id = opp.id
+        db.session.get(Opportunity, opp.id).last_customer_activity_at = None
+        db.session.commit()
+    page = open_link(client, delivered.token)
+    assert page.status_code == 200
+    with app.app_context():
+        first = db.session.get(Opportunity, opp.id).last_customer_activity_at
+    assert first is not None
+    client.get(f"/p/proposals/{delivered.proposal.id}")  # again within a quarter hour: no new write
+    with app.app_context():
+        assert db.session.get(Opportunity, opp.id).last_customer_activity_at == first
