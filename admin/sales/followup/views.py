@@ -80,12 +80,10 @@ def activity_panel(opportunity: Opportunity, form: ActivityForm | None = None) -
         now_local = datetime.now(UTC).astimezone(_zone(current_user)).replace(tzinfo=None, second=0, microsecond=0)
         form = ActivityForm(formdata=None, happened_at=now_local)
     form.kind.choices = [(kind, labels[kind]) for kind in ActivityKind.ALL]
-    zone = _zone(current_user)
     return {
         "form": form,
         "labels": labels,
         "entries": activities.recent_activities(opportunity.id),
-        "local": lambda moment: moment.replace(tzinfo=UTC).astimezone(zone),
         "closure": autoclose.closure_of(opportunity),
         "days_left": autoclose.closes_on(opportunity),
         "may_work": staff_may_work_opportunity(current_user, opportunity),
