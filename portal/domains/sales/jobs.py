@@ -6,7 +6,7 @@
 - ``sales.auto_close`` every hour: warn, then close as lost the opportunities that
   waited on the customer too long (``autoclose.run_auto_close``; idempotent).
 
-Both also run from ``flask jobs run-due``-style calls in tests and the CLI.
+Tests call the two bodies directly, with a ``now`` of their choosing.
 """
 
 from __future__ import annotations
