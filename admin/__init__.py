@@ -10,7 +10,9 @@ from portal.core.extensions import login_manager
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 # Views reachable without a staff login; everything else is denied by default.
-PUBLIC_ENDPOINTS = {"admin.auth.login"}
+# The calendar feed is opened by calendar apps, which carry no login: its token is
+# checked instead (admin/sales/people/views.py).
+PUBLIC_ENDPOINTS = {"admin.auth.login", "admin.sales_people.calendar_feed"}
 
 
 @bp.before_request
@@ -44,9 +46,12 @@ def _register() -> None:
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.proposals.evidence.views import bp as evidence_bp
+    from admin.sales.followup.views import bp as sales_followup_bp
     from admin.sales.leads.views import bp as leads_bp
     from admin.sales.lists.views import bp as sales_lists_bp
     from admin.sales.opportunities.views import bp as opportunities_bp
+    from admin.sales.people.views import bp as sales_people_bp
+    from admin.sales.rules.views import bp as sales_rules_bp
     from admin.service_desk.reports.views import bp as reports_bp
     from admin.service_desk.setup.views import bp as service_bp
     from admin.service_desk.tickets.views import bp as tickets_bp
@@ -64,6 +69,9 @@ def _register() -> None:
     bp.register_blueprint(leads_bp)
     bp.register_blueprint(opportunities_bp)
     bp.register_blueprint(sales_lists_bp)
+    bp.register_blueprint(sales_rules_bp)
+    bp.register_blueprint(sales_people_bp)
+    bp.register_blueprint(sales_followup_bp)
 
     # Refusals (NotAllowed, ContentChanged, AlreadySigned) from any staff view: rolled
     # back and answered 409 once here; a feature blueprint may answer with its own page.

@@ -49,6 +49,9 @@ def seed_demo() -> dict:
 
     seed_sales_demo()  # likewise for the sales pipeline
     _seed_leads()
+    from portal.demo_sales_rules import seed_sales_rules_demo
+
+    seed_sales_rules_demo()  # and its assignment rules, absences and follow-ups
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     delivered = db.session.scalar(
         select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)

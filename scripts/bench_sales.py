@@ -8,7 +8,7 @@ too (that database is EMPTIED: give it a scratch one).
 
 A report, not a test: the median and 90th percentile server time (Flask test client,
 in process) of each page against the 100 ms budget. Other sales parts add their own
-figures below (round-robin assignment, the pipeline report).
+figures below (round-robin assignment: ``--assignments``, the pipeline report).
 """
 
 from __future__ import annotations
@@ -182,12 +182,19 @@ def print_results(results: list[dict], engine: str) -> None:
         print(f"   {r['label']:<34} {r['median']:7.1f}ms {r['p90']:7.1f}ms  {rows:>4}  {verdict}")
 
 
-def run(url: str, count: int, requests: int) -> None:
+def run(url: str, count: int, requests: int, assignments: int = 10_000) -> None:
     engine = url.split(":")[0]
     app = prepare_database(url)
     info = seed_opportunities(app, count)
     print(f"seeded {info['count']:,} opportunities over {REPS} reps in {info['seconds']:.1f} s ({engine})")
     print_results(time_in_process(app, info, requests), engine)
+    if assignments:
+        # SALES-RULES: new opportunities assigned by one round-robin rule over 50 reps
+        # (scripts/bench_sales_assign.py), on top of the 100,000 already there.
+        import bench_sales_assign
+
+        elapsed, got = bench_sales_assign.run(app, assignments, reps=REPS)
+        bench_sales_assign.report(engine, elapsed, got, assignments)
 
 
 def main() -> int:
@@ -196,12 +203,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page (default 20)")
     parser.add_argument("--database-url", help="a scratch PostgreSQL database (EMPTIED); default TEST_DATABASE_URL")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--assignments", type=int, default=10_000, help="round-robin assignments to time (0: none)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="porchlight-sales-"))
-    run(f"sqlite:///{workdir / 'sales.db'}", args.opportunities, args.requests)
+    run(f"sqlite:///{workdir / 'sales.db'}", args.opportunities, args.requests, args.assignments)
     pg = args.database_url or os.environ.get("TEST_DATABASE_URL")
     if pg and pg.startswith("postgres") and not args.sqlite_only:
-        run(pg, args.opportunities, args.requests)
+        run(pg, args.opportunities, args.requests, args.assignments)
     return 0
 
 

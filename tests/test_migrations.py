@@ -460,6 +460,75 @@ def _data_sales(conn) -> None:
     _insert(conn, "opportunity_competitors", opportunity_id=101, competitor_id=101)
 
 
+def _data_sales_rules(conn) -> None:
+    """7c3d9b21f0a4: a team with a weighted rep, a round-robin rule and its ledger, a
+    flag, an absence, a calendar feed, a sent digest, a logged call, a waiting period,
+    a warning and the auto-closure of the sample opportunity."""
+    stage = conn.execute(text("SELECT id FROM sales_stages WHERE key = 'proposal_sent'")).scalar_one()
+    _insert(conn, "sales_teams", id=101, name="Field sales", created_at=NOW)
+    _insert(conn, "sales_team_members", id=101, team_id=101, staff_id=101, weight=2)
+    _insert(
+        conn,
+        "sales_assignment_rules",
+        id=101,
+        name="North round robin",
+        position=1,
+        is_active=True,
+        applies_to="any",
+        source_id=None,
+        type_id=None,
+        zone="North",
+        city="",
+        amount_min="100.00",
+        amount_max=None,
+        rep_id=None,
+        team_id=101,
+        fired_count=3,
+        created_at=NOW,
+    )
+    _insert(conn, "sales_rule_counters", rule_id=101, staff_id=101, assigned=3)
+    _insert(
+        conn, "sales_assignment_flags", id=101, subject_type="lead", subject_id=101, reason="No rule", created_at=NOW
+    )
+    _insert(
+        conn,
+        "staff_absences",
+        id=101,
+        staff_id=101,
+        starts_on=date(2026, 12, 24),
+        ends_on=date(2026, 12, 31),
+        note="Holidays",
+        created_by_id=101,
+        created_at=NOW,
+    )
+    _insert(conn, "sales_calendar_feeds", staff_id=101, token_hash="f" * 64, created_at=NOW)
+    _insert(conn, "sales_follow_up_digests", id=101, staff_id=101, day=date(2026, 11, 25), count=1, created_at=NOW)
+    _insert(
+        conn,
+        "opportunity_activities",
+        id=101,
+        opportunity_id=101,
+        kind="call",
+        happened_at=NOW,
+        text="Asked for a discount",
+        staff_id=101,
+        created_at=NOW,
+    )
+    _insert(conn, "sales_waiting_periods", opportunity_id=101, stage_id=stage, since=NOW)
+    _insert(conn, "sales_auto_close_warnings", id=101, opportunity_id=101, quiet_since=NOW, created_at=NOW)
+    _insert(
+        conn,
+        "sales_auto_closures",
+        id=101,
+        opportunity_id=101,
+        previous_stage_id=stage,
+        closed_at=NOW,
+        reopened_at=None,
+        reopened_by_id=None,
+    )
+    conn.execute(text("UPDATE organizations SET zone = 'North' WHERE id = 101"))
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
@@ -467,6 +536,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "569e0077d088": _data_outbox_html,
     "f3a1c9d27b40": _data_evidence,
     "5a1e5c0de001": _data_sales,
+    "7c3d9b21f0a4": _data_sales_rules,
 }
 
 
@@ -569,6 +639,7 @@ KNOWN_SERVER_DEFAULTS = {
     ("organizations", "tax_id_key"): "",
     ("organizations", "billing_address"): "",
     ("organizations", "billing_attention"): "",
+    ("organizations", "zone"): "",
 }
 
 

@@ -56,6 +56,14 @@ class Config:
         # Sign-in emails (a single-use link and a one-time code) work this long.
         self.PORTAL_SIGN_IN_MINUTES = int(env.get("PORTAL_SIGN_IN_MINUTES", "10"))
         self.DEFAULT_TIMEZONE = env.get("DEFAULT_TIMEZONE", "UTC")
+        # Sales: an opportunity waiting on the customer closes as lost ("No reply") after
+        # this many business days of silence (0: never), the rep warned this many days
+        # before; days counted on the service calendar named SALES_CALENDAR (empty: the
+        # default SLA's). Follow-up mails leave at this local hour.
+        self.SALES_AUTO_CLOSE_DAYS = int(env.get("SALES_AUTO_CLOSE_DAYS", "10"))
+        self.SALES_AUTO_CLOSE_WARN_DAYS = int(env.get("SALES_AUTO_CLOSE_WARN_DAYS", "2"))
+        self.SALES_CALENDAR = env.get("SALES_CALENDAR", "")
+        self.SALES_MORNING_HOUR = int(env.get("SALES_MORNING_HOUR", "7"))
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_DEFAULT_TIMEZONE = "UTC"
         self.LANGUAGES = ["en"]

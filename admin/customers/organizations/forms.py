@@ -46,6 +46,7 @@ class OrganizationForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[Length(max=200)])
     city = StringField(_l("City"), validators=[Length(max=120)])
+    zone = StringField(_l("Sales zone"), validators=[Length(max=80)])
     parent_id = SelectField(_l("Parent organization"), coerce=coerce_id, default=0, validate_choice=False)
     bill_to_parent = BooleanField(_l("Bill to parent (invoices go to the parent organization)"))
     invoice_template = SelectField(

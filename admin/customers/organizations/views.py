@@ -189,6 +189,7 @@ def _input(
     return service.OrganizationInput(
         name=form.name.data or "",
         city=form.city.data or "",
+        zone=form.zone.data or "",
         parent=parent,
         bill_to_parent=bool(form.bill_to_parent.data),
         invoice_template=form.invoice_template.data,

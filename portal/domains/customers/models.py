@@ -47,6 +47,8 @@ class Organization(db.Model):
     name_key: Mapped[str] = mapped_column(search_key_type(200), default="", index=True)
     city: Mapped[str] = mapped_column(String(120), default="")
     city_key: Mapped[str] = mapped_column(search_key_type(120), default="", index=True)
+    # A sales territory ("North", "Downtown"): what assignment rules match besides city.
+    zone: Mapped[str] = mapped_column(String(80), default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     bill_to_parent: Mapped[bool] = mapped_column(default=False)
     # Billing settings

@@ -85,7 +85,7 @@ def lock_tree(organization_id: int) -> None:
 
 TAX_ID_PATTERN = re.compile(r"[A-Za-z0-9 ./-]*")
 TAX_ID_LENGTH = (2, 40)
-MAX_LENGTHS = {"name": 200, "city": 120, "billing_attention": 200, "billing_address": 2000}
+MAX_LENGTHS = {"name": 200, "city": 120, "zone": 80, "billing_attention": 200, "billing_address": 2000}
 # The billing fields whose change makes a past review stale.
 BILLING_FIELDS = ("bill_to_parent", "invoice_template", "tax_region", "tax_id", "billing_address", "billing_attention")
 
@@ -99,6 +99,8 @@ class OrganizationInput:
     name: str
     city: str = ""
     parent: Organization | None = None
+    # The sales territory assignment rules match ("North"); optional.
+    zone: str = ""
     bill_to_parent: bool = False
     invoice_template: str = "standard"
     tax_region: str = "none"
@@ -201,6 +203,7 @@ def _apply(organization: Organization, data: OrganizationInput) -> None:
     before = {field: getattr(organization, field) for field in BILLING_FIELDS}
     organization.name = data.name
     organization.city = data.city
+    organization.zone = " ".join((data.zone or "").split())
     organization.parent_id = data.parent.id if data.parent else None
     organization.bill_to_parent = bool(data.bill_to_parent)
     organization.invoice_template = data.invoice_template
