@@ -43,6 +43,7 @@ def _register() -> None:
     from admin.identity.auth.views import bp as auth_bp
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
+    from admin.sales.costs.views import bp as sales_costs_bp
     from admin.service_desk.reports.views import bp as reports_bp
     from admin.service_desk.setup.views import bp as service_bp
     from admin.service_desk.tickets.views import bp as tickets_bp
@@ -56,6 +57,7 @@ def _register() -> None:
     bp.register_blueprint(service_bp)
     bp.register_blueprint(reports_bp)
     bp.register_blueprint(sites_bp)
+    bp.register_blueprint(sales_costs_bp)
 
     # Refusals (NotAllowed, ContentChanged, AlreadySigned) from any staff view: rolled
     # back and answered 409 once here; a feature blueprint may answer with its own page.
