@@ -33,7 +33,8 @@ def staff_abilities():
 
 @bp.get("/")
 def home():
-    return redirect(url_for("admin.proposals.index"))
+    """Staff land on My day (``admin.sales.dashboard``)."""
+    return redirect(url_for("admin.sales_dashboard.my_day"))
 
 
 def _register() -> None:
@@ -44,6 +45,9 @@ def _register() -> None:
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.sales.costs.views import bp as sales_costs_bp
+    from admin.sales.dashboard.views import bp as sales_dashboard_bp
+    from admin.sales.quotes.views import bp as sales_quotes_bp
+    from admin.sales.reports.views import bp as sales_reports_bp
     from admin.service_desk.reports.views import bp as reports_bp
     from admin.service_desk.setup.views import bp as service_bp
     from admin.service_desk.tickets.views import bp as tickets_bp
@@ -58,6 +62,9 @@ def _register() -> None:
     bp.register_blueprint(reports_bp)
     bp.register_blueprint(sites_bp)
     bp.register_blueprint(sales_costs_bp)
+    bp.register_blueprint(sales_quotes_bp)
+    bp.register_blueprint(sales_reports_bp)
+    bp.register_blueprint(sales_dashboard_bp)
 
     # Refusals (NotAllowed, ContentChanged, AlreadySigned) from any staff view: rolled
     # back and answered 409 once here; a feature blueprint may answer with its own page.

@@ -135,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.links.views import bp as links_bp
     from portal.proposals.views import bp as proposals_bp
     from portal.sign_in.views import bp as sign_in_bp
+    from portal.supplier_quotes.views import bp as supplier_quotes_bp
     from portal.tickets.views import bp as tickets_bp
 
     app.register_blueprint(links_bp)
@@ -142,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sign_in_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(supplier_quotes_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")
