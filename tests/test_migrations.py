@@ -328,10 +328,83 @@ def _data_service_desk(conn) -> None:
     )
 
 
+def _data_sales(conn) -> None:
+    """5a1e5c0de001: a competitor, a converted lead, its opportunity (lost, with a reason
+    and the competitor) with an item line, and the sample proposal linked to it."""
+
+    def seeded(table: str, key: str) -> int:
+        return conn.execute(text(f"SELECT id FROM {table} WHERE key = :key"), {"key": key}).scalar_one()
+
+    _insert(conn, "sales_competitors", id=101, name="Green Giants", position=10, is_active=True, key=None)
+    _insert(
+        conn,
+        "leads",
+        id=101,
+        name="Lena Lead",
+        name_key="lena lead old oak gardens",
+        company="Old Oak Gardens",
+        email="lena@example.test",
+        phone="",
+        address="",
+        source_id=seeded("sales_sources", "website"),
+        notes="",
+        status="converted",
+        origin="quote_page",
+        rep_id=101,
+        organization_id=101,
+        contact_id=101,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    _insert(
+        conn,
+        "opportunities",
+        id=101,
+        title="Spring care",
+        label_key="spring care old oak gardens",
+        organization_id=101,
+        contact_id=101,
+        lead_id=101,
+        type_id=seeded("sales_opportunity_types", "sales"),
+        source_id=seeded("sales_sources", "website"),
+        stage_id=seeded("sales_stages", "lost"),
+        outcome="lost",
+        amount="180.00",
+        currency="USD",
+        probability=None,
+        expected_close_on=date(2026, 12, 15),
+        rep_id=101,
+        next_contact_on=date(2026, 11, 25),
+        next_contact_by_id=101,
+        last_customer_activity_at=NOW,
+        closed_at=NOW,
+        lost_detail="Cheaper elsewhere",
+        created_by_id=101,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    conn.execute(text("UPDATE leads SET opportunity_id = 101 WHERE id = 101"))
+    conn.execute(text("UPDATE proposals SET opportunity_id = 101 WHERE id = 101"))
+    _insert(
+        conn,
+        "opportunity_lines",
+        id=101,
+        opportunity_id=101,
+        position=1,
+        service_id=101,
+        description="Weekly mowing",
+        quantity="4.000",
+        unit_price="45.00",
+    )
+    _insert(conn, "opportunity_lost_reasons", opportunity_id=101, lost_reason_id=seeded("sales_lost_reasons", "price"))
+    _insert(conn, "opportunity_competitors", opportunity_id=101, competitor_id=101)
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
     "83f749e22e0b": _data_service_desk,
+    "5a1e5c0de001": _data_sales,
 }
 
 

@@ -14,6 +14,7 @@ from portal.core.extensions import db, limiter
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.pagecache import cached_block, cached_page
 from portal.domains.proposals import operations as service
+from portal.domains.proposals import signals as proposal_signals
 from portal.domains.proposals.models import ProposalStatus
 from portal.domains.proposals.selection import decode_line_ids, forget_selections, keep_selection
 from portal.domains.proposals.totals import compute_totals, parse_option_ids
@@ -62,8 +63,25 @@ def _key(proposal_id: int, selected=None, **flags) -> ProposalPageKey:
 @bp.get("/<int:proposal_id>")
 def show(proposal_id: int):
     """The proposal as the contact sees it, from the render cache when unchanged."""
-    key = _key(proposal_id, just_signed=bool(request.args.get("signed")), refreshed=bool(request.args.get("refreshed")))
+    stamp, access = contact_proposal_stamp(proposal_id)
+    key = page_key(
+        stamp,
+        access,
+        signed_in=_signed_in(),
+        just_signed=bool(request.args.get("signed")),
+        refreshed=bool(request.args.get("refreshed")),
+    )
+    _announce_view(proposal_id, access.contact_id)
     return cached_page(key, TEMPLATE, context=lambda: _context(build_page(key)))
+
+
+def _announce_view(proposal_id: int, contact_id: int) -> None:
+    """The customer's view is customer activity (the sales domain resets its auto-close
+    count on it): announced to the receivers, whose few writes commit here. With no
+    receiver the page stays a pure read."""
+    if proposal_signals.proposal_viewed.receivers:
+        proposal_signals.proposal_viewed.send(proposal_id, contact_id=contact_id)
+        db.session.commit()
 
 
 @bp.post("/<int:proposal_id>/options")

@@ -12,13 +12,27 @@ Anything else is a 404, with no hint that it exists. Sub-organizations are separ
 customers: a team on the parent does not open the children.
 
 One module per kind of object: ``organizations`` (sight lines, the organization
-filter, contacts), ``proposals``, ``tickets``, ``setup`` (service setup, outbox,
+filter, contacts), ``proposals``, ``opportunities`` (and leads), ``tickets``, ``setup`` (service setup, outbox,
 reports) and ``abilities`` (``staff_can``, the templates' ``can``). This package only
 re-exports them, so ``from portal.access.staff import x`` keeps working; each rule
 has one copy, in its module.
 """
 
 from portal.access.staff.abilities import staff_can
+from portal.access.staff.opportunities import (
+    lead_filter,
+    opportunity_filter,
+    staff_lead,
+    staff_may_create_opportunity,
+    staff_may_edit_sales_lists,
+    staff_may_see_lead,
+    staff_may_see_opportunity,
+    staff_may_see_sales_lists,
+    staff_may_work_lead,
+    staff_may_work_opportunity,
+    staff_opportunities_query,
+    staff_opportunity,
+)
 from portal.access.staff.organizations import (
     SEE_ALL,
     organization_filter,
@@ -54,23 +68,35 @@ from portal.access.staff.tickets import (
 
 __all__ = [
     "SEE_ALL",
+    "lead_filter",
+    "opportunity_filter",
     "organization_filter",
     "proposal_filter",
     "sees_everything",
     "staff_can",
     "staff_contact",
     "staff_contacts_query",
+    "staff_lead",
     "staff_may_configure_service",
+    "staff_may_create_opportunity",
     "staff_may_create_organization",
     "staff_may_edit_contacts",
     "staff_may_edit_organization",
+    "staff_may_edit_sales_lists",
+    "staff_may_see_lead",
+    "staff_may_see_opportunity",
     "staff_may_see_organization",
     "staff_may_see_outbox",
     "staff_may_see_proposal",
     "staff_may_see_reports",
+    "staff_may_see_sales_lists",
     "staff_may_see_ticket",
     "staff_may_sell",
+    "staff_may_work_lead",
+    "staff_may_work_opportunity",
     "staff_may_work_ticket",
+    "staff_opportunities_query",
+    "staff_opportunity",
     "staff_organization",
     "staff_organizations_query",
     "staff_proposal",

@@ -3,6 +3,13 @@ ability names a rule of the sibling modules; none is decided here."""
 
 from __future__ import annotations
 
+from portal.access.staff.opportunities import (
+    staff_may_create_opportunity,
+    staff_may_edit_sales_lists,
+    staff_may_see_sales_lists,
+    staff_may_work_lead,
+    staff_may_work_opportunity,
+)
 from portal.access.staff.organizations import (
     staff_may_create_organization,
     staff_may_edit_contacts,
@@ -24,6 +31,11 @@ _ABILITIES = {
     "edit_contacts": lambda user, obj: staff_may_edit_contacts(user, obj),
     "see_organization": lambda user, obj: staff_may_see_organization(user, obj.id),
     "work_ticket": lambda user, obj: staff_may_work_ticket(user, obj),
+    "create_opportunity": lambda user, _obj: staff_may_create_opportunity(user),
+    "work_opportunity": lambda user, obj: staff_may_work_opportunity(user, obj),
+    "work_lead": lambda user, obj: staff_may_work_lead(user, obj),
+    "see_sales_lists": lambda user, _obj: staff_may_see_sales_lists(user),
+    "edit_sales_lists": lambda user, _obj: staff_may_edit_sales_lists(user),
 }
 
 

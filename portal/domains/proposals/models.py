@@ -87,6 +87,9 @@ class Proposal(db.Model):
     lost_reason: Mapped[str | None] = mapped_column(String(40))
     lost_competitor: Mapped[str | None] = mapped_column(String(200))
     lost_detail: Mapped[str | None] = mapped_column(Text)
+    # The sales opportunity this proposal quotes (Make proposal); revisions keep it.
+    # By table name only: the proposals domain never imports sales.
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -29,6 +29,7 @@ from portal.core.urls import external_url
 from portal.domains.customers.models import Contact
 from portal.domains.identity import links
 from portal.domains.identity.models import PortalLink, StaffUser
+from portal.domains.proposals import signals
 from portal.domains.proposals import signing as signatures
 from portal.domains.proposals.models import (
     LOST_REASONS,
@@ -208,8 +209,11 @@ def next_number() -> int:
     )
 
 
-def create_proposal(staff: StaffUser, contact: Contact, title: str, currency: str, terms: str = "") -> Proposal:
-    """A new draft addressed to ``contact``, owned by ``staff`` as sales rep."""
+def create_proposal(
+    staff: StaffUser, contact: Contact, title: str, currency: str, terms: str = "", opportunity_id: int | None = None
+) -> Proposal:
+    """A new draft addressed to ``contact``, owned by ``staff`` as sales rep (linked to
+    the sales opportunity it quotes, when made from one)."""
     title = (title or "").strip()
     if not title:
         raise InvalidInput({"title": _("Give the proposal a title.")})
@@ -221,6 +225,7 @@ def create_proposal(staff: StaffUser, contact: Contact, title: str, currency: st
         title=title[:200],
         currency=currency,
         terms=terms or "",
+        opportunity_id=opportunity_id,
     )
     db.session.add(proposal)
     db.session.flush()
@@ -428,7 +433,8 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
         raise InvalidInput({"contact_id": _("Choose a contact of %(org)s.", org=proposal.organization.name)})
     if not contact.has_portal_access:
         raise InvalidInput({"contact_id": _("This contact has no portal access.")})
-    if proposal.status == ProposalStatus.DRAFT:
+    first = proposal.status == ProposalStatus.DRAFT
+    if first:
         proposal.status = ProposalStatus.DELIVERED
         proposal.delivered_at = utcnow()
     issued = links.issue_link(contact, "proposal", proposal.id, created_by=staff)
@@ -445,6 +451,7 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
     )
     _event(proposal, "delivered", staff=staff, contact=contact, detail=contact.email)
     db.session.flush()
+    signals.proposal_delivered.send(proposal, staff=staff, contact=contact, first=first)
     return issued
 
 
@@ -565,6 +572,8 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         rep=rep,
         url=external_url("admin.proposals.show", proposal_id=proposal.id),
     )
+    db.session.flush()
+    signals.proposal_signed.send(proposal, contact=contact, signature=signature)
     return signature
 
 
@@ -588,6 +597,8 @@ def mark_won(proposal: Proposal, staff: StaffUser) -> None:
     """A staff decision, recorded as such; it is never the customer's signature."""
     _decide(proposal, staff, ProposalStatus.WON)
     _event(proposal, "won", staff=staff)
+    db.session.flush()
+    signals.proposal_won.send(proposal, staff=staff)
 
 
 def mark_lost(proposal: Proposal, staff: StaffUser, reason: str, competitor: str = "", detail: str = "") -> None:
@@ -602,6 +613,14 @@ def mark_lost(proposal: Proposal, staff: StaffUser, reason: str, competitor: str
         lost_detail=(detail or "").strip() or None,
     )
     _event(proposal, "lost", staff=staff, detail=reason)
+    db.session.flush()
+    signals.proposal_lost.send(
+        proposal,
+        staff=staff,
+        reason=reason,
+        competitor=proposal.lost_competitor or "",
+        detail=proposal.lost_detail or "",
+    )
 
 
 def create_revision(proposal: Proposal, staff: StaffUser) -> Proposal:
@@ -625,6 +644,7 @@ def create_revision(proposal: Proposal, staff: StaffUser) -> Proposal:
         organization_id=proposal.organization_id,
         contact_id=proposal.contact_id,
         sales_rep_id=proposal.sales_rep_id,
+        opportunity_id=proposal.opportunity_id,
         title=proposal.title,
         currency=proposal.currency,
         terms=proposal.terms,

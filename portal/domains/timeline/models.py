@@ -21,6 +21,8 @@ class Subject:
 
     PROPOSAL = "proposal"
     TICKET = "ticket"
+    OPPORTUNITY = "opportunity"
+    LEAD = "lead"
 
 
 class TimelineEntry(db.Model):
