@@ -59,7 +59,9 @@ def load_models() -> None:
     from portal.domains.customers import models as _customers  # noqa: F401
     from portal.domains.identity import models as _identity  # noqa: F401
     from portal.domains.proposals import models as _proposals  # noqa: F401
+    from portal.domains.sales import first_response as _first_response  # noqa: F401  (its signal receivers)
     from portal.domains.sales import models as _sales  # noqa: F401
+    from portal.domains.sales import models_more as _sales_more  # noqa: F401
     from portal.domains.service_desk import models as _service_desk  # noqa: F401
     from portal.domains.timeline import models as _timeline  # noqa: F401
     from portal.jobs import models as _jobs  # noqa: F401

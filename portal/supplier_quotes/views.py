@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db, limiter
 from portal.core.htmx import render_page
+from portal.domains.identity.links import mask_email
 from portal.domains.sales import supplier_quotes as service
 from portal.domains.sales.models_more import SupplierQuoteRequest
 
@@ -122,13 +123,14 @@ def renew():
     if quote is None:
         return _page(None, status=404)
     if quote.submitted_at is not None:
-        return _page(quote, status=409, state="submitted", message=_("These prices were already sent; nothing was changed."))
+        return _page(
+            quote, status=409, state="submitted", message=_("These prices were already sent; nothing was changed.")
+        )
     try:
         service.renew_supplier_link(quote)
     except NotAllowed as refusal:
         db.session.rollback()
         return _page(None, status=403, message=str(refusal))
     db.session.commit()
-    from portal.domains.identity.links import mask_email
-
+    quote = service.load_request(request_id)
     return _page(quote, status=200, state="renewed", masked=mask_email(quote.contact.email))

@@ -7,8 +7,9 @@ open opportunities nobody owns. The read model is ``portal.domains.sales.my_day`
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, url_for
 from flask_login import current_user
+from werkzeug.routing import BuildError
 
 from portal.access.staff import sees_everything, staff_tickets_query
 from portal.core.db import utcnow
@@ -16,6 +17,16 @@ from portal.core.htmx import render_page
 from portal.domains.sales.my_day import my_day as read_my_day
 
 bp = Blueprint("sales_dashboard", __name__, url_prefix="/my-day")
+
+
+@bp.app_template_global()
+def opportunity_href(opportunity_id: int) -> str:
+    """The opportunity's page (SALES-CORE's ``admin.opportunities.show``); until that
+    page exists, its supplier quotations page."""
+    try:
+        return url_for("admin.opportunities.show", opportunity_id=opportunity_id)
+    except BuildError:
+        return url_for("admin.sales_quotes.compare", opportunity_id=opportunity_id)
 
 
 @bp.get("/")

@@ -41,9 +41,7 @@ def supplier_quote_requests(opportunity):
 
 
 def _contact_choices() -> list[tuple[int, str]]:
-    return [
-        (c.id, f"{c.organization.name} · {c.full_name} <{c.email}>") for c in service.supplier_contacts()
-    ]
+    return [(c.id, f"{c.organization.name} · {c.full_name} <{c.email}>") for c in service.supplier_contacts()]
 
 
 @bp.route("/<int:opportunity_id>/supplier-quotes/new", methods=["GET", "POST"])
@@ -128,10 +126,16 @@ def copy(opportunity_id: int):
         copied = attempt(lambda: service.copy_costs_to_proposal(opportunity, proposal, chosen, current_user), form)
         if copied.ok:
             result = copied.value
-            flash(_("Copied %(n)s supplier prices into %(label)s as line costs.", n=result.copied, label=proposal.label), "success")
+            flash(
+                _("Copied %(n)s supplier prices into %(label)s as line costs.", n=result.copied, label=proposal.label),
+                "success",
+            )
             if result.unmatched:
                 flash(
-                    _("No line of the proposal matches: %(items)s. Set those costs in the editor.", items=", ".join(result.unmatched)),
+                    _(
+                        "No line of the proposal matches: %(items)s. Set those costs in the editor.",
+                        items=", ".join(result.unmatched),
+                    ),
                     "error",
                 )
             return redirect_after_post(url_for("admin.proposals.show", proposal_id=proposal.id, _anchor="costs"))

@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,9 +69,15 @@ class MyDay:
         return [f for f in self.follow_ups if not f.is_overdue]
 
 
-def local_today(staff: StaffUser, now: datetime) -> date:
-    from datetime import UTC
+def _optional(module: str, name: str):
+    """A function of a sibling sales module that may not be merged yet (SALES-RULES')."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
 
+
+def local_today(staff: StaffUser, now: datetime) -> date:
     try:
         zone = ZoneInfo(staff.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -80,11 +87,8 @@ def local_today(staff: StaffUser, now: datetime) -> date:
 
 def follow_ups(staff: StaffUser, day: date, limit: int = LIMIT) -> list:
     """Due on ``day`` or before, open opportunities only, overdue first (one query)."""
-    try:  # SALES-RULES' read model, once merged: one rule for the dashboard and the mail
-        from portal.domains.sales.followups import follow_ups_for
-    except ImportError:
-        follow_ups_for = None
-    if follow_ups_for is not None:
+    follow_ups_for = _optional("portal.domains.sales.followups", "follow_ups_for")
+    if follow_ups_for is not None:  # SALES-RULES' read model: one rule for the dashboard and the mail
         return follow_ups_for(staff, day, limit=limit)
     rows = db.session.scalars(
         select(Opportunity)
@@ -143,11 +147,8 @@ def unassigned(limit: int = LIMIT) -> list[Opportunity]:
 
 
 def flagged(limit: int = LIMIT) -> list:
-    try:  # SALES-RULES: records no assignment rule could place
-        from portal.domains.sales.assignment import unassigned_flagged
-    except ImportError:
-        return []
-    return unassigned_flagged(limit=limit)
+    unassigned_flagged = _optional("portal.domains.sales.assignment", "unassigned_flagged")  # SALES-RULES
+    return unassigned_flagged(limit=limit) if unassigned_flagged is not None else []
 
 
 def my_day(staff: StaffUser, now: datetime, tickets_base, see_all: bool) -> MyDay:

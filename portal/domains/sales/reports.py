@@ -184,9 +184,7 @@ def pipeline_report(scope) -> PipelineReport:
         by_stage=by_stage,
         by_rep=by_rep,
         by_month=by_month,
-        totals=[
-            PipelineRow(currency, currency, currency, c, a, w) for currency, (c, a, w) in sorted(totals.items())
-        ],
+        totals=[PipelineRow(currency, currency, currency, c, a, w) for currency, (c, a, w) in sorted(totals.items())],
     )
 
 

@@ -359,7 +359,11 @@ def compare(opportunity: Opportunity) -> Comparison:
                     line
                     for line in request.lines
                     if (line.opportunity_line_id == key)
-                    or (not isinstance(key, int) and line.description == key[1] and line.opportunity_line_id not in current)
+                    or (
+                        not isinstance(key, int)
+                        and line.description == key[1]
+                        and line.opportunity_line_id not in current
+                    )
                 ),
                 None,
             )

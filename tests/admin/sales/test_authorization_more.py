@@ -65,7 +65,15 @@ def test_every_route_of_mine_is_served_and_classified(app):
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
         for method in rule.methods - {"HEAD", "OPTIONS"}
-        if rule.endpoint.startswith(("admin.sales_costs.", "admin.sales_quotes.", "admin.sales_reports.", "admin.sales_dashboard.", "supplier_quotes."))
+        if rule.endpoint.startswith(
+            (
+                "admin.sales_costs.",
+                "admin.sales_quotes.",
+                "admin.sales_reports.",
+                "admin.sales_dashboard.",
+                "supplier_quotes.",
+            )
+        )
     }
     assert served == CLASSIFIED
 

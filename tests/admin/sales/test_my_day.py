@@ -21,12 +21,14 @@ def test_my_day_lists_follow_ups_my_stages_signed_proposals_and_tickets_near_bre
     today = utcnow().date()
     more.opportunity(app, title="Due today", rep_id=staff.id, next_contact_on=today, next_contact_by_id=staff.id)
     more.opportunity(
-        app, title="Overdue one", rep_id=staff.id, next_contact_on=today - timedelta(days=3), next_contact_by_id=staff.id
+        app,
+        title="Overdue one",
+        rep_id=staff.id,
+        next_contact_on=today - timedelta(days=3),
+        next_contact_by_id=staff.id,
     )
     more.opportunity(app, title="Next week", next_contact_on=today + timedelta(days=7), next_contact_by_id=staff.id)
-    more.opportunity(
-        app, title="Closed one", stage_key="lost", next_contact_on=today, next_contact_by_id=staff.id
-    )
+    more.opportunity(app, title="Closed one", stage_key="lost", next_contact_on=today, next_contact_by_id=staff.id)
     other = make.staff()
     more.opportunity(app, title="Not mine", next_contact_on=today, next_contact_by_id=other.id)
     signed = make.signed(make.delivered(rep=staff))
@@ -56,11 +58,11 @@ def test_my_day_lists_follow_ups_my_stages_signed_proposals_and_tickets_near_bre
 
 def test_managers_see_unassigned_opportunities(app, make, login, client):
     manager = make.staff(role="manager")
-    more.opportunity(app, title="Nobody's", rep_id=None)
+    more.opportunity(app, title="Nobody owns it", rep_id=None)
     more.opportunity(app, title="Owned", rep_id=manager.id)
     login(client, manager)
     unassigned = client.get("/admin/my-day/").get_data(as_text=True).split('id="unassigned"')[1].split("</section>")[0]
-    assert "Nobody's" in unassigned and "Owned" not in unassigned
+    assert "Nobody owns it" in unassigned and "Owned" not in unassigned
 
 
 def test_my_day_queries_stay_constant(app, make, staff_client, staff, count_queries):
@@ -69,7 +71,14 @@ def test_my_day_queries_stay_constant(app, make, staff_client, staff, count_quer
         staff_client.get("/admin/my-day/")
     today = utcnow().date()
     for n in range(8):
-        more.opportunity(app, title=f"F{n}", rep_id=staff.id, next_contact_on=today, next_contact_by_id=staff.id, organization_id=make.organization().id)
+        more.opportunity(
+            app,
+            title=f"F{n}",
+            rep_id=staff.id,
+            next_contact_on=today,
+            next_contact_by_id=staff.id,
+            organization_id=make.organization().id,
+        )
         make.signed(make.delivered(rep=staff))
     with count_queries() as many:
         assert staff_client.get("/admin/my-day/").status_code == 200

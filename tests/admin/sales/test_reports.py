@@ -14,7 +14,14 @@ from sqlalchemy import select
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.domains.sales import reports
-from portal.domains.sales.models import Competitor, LostReason, Opportunity, Outcome, opportunity_competitors, opportunity_lost_reasons
+from portal.domains.sales.models import (
+    Competitor,
+    LostReason,
+    Opportunity,
+    Outcome,
+    opportunity_competitors,
+    opportunity_lost_reasons,
+)
 from portal.domains.sales.models_more import OpportunityFirstResponse
 from tests.admin.sales import more_factories as more
 
@@ -64,7 +71,10 @@ def test_pipeline_page_draws_an_svg_chart_per_currency_without_inline_style_or_s
     assert exported.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     totals = [row for row in rows if row[0] == "total"]
-    assert sorted((row[2], row[4], row[5]) for row in totals) == [("EUR", "500.00", "250.00"), ("USD", "1000.00", "250.00")]
+    assert sorted((row[2], row[4], row[5]) for row in totals) == [
+        ("EUR", "500.00", "250.00"),
+        ("USD", "1000.00", "250.00"),
+    ]
 
 
 def test_csv_cells_cannot_become_formulas(app, make, login, client):
@@ -81,13 +91,19 @@ def test_report_queries_stay_constant_as_rows_grow(app, make, login, client, cou
     reps = [make.staff() for _ in range(3)]
     more.opportunity(app, rep_id=reps[0].id)
     counts = {}
-    for path in ("/admin/sales/reports/pipeline", "/admin/sales/reports/win-rate", "/admin/sales/reports/first-response"):
+    for path in (
+        "/admin/sales/reports/pipeline",
+        "/admin/sales/reports/win-rate",
+        "/admin/sales/reports/first-response",
+    ):
         client.get(path)
         with count_queries() as few:
             assert client.get(path).status_code == 200
         counts[path] = few.count
     for n in range(12):
-        more.opportunity(app, rep_id=reps[n % 3].id, currency=("USD", "EUR")[n % 2], stage_key=("new", "won", "lost")[n % 3])
+        more.opportunity(
+            app, rep_id=reps[n % 3].id, currency=("USD", "EUR")[n % 2], stage_key=("new", "won", "lost")[n % 3]
+        )
     for path, before in counts.items():
         with count_queries() as many:
             assert client.get(path).status_code == 200
@@ -96,9 +112,9 @@ def test_report_queries_stay_constant_as_rows_grow(app, make, login, client, cou
 
 def test_win_rate_lost_reasons_and_competitors_by_month(app, make):
     now = utcnow()
-    won = more.opportunity(app, stage_key="won", closed_at=now - timedelta(days=1))
-    lost = more.opportunity(app, stage_key="lost", closed_at=now - timedelta(days=1))
-    lost2 = more.opportunity(app, stage_key="lost", closed_at=now - timedelta(days=1))
+    won = more.opportunity(app, stage_key="won", closed_at=now)
+    lost = more.opportunity(app, stage_key="lost", closed_at=now)
+    lost2 = more.opportunity(app, stage_key="lost", closed_at=now)
     more.opportunity(app, stage_key="lost", closed_at=datetime(2001, 1, 1))  # outside the range
     with app.app_context():
         price = db.session.scalar(select(LostReason).where(LostReason.key == "price"))
@@ -107,7 +123,10 @@ def test_win_rate_lost_reasons_and_competitors_by_month(app, make):
         db.session.flush()
         db.session.execute(
             opportunity_lost_reasons.insert(),
-            [{"opportunity_id": lost, "lost_reason_id": price.id}, {"opportunity_id": lost2, "lost_reason_id": price.id}],
+            [
+                {"opportunity_id": lost, "lost_reason_id": price.id},
+                {"opportunity_id": lost2, "lost_reason_id": price.id},
+            ],
         )
         db.session.execute(opportunity_competitors.insert(), [{"opportunity_id": lost, "competitor_id": rival.id}])
         db.session.commit()
@@ -126,7 +145,9 @@ def test_first_response_median_and_90th_percentile_by_rep_source_and_month(app, 
     for m in minutes_a:
         opp = more.opportunity(app, rep_id=a.id, created_at=created)
         with app.app_context():
-            db.session.add(OpportunityFirstResponse(opportunity_id=opp, responded_at=created, business_minutes=m, via="x"))
+            db.session.add(
+                OpportunityFirstResponse(opportunity_id=opp, responded_at=created, business_minutes=m, via="x")
+            )
             db.session.commit()
     more.opportunity(app, rep_id=b.id, created_at=created)  # not answered yet
     with app.app_context():

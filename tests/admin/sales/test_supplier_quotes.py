@@ -27,7 +27,9 @@ def _ask(app, opportunity_id, contact_ids, staff_id):
 
     with app.app_context():
         opp = db.session.get(Opportunity, opportunity_id)
-        issued = service.request_supplier_quotes(opp, contact_ids, db.session.get(StaffUser, staff_id), "Best prices please")
+        issued = service.request_supplier_quotes(
+            opp, contact_ids, db.session.get(StaffUser, staff_id), "Best prices please"
+        )
         db.session.commit()
         result = [(i.request.id, i.token) for i in issued]
         db.session.remove()
@@ -45,7 +47,9 @@ def _requests(app):
 def _answers(app, request_id):
     with app.app_context():
         rows = db.session.scalars(
-            select(SupplierQuoteLine).where(SupplierQuoteLine.request_id == request_id).order_by(SupplierQuoteLine.position)
+            select(SupplierQuoteLine)
+            .where(SupplierQuoteLine.request_id == request_id)
+            .order_by(SupplierQuoteLine.position)
         ).all()
         out = [(line.id, line.description, line.unit_price, line.lead_time_days) for line in rows]
         db.session.remove()
@@ -111,14 +115,20 @@ def test_the_supplier_page_changes_nothing_on_get_and_takes_prices_once(app, mak
     response = client.post(f"/sq/{token}", data=_form(answers, ["40", "61.5"], ["3", "10"], note="Until June"))
     assert response.status_code == 200
     assert "your prices were sent" in response.get_data(as_text=True)
-    assert [(p, lead) for _i, _d, p, lead in _answers(app, request_id)] == [(Decimal("40.00"), 3), (Decimal("61.50"), 10)]
+    assert [(p, lead) for _i, _d, p, lead in _answers(app, request_id)] == [
+        (Decimal("40.00"), 3),
+        (Decimal("61.50"), 10),
+    ]
     submitted = _requests(app)[0][2]
     assert submitted is not None and _requests(app)[0][3] == "Until June"
     # The second submit (a double tap, a second tab): a clear message, nothing changed.
     again = client.post(f"/sq/{token}", data=_form(answers, ["1", "1"], ["1", "1"], note="changed"))
     assert again.status_code == 409
     assert "already sent" in again.get_data(as_text=True)
-    assert [(p, lead) for _i, _d, p, lead in _answers(app, request_id)] == [(Decimal("40.00"), 3), (Decimal("61.50"), 10)]
+    assert [(p, lead) for _i, _d, p, lead in _answers(app, request_id)] == [
+        (Decimal("40.00"), 3),
+        (Decimal("61.50"), 10),
+    ]
     assert _requests(app)[0][2:] == (submitted, "Until June")
     # Opening the link later shows what was sent.
     assert "61.50" in client.get(f"/sq/{token}").get_data(as_text=True)
@@ -129,9 +139,16 @@ def test_bad_prices_are_refused_with_a_message_and_everything_typed_kept(app, ma
     opp = more.opportunity(app, rep_id=staff.id)
     ((request_id, token),) = _ask(app, opp, [ann], staff.id)
     answers = _answers(app, request_id)
-    for prices, leads in ((["12abc", "5"], ["1", "2"]), (["-1", "5"], ["", ""]), (["sNaN", ""], ["", ""]),
-                          (["1e999", ""], ["", ""]), (["5", "5"], ["two", "1"]), (["5", ""], ["", "9"]),
-                          (["", ""], ["", ""]), (["99999999999", ""], ["", ""])):
+    for prices, leads in (
+        (["12abc", "5"], ["1", "2"]),
+        (["-1", "5"], ["", ""]),
+        (["sNaN", ""], ["", ""]),
+        (["1e999", ""], ["", ""]),
+        (["5", "5"], ["two", "1"]),
+        (["5", ""], ["", "9"]),
+        (["", ""], ["", ""]),
+        (["99999999999", ""], ["", ""]),
+    ):
         response = client.post(f"/sq/{token}", data=_form(answers, prices, leads, note="kept note"))
         assert response.status_code == 422, (prices, leads)
         body = response.get_data(as_text=True)
@@ -205,7 +222,9 @@ def test_staff_compare_answers_cheapest_marked_and_copy_them_as_line_costs(app, 
     client.post(f"/sq/{tok_a}", data=_form(_answers(app, req_a), ["30", "50"], ["2", "5"]))
     client.post(f"/sq/{tok_b}", data=_form(_answers(app, req_b), ["35", "40"], ["1", ""]))
     # A proposal of the opportunity with the same items (what Make proposal copies).
-    proposal = make.proposal(contact=contact, rep=staff, included=(("Mowing", "4", "45.00"),), optional=(("Mulch", "2", "65.00"),))
+    proposal = make.proposal(
+        contact=contact, rep=staff, included=(("Mowing", "4", "45.00"),), optional=(("Mulch", "2", "65.00"),)
+    )
     with app.app_context():
         from portal.domains.proposals.models import Proposal
 
@@ -220,8 +239,12 @@ def test_staff_compare_answers_cheapest_marked_and_copy_them_as_line_costs(app, 
     mowing = next(r for r in rows if "Mowing" in r)
     mulch = next(r for r in rows if "Mulch" in r)
     # The cheapest per item is marked: Acme's mowing, Brio's mulch.
-    assert re.search(r'class="num cheapest">\s*<label><input type="radio" name="choice_\d+" value="%d" checked' % req_a, mowing)
-    assert re.search(r'class="num cheapest">\s*<label><input type="radio" name="choice_\d+" value="%d" checked' % req_b, mulch)
+    assert re.search(
+        r'class="num cheapest">\s*<label><input type="radio" name="choice_\d+" value="%d" checked' % req_a, mowing
+    )
+    assert re.search(
+        r'class="num cheapest">\s*<label><input type="radio" name="choice_\d+" value="%d" checked' % req_b, mulch
+    )
     choices = dict(re.findall(r'name="(choice_\d+)" value="(\d+)" checked', body))
     response = staff_client.post(
         f"/admin/sales/opportunities/{opp}/supplier-quotes/copy", data={"proposal_id": proposal.id, **choices}
