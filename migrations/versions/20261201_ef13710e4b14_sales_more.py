@@ -17,6 +17,17 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("opportunities", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_opportunities_pipeline",
+            ["outcome", "stage_id", "rep_id", "expected_close_on", "currency", "probability", "amount"],
+            unique=False,
+        )
+        batch_op.create_index("ix_opportunities_outcome_closed_at", ["outcome", "closed_at"], unique=False)
+        batch_op.create_index(
+            "ix_opportunities_created_at_rep_source", ["created_at", "rep_id", "source_id"], unique=False
+        )
+
     op.create_table(
         "supplier_quote_requests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -138,3 +149,8 @@ def downgrade():
 
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.drop_column("is_supplier")
+
+    with op.batch_alter_table("opportunities", schema=None) as batch_op:
+        batch_op.drop_index("ix_opportunities_created_at_rep_source")
+        batch_op.drop_index("ix_opportunities_outcome_closed_at")
+        batch_op.drop_index("ix_opportunities_pipeline")

@@ -99,3 +99,22 @@ class OpportunityFirstResponse(db.Model):
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"))
 
     staff: Mapped[StaffUser | None] = relationship(lazy="raise")
+
+
+# Covering indexes of the sales reports (``reports.py``) on SALES-CORE's table, declared
+# here with the reports that need them: the pipeline reads open opportunities by stage,
+# rep, close date, currency, probability and amount from the index alone; the win rate
+# reads closed ones by outcome and closing time; first response the ones created in a
+# range with their rep and source.
+Index(
+    "ix_opportunities_pipeline",
+    Opportunity.outcome,
+    Opportunity.stage_id,
+    Opportunity.rep_id,
+    Opportunity.expected_close_on,
+    Opportunity.currency,
+    Opportunity.probability,
+    Opportunity.amount,
+)
+Index("ix_opportunities_outcome_closed_at", Opportunity.outcome, Opportunity.closed_at)
+Index("ix_opportunities_created_at_rep_source", Opportunity.created_at, Opportunity.rep_id, Opportunity.source_id)

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal, select
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, select
 
 from portal.core.extensions import db
 from portal.domains.identity.models import StaffUser
@@ -114,77 +114,89 @@ class PipelineReport:
         return [row.currency for row in self.totals]
 
 
-def _pipeline(scope, key, *extra, order=()):
-    probability = func.coalesce(Opportunity.probability, Stage.default_probability)
-    amount = _cents(Opportunity.amount)
-    stmt = (
-        select(
-            key.label("key"),
-            *extra,
-            Opportunity.currency,
-            func.count().label("n"),
-            func.sum(amount).label("amount"),
-            func.sum(amount * probability).label("weighted"),
-        )
-        .select_from(Opportunity)
-        .join(Stage, Stage.id == Opportunity.stage_id)
-        .where(Opportunity.outcome == Outcome.OPEN, scope)
-        .group_by(key, *extra, Opportunity.currency)
-        .order_by(*order, Opportunity.currency)
-        .limit(ROW_LIMIT)
-    )
-    return db.session.execute(stmt).all()
-
-
 def _weighted(value) -> Decimal:
     # sum(cents x percent) / 100 percent / 100 cents, rounded half up once at the end
-    return (Decimal(int(value or 0)) / Decimal(10000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return (Decimal(value or 0) / Decimal(10000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def pipeline_report(scope) -> PipelineReport:
-    """Open opportunities in ``scope`` by stage, rep and expected-close month (4 statements)."""
-    stages = _pipeline(scope, Stage.id, Stage.name, Stage.position, order=(Stage.position, Stage.id))
-    reps = _pipeline(scope, Opportunity.rep_id, order=(Opportunity.rep_id,))
+    """Open opportunities in ``scope`` by stage, rep and expected-close month.
+
+    Two grouped statements over the covering index ``ix_opportunities_pipeline`` (open
+    opportunities by stage, rep, close date, currency, probability, amount); the tables
+    are sums of their rows (stages x reps x currencies, stages x months x currencies:
+    hundreds at most). The weighted amount of an opportunity
+    without a probability takes its stage's default, applied per group here (no join)."""
+    cents = _cents(Opportunity.amount)
+    sums = (
+        func.count().label("n"),
+        func.sum(cents).label("amount"),
+        func.coalesce(func.sum(cents * Opportunity.probability), 0).label("weighted"),
+        func.coalesce(func.sum(case((Opportunity.probability.is_(None), cents), else_=0)), 0).label("defaulted"),
+    )
+    # Two statements, each one pass over the covering index: by stage and rep (the
+    # stage and rep tables and the totals are sums of its rows), and by close month.
+    rows = db.session.execute(
+        select(Opportunity.stage_id, Opportunity.rep_id, Opportunity.currency, *sums)
+        .where(Opportunity.outcome == Outcome.OPEN, scope)
+        .group_by(Opportunity.stage_id, Opportunity.rep_id, Opportunity.currency)
+        .limit(50_000)
+    ).all()
     month = _month(Opportunity.expected_close_on)
-    months = _pipeline(scope, month, order=(month,))
+    month_rows = db.session.execute(
+        select(Opportunity.stage_id, month.label("month"), Opportunity.currency, *sums)
+        .where(Opportunity.outcome == Outcome.OPEN, scope)
+        .group_by(Opportunity.stage_id, month, Opportunity.currency)
+        .limit(50_000)
+    ).all()
+    stages = {s.id: s for s in db.session.scalars(select(Stage))}
     names = dict(
         db.session.execute(
-            select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_([r.key for r in reps if r.key is not None]))
+            select(StaffUser.id, StaffUser.name).where(
+                StaffUser.id.in_({r.rep_id for r in rows if r.rep_id is not None})
+            )
         ).all()
     )
-    by_stage = [
-        PipelineRow(r.key, r.name, r.currency, int(r.n), _money(r.amount), _weighted(r.weighted)) for r in stages
-    ]
-    by_rep = sorted(
-        (
-            PipelineRow(
-                r.key,
-                names.get(r.key, "?") if r.key is not None else _("Unassigned"),
-                r.currency,
-                int(r.n),
-                _money(r.amount),
-                _weighted(r.weighted),
-            )
-            for r in reps
-        ),
-        key=lambda row: (row.key is None, row.label.casefold(), row.currency),
-    )
-    by_month = sorted(
-        (
-            PipelineRow(r.key, month_label(r.key), r.currency, int(r.n), _money(r.amount), _weighted(r.weighted))
-            for r in months
-        ),
-        key=lambda row: (row.key is None, row.key or "", row.currency),
-    )
-    totals: dict[str, list] = {}
-    for row in by_stage:
-        count, amount, weighted = totals.get(row.currency, (0, Decimal("0.00"), Decimal("0.00")))
-        totals[row.currency] = (count + row.count, amount + row.amount, weighted + row.weighted)
+
+    def add(table: dict, key, currency: str, n: int, amount: int, weighted: int) -> None:
+        count, a, w = table.get((key, currency), (0, 0, 0))
+        table[(key, currency)] = (count + n, a + amount, w + weighted)
+
+    by_stage: dict = {}
+    by_rep: dict = {}
+    by_month: dict = {}
+    totals: dict = {}
+
+    def values(r) -> tuple[int, int, int]:
+        stage = stages.get(r.stage_id)
+        default = stage.default_probability if stage is not None else 0
+        return int(r.n), int(r.amount or 0), int(r.weighted or 0) + int(r.defaulted or 0) * int(default or 0)
+
+    for r in rows:
+        add(by_stage, r.stage_id, r.currency, *values(r))
+        add(by_rep, r.rep_id, r.currency, *values(r))
+        add(totals, r.currency, r.currency, *values(r))
+    for r in month_rows:
+        add(by_month, r.month, r.currency, *values(r))
+
+    def rows_of(table: dict, label) -> list[PipelineRow]:
+        return [
+            PipelineRow(key, label(key), currency, count, _money(amount), _weighted(weighted))
+            for (key, currency), (count, amount, weighted) in table.items()
+        ]
+
+    def stage_order(row: PipelineRow):
+        stage = stages.get(row.key)
+        return (stage.position if stage else 0, row.key or 0, row.currency)
+
     return PipelineReport(
-        by_stage=by_stage,
-        by_rep=by_rep,
-        by_month=by_month,
-        totals=[PipelineRow(currency, currency, currency, c, a, w) for currency, (c, a, w) in sorted(totals.items())],
+        by_stage=sorted(rows_of(by_stage, lambda k: stages[k].name if k in stages else "?"), key=stage_order),
+        by_rep=sorted(
+            rows_of(by_rep, lambda k: names.get(k, "?") if k is not None else _("Unassigned")),
+            key=lambda row: (row.key is None, row.label.casefold(), row.currency),
+        ),
+        by_month=sorted(rows_of(by_month, month_label), key=lambda row: (row.key is None, row.key or "", row.currency)),
+        totals=sorted(rows_of(totals, lambda k: k), key=lambda row: row.currency),
     )
 
 
@@ -324,42 +336,48 @@ def _response_base(scope, months: MonthRange):
     )
 
 
-def _response_summary(base, key) -> list[tuple]:
-    """Per key: opportunities, responded, median (the middle one or two), p90 (nearest
-    rank: the smallest value with at least 90% of the values at or below it)."""
-    keyed = select(key.label("key"), base.c.minutes).subquery("keyed")
-    totals = (
-        select(keyed.c.key, func.count().label("n"), func.count(keyed.c.minutes).label("responded"))
-        .group_by(keyed.c.key)
-        .subquery("totals")
-    )
-    ranked = (
-        select(
-            keyed.c.key,
-            keyed.c.minutes,
-            func.row_number().over(partition_by=keyed.c.key, order_by=keyed.c.minutes).label("rn"),
-            func.count().over(partition_by=keyed.c.key).label("m"),
-        )
-        .where(keyed.c.minutes.is_not(None))
-        .subquery("ranked")
-    )
-    medians = (
-        select(ranked.c.key, func.avg(cast(ranked.c.minutes, Integer) * 1.0).label("median"))
-        .where(ranked.c.rn * 2 >= ranked.c.m, ranked.c.rn * 2 <= ranked.c.m + 2)
-        .group_by(ranked.c.key)
-        .subquery("medians")
-    )
-    p90 = (
-        select(ranked.c.key, func.min(ranked.c.minutes).label("p90"))
-        .where(ranked.c.rn * 10 >= ranked.c.m * 9)
-        .group_by(ranked.c.key)
-        .subquery("p90")
-    )
+def _response_summary_pg(base, key) -> list[tuple]:
+    """PostgreSQL: the same figures with its ordered-set aggregates (no window pass)."""
     stmt = (
-        select(totals.c.key, totals.c.n, totals.c.responded, medians.c.median, p90.c.p90)
-        .outerjoin(medians, totals.c.key.is_not_distinct_from(medians.c.key))
-        .outerjoin(p90, totals.c.key.is_not_distinct_from(p90.c.key))
-        .order_by(totals.c.n.desc(), totals.c.key)
+        select(
+            key.label("key"),
+            func.count().label("n"),
+            func.count(base.c.minutes).label("responded"),
+            func.percentile_cont(0.5).within_group(base.c.minutes).label("median"),
+            func.percentile_disc(0.9).within_group(base.c.minutes).label("p90"),
+        )
+        .group_by(key)
+        .order_by(func.count().desc(), key)
+        .limit(ROW_LIMIT)
+    )
+    return list(db.session.execute(stmt))
+
+
+def _response_summary(base, key, partition: bool = True) -> list[tuple]:
+    """Per key: opportunities, responded, median (the middle one or two), p90 (nearest
+    rank: the smallest value with at least 90% of the values at or below it). One window
+    pass: answered rows are numbered first (NULLs last), ``m`` counts them."""
+    if _dialect() == "postgresql":
+        return _response_summary_pg(base, key)
+    over = {"partition_by": key} if partition else {}
+    ranked = select(
+        key.label("key"),
+        base.c.minutes,
+        func.row_number().over(order_by=base.c.minutes.asc().nulls_last(), **over).label("rn"),
+        func.count(base.c.minutes).over(**over).label("m"),
+    ).subquery("ranked")
+    answered = ranked.c.minutes.is_not(None)
+    middle = and_(answered, ranked.c.rn * 2 >= ranked.c.m, ranked.c.rn * 2 <= ranked.c.m + 2)
+    stmt = (
+        select(
+            ranked.c.key,
+            func.count().label("n"),
+            func.count(ranked.c.minutes).label("responded"),
+            func.avg(case((middle, ranked.c.minutes * 1.0))).label("median"),
+            func.min(case((and_(answered, ranked.c.rn * 10 >= ranked.c.m * 9), ranked.c.minutes))).label("p90"),
+        )
+        .group_by(ranked.c.key)
+        .order_by(func.count().desc(), ranked.c.key)
         .limit(ROW_LIMIT)
     )
     return list(db.session.execute(stmt))
@@ -380,7 +398,7 @@ def _response_row(values, label: str) -> ResponseRow:
 def first_response_report(scope, months: MonthRange) -> FirstResponseReport:
     """Business minutes to first response by rep, source and month of creation."""
     base = _response_base(scope, months)
-    overall = _response_summary(base, literal(0)) or [(0, 0, 0, None, None)]
+    overall = _response_summary(base, literal(0), partition=False) or [(0, 0, 0, None, None)]
     reps = _response_summary(base, base.c.rep_id)
     sources = _response_summary(base, base.c.source_id)
     months_rows = _response_summary(base, base.c.month)
