@@ -46,6 +46,8 @@ def _register() -> None:
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.sales.costs.views import bp as sales_costs_bp
     from admin.sales.dashboard.views import bp as sales_dashboard_bp
+    from admin.sales.lists.views import bp as sales_lists_bp
+    from admin.sales.opportunities.views import bp as opportunities_bp
     from admin.sales.quotes.views import bp as sales_quotes_bp
     from admin.sales.reports.views import bp as sales_reports_bp
     from admin.service_desk.reports.views import bp as reports_bp
@@ -65,6 +67,8 @@ def _register() -> None:
     bp.register_blueprint(sales_quotes_bp)
     bp.register_blueprint(sales_reports_bp)
     bp.register_blueprint(sales_dashboard_bp)
+    bp.register_blueprint(opportunities_bp)
+    bp.register_blueprint(sales_lists_bp)
 
     # Refusals (NotAllowed, ContentChanged, AlreadySigned) from any staff view: rolled
     # back and answered 409 once here; a feature blueprint may answer with its own page.

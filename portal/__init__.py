@@ -31,6 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     app.request_class = nul_free_request(app.request_class)  # after htmx-flask sets its own
     _register_blueprints(app)
+    from portal.domains.sales import pipeline
+
+    pipeline.connect()  # the sales domain follows the proposals' events
 
     from portal.cli import init_cli
     from portal.core import error_pages as errors

@@ -45,6 +45,9 @@ def seed_demo() -> dict:
     from portal.demo_tickets import seed_service_demo
 
     seed_service_demo()  # once, on its own check: databases seeded before tickets get them too
+    from portal.demo_sales import seed_sales_demo
+
+    seed_sales_demo()  # likewise for the sales pipeline
     from portal.demo_sales_more import seed_sales_more_demo
 
     seed_sales_more_demo()  # supplier quotations (SALES-MORE), once, on its own check

@@ -177,12 +177,13 @@ def _seed(app) -> tuple[dict, list[int]]:
     from portal.domains.customers.models import Contact, Organization
     from portal.domains.identity.models import StaffUser
     from portal.domains.proposals.models import Proposal, ProposalLine
+    from portal.domains.sales.models import Opportunity, Stage
     from portal.domains.service_desk.models import Ticket
 
     with app.app_context():
         info = seed_demo()
         ids = set()
-        for model in (Proposal, ProposalLine, Ticket, Organization, Contact, StaffUser):
+        for model in (Proposal, ProposalLine, Ticket, Organization, Contact, StaffUser, Opportunity, Stage):
             ids |= set(db.session.scalars(select(model.id).limit(5)))
         db.session.remove()
     return info, sorted(ids)

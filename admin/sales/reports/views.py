@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from admin.sales.reports.charts import bar_chart
 from portal.access.staff.opportunities import opportunity_filter
+from portal.access.staff.sales_reports import staff_may_see_sales_reports
 from portal.core.db import utcnow
 from portal.core.htmx import render_page
 from portal.domains.sales import first_response as responses
@@ -28,10 +29,6 @@ from portal.domains.sales import reports as service
 bp = Blueprint("sales_reports", __name__, url_prefix="/sales/reports")
 
 DEFAULT_MONTHS = 6
-
-
-def staff_may_see_sales_reports(user) -> bool:
-    return user.is_enabled and user.role in ("admin", "manager", "sales")
 
 
 @bp.before_request
@@ -45,7 +42,7 @@ def only_sales_staff():
 
 @bp.app_template_global()
 def opportunity_first_response(opportunity):
-    return responses.first_response_of(opportunity.id)
+    return responses.first_response_of(opportunity.id, with_staff=True)
 
 
 @bp.app_template_global()

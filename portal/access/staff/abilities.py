@@ -17,6 +17,7 @@ from portal.access.staff.organizations import (
     staff_may_see_organization,
 )
 from portal.access.staff.proposals import staff_may_sell
+from portal.access.staff.sales_reports import staff_may_see_sales_reports
 from portal.access.staff.setup import staff_may_configure_service, staff_may_see_outbox, staff_may_see_reports
 from portal.access.staff.tickets import staff_may_work_ticket
 from portal.domains.identity.models import StaffUser
@@ -35,6 +36,7 @@ _ABILITIES = {
     "work_opportunity": lambda user, obj: staff_may_work_opportunity(user, obj),
     "work_lead": lambda user, obj: staff_may_work_lead(user, obj),
     "see_sales_lists": lambda user, _obj: staff_may_see_sales_lists(user),
+    "see_sales_reports": lambda user, _obj: staff_may_see_sales_reports(user),
     "edit_sales_lists": lambda user, _obj: staff_may_edit_sales_lists(user),
 }
 

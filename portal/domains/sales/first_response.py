@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
@@ -40,8 +41,10 @@ def business_schedule() -> Schedule:
     return schedule or Schedule.always()
 
 
-def first_response_of(opportunity_id: int) -> OpportunityFirstResponse | None:
-    return db.session.get(OpportunityFirstResponse, opportunity_id)
+def first_response_of(opportunity_id: int, with_staff: bool = False) -> OpportunityFirstResponse | None:
+    """The stored first response (with who sent it, for the opportunity page)."""
+    options = [joinedload(OpportunityFirstResponse.staff)] if with_staff else []
+    return db.session.get(OpportunityFirstResponse, opportunity_id, options=options)
 
 
 def record_first_response(

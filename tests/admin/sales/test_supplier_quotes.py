@@ -294,3 +294,22 @@ def test_two_submits_at_once_store_one_answer(app, make, staff):
         db.session.rollback()
     assert outcomes == ["refused"]
     assert _answers(app, request_id)[0][2] == Decimal("10.00")
+
+
+def test_the_opportunity_page_shows_its_supplier_quotations_and_first_response(app, make, staff_client, staff):
+    _org, (ann,) = more.supplier(app, "Acme Supplies")
+    opp = more.opportunity(app, rep_id=staff.id)
+    page = staff_client.get(f"/admin/sales/opportunities/{opp}").get_data(as_text=True)
+    assert 'id="supplier-quotes"' in page and "No supplier asked" in page
+    assert 'id="first-response-none"' in page
+    ((request_id, token),) = _ask(app, opp, [ann], staff.id)
+    app.test_client().post(f"/sq/{token}", data=_form(_answers(app, request_id), ["1", "2"]))
+    with app.app_context():
+        from portal.domains.sales import first_response
+
+        first_response.record_first_response(db.session.get(Opportunity, opp), via=first_response.STAFF_EMAIL)
+        db.session.commit()
+    page = staff_client.get(f"/admin/sales/opportunities/{opp}").get_data(as_text=True)
+    section = page.split('id="supplier-quotes"')[1].split("</section>")[0]
+    assert "Acme Supplies" in section and "answered" in section and "Compare the answers" in section
+    assert 'id="first-response-minutes"' in page and "Email from staff" in page
