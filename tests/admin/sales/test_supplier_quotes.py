@@ -313,3 +313,29 @@ def test_the_opportunity_page_shows_its_supplier_quotations_and_first_response(a
     section = page.split('id="supplier-quotes"')[1].split("</section>")[0]
     assert "Acme Supplies" in section and "answered" in section and "Compare the answers" in section
     assert 'id="first-response-minutes"' in page and "Email from staff" in page
+
+
+def test_an_organization_is_flagged_supplier_on_its_form(app, make, login, client):
+    from portal.domains.customers.models import Organization
+
+    admin = make.staff(role="admin")
+    login(client, admin)
+    org = make.organization_with("Seed Co", billing_address="1 Main St")
+    form = client.get(f"/admin/organizations/{org.id}/edit").get_data(as_text=True)
+    assert 'name="is_supplier"' in form
+    data = {"name": "Seed Co", "billing_address": "1 Main St", "invoice_template": "standard", "tax_region": "none"}
+    response = client.post(f"/admin/organizations/{org.id}/edit", data={**data, "is_supplier": "y"})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Organization, org.id).is_supplier is True
+        assert [c.organization_id for c in service.supplier_contacts()] == []  # no contact yet
+    client.post(f"/admin/organizations/{org.id}/edit", data=data)
+    with app.app_context():
+        assert db.session.get(Organization, org.id).is_supplier is False
+
+
+def test_a_sent_supplier_mail_keeps_no_token(app):
+    from portal.mail.outbox import redact_secrets
+
+    body = "Enter your prices: https://portal.example.test/sq/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz\n"
+    assert "AbCdEf" not in redact_secrets(body) and "/sq/[removed]" in redact_secrets(body)
