@@ -339,3 +339,43 @@ def test_a_sent_supplier_mail_keeps_no_token(app):
 
     body = "Enter your prices: https://portal.example.test/sq/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz\n"
     assert "AbCdEf" not in redact_secrets(body) and "/sq/[removed]" in redact_secrets(body)
+
+
+def test_two_tabs_submitting_at_the_same_instant_store_one_answer(app, make, staff):
+    """Real threads, each its own request and connection, released together."""
+    from tests.portal.test_concurrency import _run_together
+
+    _org, (ann,) = more.supplier(app)
+    opp = more.opportunity(app, rep_id=staff.id)
+    ((request_id, token),) = _ask(app, opp, [ann], staff.id)
+    answers = _answers(app, request_id)
+    first, second = app.test_client(), app.test_client()
+    results = _run_together(
+        lambda: first.post(f"/sq/{token}", data=_form(answers, ["10", "20"], note="first")).status_code,
+        lambda: second.post(f"/sq/{token}", data=_form(answers, ["11", "21"], note="second")).status_code,
+    )
+    assert sorted(results) == [200, 409], results
+    note = _requests(app)[0][3]
+    prices = [p for _i, _d, p, _l in _answers(app, request_id)]
+    assert (note, prices) in (
+        ("first", [Decimal("10.00"), Decimal("20.00")]),
+        ("second", [Decimal("11.00"), Decimal("21.00")]),
+    )
+
+
+def test_the_compare_page_queries_stay_constant_as_answers_grow(app, make, staff_client, staff, count_queries):
+    opp = more.opportunity(app, rep_id=staff.id)
+    _org, contacts = more.supplier(app, "Acme", contacts=("a1@acme.example",))
+    ((request_id, token),) = _ask(app, opp, contacts, staff.id)
+    app.test_client().post(f"/sq/{token}", data=_form(_answers(app, request_id), ["1", "2"]))
+    url = f"/admin/sales/opportunities/{opp}/supplier-quotes"
+    staff_client.get(url)
+    with count_queries() as few:
+        assert staff_client.get(url).status_code == 200
+    _org2, more_contacts = more.supplier(app, "Brio", contacts=tuple(f"b{n}@brio.example" for n in range(6)))
+    for request_id, token in _ask(app, opp, more_contacts, staff.id):
+        app.test_client().post(f"/sq/{token}", data=_form(_answers(app, request_id), ["3", "4"]))
+    with count_queries() as many:
+        body = staff_client.get(url).get_data(as_text=True)
+    assert body.count('class="num cheapest"') >= 2
+    assert many.count == few.count
