@@ -14,7 +14,7 @@ from portal.core.queries.search import search_key
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import Proposal
-from portal.domains.sales import supplier_quotes
+from portal.domains.sales import first_response, supplier_quotes
 from portal.domains.sales.models import Opportunity, OpportunityLine, OpportunityType, Stage
 
 SUPPLIER = "Evergreen Nursery Supply"
@@ -71,4 +71,17 @@ def seed_sales_more_demo() -> None:
     draft = db.session.scalar(select(Proposal).where(Proposal.status == "draft").order_by(Proposal.id))
     if draft is not None and draft.opportunity_id is None and draft.organization_id == customer.id:
         draft.opportunity_id = opportunity.id
+    # The demo pipeline's delivered proposals were delivered before their opportunities
+    # were linked: record those deliveries as the first responses they were.
+    delivered = db.session.execute(
+        select(Opportunity, Proposal)
+        .join(Proposal, Proposal.opportunity_id == Opportunity.id)
+        .where(Proposal.delivered_at.is_not(None))
+        .order_by(Proposal.delivered_at)
+    ).all()
+    for opp, proposal in delivered:
+        at = max(proposal.delivered_at, opp.created_at)
+        first_response.record_first_response(
+            opp, at=at, staff=rep, via=first_response.PROPOSAL_DELIVERED, proposal_id=proposal.id
+        )
     db.session.flush()
