@@ -18,6 +18,7 @@ from admin.operations import attempt
 from admin.sales.opportunities.forms import LostForm, MoveForm, OpportunityForm
 from portal.access.staff import (
     lead_filter,
+    opportunity_filter,
     organization_filter,
     staff_may_create_opportunity,
     staff_may_see_organization,
@@ -69,7 +70,7 @@ def _may_create() -> None:
 
 def _board_context(show_closed: bool, message: str | None = None, error: bool = False) -> dict:
     stages = lists.entries(Stage) if show_closed else lists.open_stages()
-    columns = queries.board(staff_opportunities_query(current_user), stages)
+    columns = queries.board(opportunity_filter(current_user), stages)
     return dict(
         columns=columns,
         show_closed=show_closed,
@@ -77,7 +78,8 @@ def _board_context(show_closed: bool, message: str | None = None, error: bool = 
         message=message,
         message_is_error=error,
         age_days=queries.age_days,
-        may_work=lambda o: staff_may_work_opportunity(current_user, o),
+        # Every card came through the access filter: who sees it works it, unless a technician.
+        may_work=staff_may_create_opportunity(current_user),
     )
 
 

@@ -14,7 +14,8 @@ organization yet) is seen by its rep and by those who see everything.
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, or_, select, true, union
+from sqlalchemy.orm import aliased
 
 from portal.access.staff.organizations import sees_everything, staff_may_see_organization, visible_organization_ids
 from portal.core.extensions import db
@@ -28,10 +29,17 @@ def opportunity_filter(user: StaffUser):
         return false()
     if sees_everything(user):
         return true()
-    clause = Opportunity.organization_id.in_(visible_organization_ids(user))
-    if user.role == "sales":
-        clause = or_(clause, Opportunity.rep_id == user.id)
-    return clause
+    if user.role != "sales":
+        return Opportunity.organization_id.in_(visible_organization_ids(user))
+    # Own or of a customer they see, as a union of two index lookups: an OR of the two
+    # made both engines scan the table at 100,000 rows (scripts/bench_sales.py).
+    mine, theirs = aliased(Opportunity), aliased(Opportunity)
+    return Opportunity.id.in_(
+        union(
+            select(mine.id).where(mine.rep_id == user.id),
+            select(theirs.id).where(theirs.organization_id.in_(visible_organization_ids(user))),
+        )
+    )
 
 
 def staff_opportunities_query(user: StaffUser):

@@ -21,15 +21,17 @@ from portal.core.extensions import db
 from portal.core.parsing import parse_decimal, parse_id
 from portal.core.queries.keyset import after_key, decode_cursor, encode_cursor
 from portal.core.queries.search import search_key, word_start_match
-from portal.domains.sales.models import Opportunity, Stage
+from portal.domains.customers.models import Organization
+from portal.domains.identity.models import StaffUser
+from portal.domains.sales.models import Lead, Opportunity, Stage
 
 CARDS_PER_COLUMN = 50
 PAGE_SIZE = 50
 
 CARD_OPTIONS = (
-    selectinload(Opportunity.organization),
-    selectinload(Opportunity.lead),
-    selectinload(Opportunity.rep),
+    selectinload(Opportunity.organization).load_only(Organization.name),
+    selectinload(Opportunity.lead).load_only(Lead.name, Lead.company),
+    selectinload(Opportunity.rep).load_only(StaffUser.name),
     selectinload(Opportunity.stage),
 )
 
@@ -46,14 +48,16 @@ class Column:
         return self.count > len(self.cards)
 
 
-def board(base, stages: list[Stage]) -> list[Column]:
+def board(visibility, stages: list[Stage]) -> list[Column]:
     """The columns of ``stages``: each with its newest cards (bounded), its count and
-    its amounts per currency; ``base`` is the access-filtered select of opportunities."""
+    its amounts per currency; ``visibility`` is the access filter's WHERE clause."""
     if not stages:
         return []
-    visible = base.subquery()
     parts = [
-        select(visible.c.id).where(visible.c.stage_id == stage.id).order_by(visible.c.id.desc()).limit(CARDS_PER_COLUMN)
+        select(Opportunity.id)
+        .where(visibility, Opportunity.stage_id == stage.id)
+        .order_by(Opportunity.id.desc())
+        .limit(CARDS_PER_COLUMN)
         for stage in stages
     ]
     # One statement: each column's newest ids (an index range per stage).
@@ -64,9 +68,9 @@ def board(base, stages: list[Stage]) -> list[Column]:
         else []
     )
     totals = db.session.execute(
-        select(visible.c.stage_id, visible.c.currency, func.count(), func.sum(visible.c.amount))
-        .where(visible.c.stage_id.in_([s.id for s in stages]))
-        .group_by(visible.c.stage_id, visible.c.currency)
+        select(Opportunity.stage_id, Opportunity.currency, func.count(), func.sum(Opportunity.amount))
+        .where(visibility, Opportunity.stage_id.in_([s.id for s in stages]))
+        .group_by(Opportunity.stage_id, Opportunity.currency)
     ).all()
     columns = {stage.id: Column(stage) for stage in stages}
     for card in sorted(cards, key=lambda o: -o.id):
