@@ -35,7 +35,8 @@ def staff_abilities():
 
 @bp.get("/")
 def home():
-    return redirect(url_for("admin.proposals.index"))
+    """Staff land on My day (``admin.sales.dashboard``)."""
+    return redirect(url_for("admin.sales_dashboard.my_day"))
 
 
 def _register() -> None:
@@ -46,11 +47,15 @@ def _register() -> None:
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.proposals.evidence.views import bp as evidence_bp
+    from admin.sales.costs.views import bp as sales_costs_bp
+    from admin.sales.dashboard.views import bp as sales_dashboard_bp
     from admin.sales.followup.views import bp as sales_followup_bp
     from admin.sales.leads.views import bp as leads_bp
     from admin.sales.lists.views import bp as sales_lists_bp
     from admin.sales.opportunities.views import bp as opportunities_bp
     from admin.sales.people.views import bp as sales_people_bp
+    from admin.sales.quotes.views import bp as sales_quotes_bp
+    from admin.sales.reports.views import bp as sales_reports_bp
     from admin.sales.rules.views import bp as sales_rules_bp
     from admin.service_desk.reports.views import bp as reports_bp
     from admin.service_desk.setup.views import bp as service_bp
@@ -67,6 +72,10 @@ def _register() -> None:
     bp.register_blueprint(reports_bp)
     bp.register_blueprint(sites_bp)
     bp.register_blueprint(leads_bp)
+    bp.register_blueprint(sales_costs_bp)
+    bp.register_blueprint(sales_quotes_bp)
+    bp.register_blueprint(sales_reports_bp)
+    bp.register_blueprint(sales_dashboard_bp)
     bp.register_blueprint(opportunities_bp)
     bp.register_blueprint(sales_lists_bp)
     bp.register_blueprint(sales_rules_bp)

@@ -63,7 +63,9 @@ def load_models() -> None:
     from portal.domains.identity import models as _identity  # noqa: F401
     from portal.domains.proposals import evidence_models as _evidence  # noqa: F401
     from portal.domains.proposals import models as _proposals  # noqa: F401
+    from portal.domains.sales import first_response as _first_response  # noqa: F401  (its signal receivers)
     from portal.domains.sales import models as _sales  # noqa: F401
+    from portal.domains.sales import models_more as _sales_more  # noqa: F401
     from portal.domains.sales import models_rules as _sales_rules  # noqa: F401
     from portal.domains.service_desk import models as _service_desk  # noqa: F401
     from portal.domains.timeline import models as _timeline  # noqa: F401
@@ -142,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.proposals.views import bp as proposals_bp
     from portal.quotes.views import bp as quotes_bp
     from portal.sign_in.views import bp as sign_in_bp
+    from portal.supplier_quotes.views import bp as supplier_quotes_bp
     from portal.tickets.views import bp as tickets_bp
     from portal.verify.views import bp as verify_bp
 
@@ -152,6 +155,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tickets_bp)
     app.register_blueprint(verify_bp)
     app.register_blueprint(quotes_bp)
+    app.register_blueprint(supplier_quotes_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")

@@ -52,6 +52,9 @@ def seed_demo() -> dict:
     from portal.demo_sales_rules import seed_sales_rules_demo
 
     seed_sales_rules_demo()  # and its assignment rules, absences and follow-ups
+    from portal.demo_sales_more import seed_sales_more_demo
+
+    seed_sales_more_demo()  # supplier quotations (SALES-MORE), once, on its own check
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     delivered = db.session.scalar(
         select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)

@@ -195,6 +195,17 @@ def run(url: str, count: int, requests: int, assignments: int = 10_000) -> None:
 
         elapsed, got = bench_sales_assign.run(app, assignments, reps=REPS)
         bench_sales_assign.report(engine, elapsed, got, assignments)
+    # The sales reports (SALES-MORE): pipeline, win rate, first response, on the same rows.
+    from bench_sales_reports import print_results as print_report_results
+    from bench_sales_reports import time_reports
+
+    now = time.gmtime()
+    months = {
+        "admin": info["admin_email"],
+        "first": f"{now.tm_year - 1}-{now.tm_mon:02d}",
+        "last": time.strftime("%Y-%m", now),
+    }
+    print_report_results(time_reports(app, months, requests), engine)
 
 
 def main() -> int:

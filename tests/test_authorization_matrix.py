@@ -56,7 +56,7 @@ PUBLIC = {
 }
 # Routes that need a session but concern no object of a customer: (endpoint, method) -> why
 SESSION_ONLY = {
-    ("admin.home", "GET"): "redirect to the proposal list",
+    ("admin.home", "GET"): "redirect to My day (tests/admin/sales/test_authorization_more.py)",
     ("admin.auth.logout", "POST"): "end the staff session",
     ("admin.proposals.index", "GET"): "list, filtered by access (checked below)",
     ("admin.proposals.new", "GET"): "create form (contact choices filtered; checked below)",

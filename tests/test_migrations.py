@@ -529,6 +529,51 @@ def _data_sales_rules(conn) -> None:
     conn.execute(text("UPDATE organizations SET zone = 'North' WHERE id = 101"))
 
 
+def _data_sales_more(conn) -> None:
+    """ef13710e4b14: a supplier flag, a line cost, a supplier quote request answered for
+    the sample opportunity's line, and the opportunity's first response."""
+    conn.execute(text("UPDATE organizations SET is_supplier = :yes WHERE id = 101"), {"yes": True})
+    conn.execute(text("UPDATE proposal_lines SET unit_cost = 30.00 WHERE proposal_id = 101"))
+    _insert(
+        conn,
+        "supplier_quote_requests",
+        id=101,
+        opportunity_id=101,
+        organization_id=101,
+        contact_id=101,
+        token_hash="d" * 64,
+        currency="USD",
+        message="Best prices please",
+        expires_at=NOW,
+        created_by_id=101,
+        created_at=NOW,
+        submitted_at=NOW,
+        note="Until June",
+    )
+    _insert(
+        conn,
+        "supplier_quote_lines",
+        id=101,
+        request_id=101,
+        opportunity_line_id=101,
+        position=1,
+        description="Weekly mowing",
+        quantity="4.000",
+        unit_price="30.00",
+        lead_time_days=3,
+    )
+    _insert(
+        conn,
+        "opportunity_first_responses",
+        opportunity_id=101,
+        responded_at=NOW,
+        business_minutes=42,
+        staff_id=101,
+        via="proposal_delivered",
+        proposal_id=101,
+    )
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
@@ -537,6 +582,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "f3a1c9d27b40": _data_evidence,
     "5a1e5c0de001": _data_sales,
     "7c3d9b21f0a4": _data_sales_rules,
+    "ef13710e4b14": _data_sales_more,
 }
 
 

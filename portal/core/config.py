@@ -53,6 +53,7 @@ class Config:
         self.WTF_CSRF_SSL_STRICT = secure
 
         self.PORTAL_LINK_DAYS = int(env.get("PORTAL_LINK_DAYS", "30"))
+        self.SUPPLIER_QUOTE_DAYS = int(env.get("SUPPLIER_QUOTE_DAYS", "14"))  # a supplier's link to send prices
         # Sign-in emails (a single-use link and a one-time code) work this long.
         self.PORTAL_SIGN_IN_MINUTES = int(env.get("PORTAL_SIGN_IN_MINUTES", "10"))
         self.DEFAULT_TIMEZONE = env.get("DEFAULT_TIMEZONE", "UTC")

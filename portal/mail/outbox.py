@@ -65,6 +65,7 @@ def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) 
 # token patterns match in an href as in the text: a link's target is a key too.
 SECRETS = (
     (re.compile(r"/l/[A-Za-z0-9_\-]+"), "/l/[removed]"),
+    (re.compile(r"/sq/[A-Za-z0-9_\-]{16,}"), "/sq/[removed]"),
     (re.compile(r"/sign-in/(?!code\b)[A-Za-z0-9_\-]{16,}"), "/sign-in/[removed]"),
     (re.compile(r"^(\s*)\d{6}(\s*)$", re.M), r"\1[code removed]\2"),
 )

@@ -65,3 +65,4 @@ class OrganizationForm(FlaskForm):
     team_ids = SelectMultipleField(_l("Account team"), coerce=coerce_id, default=[])
     # 0 inherits; the view lists the SLAs and the service checks the one chosen.
     sla_id = SelectField(_l("SLA"), coerce=coerce_id, default=0, validate_choice=False)
+    is_supplier = BooleanField(_l("Supplier (staff may ask it for prices on an opportunity's items)"))

@@ -203,6 +203,7 @@ def _input(
         sla_id=(form.sla_id.data or None)
         if "sla_id" in request.form
         else (organization.sla_id if organization is not None else None),
+        is_supplier=bool(form.is_supplier.data),
     )
 
 

@@ -18,6 +18,7 @@ from portal.access.staff.organizations import (
     staff_may_see_organization,
 )
 from portal.access.staff.proposals import staff_may_sell
+from portal.access.staff.sales_reports import staff_may_see_sales_reports
 from portal.access.staff.sales_rules import staff_may_see_assignment_rules, staff_may_see_people
 from portal.access.staff.setup import staff_may_configure_service, staff_may_see_outbox, staff_may_see_reports
 from portal.access.staff.tickets import staff_may_work_ticket
@@ -38,6 +39,7 @@ _ABILITIES = {
     "work_lead": lambda user, obj: staff_may_work_lead(user, obj),
     "work_leads": lambda user, _obj: staff_may_work_leads(user),
     "see_sales_lists": lambda user, _obj: staff_may_see_sales_lists(user),
+    "see_sales_reports": lambda user, _obj: staff_may_see_sales_reports(user),
     "edit_sales_lists": lambda user, _obj: staff_may_edit_sales_lists(user),
     "see_assignment_rules": lambda user, _obj: staff_may_see_assignment_rules(user),
     "see_people": lambda user, _obj: staff_may_see_people(user),

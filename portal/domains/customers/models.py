@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.core.db import created_at_column
@@ -64,6 +64,8 @@ class Organization(db.Model):
     # parent's, then the default SLA.
     sla_id: Mapped[int | None] = mapped_column(ForeignKey("slas.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A supplier staff may ask for prices (supplier quotations of an opportunity).
+    is_supplier: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
 
     parent: Mapped[Organization | None] = relationship(remote_side=[id], lazy="raise")

@@ -111,6 +111,8 @@ class OrganizationInput:
     account_manager: StaffUser | None = None
     # The SLA of its tickets; None inherits (the nearest parent's, else the default).
     sla_id: int | None = None
+    # A supplier staff may ask for prices (an opportunity's supplier quotations).
+    is_supplier: bool = False
 
 
 def _clean(value: str | None) -> str:
@@ -213,6 +215,7 @@ def _apply(organization: Organization, data: OrganizationInput) -> None:
     organization.billing_attention = _clean(data.billing_attention)
     organization.account_manager_id = data.account_manager.id if data.account_manager else None
     organization.sla_id = data.sla_id or None
+    organization.is_supplier = bool(data.is_supplier)
     changed = any(getattr(organization, field) != value for field, value in before.items())
     if not data.billing_reviewed:
         organization.billing_reviewed_at = None

@@ -130,6 +130,9 @@ class ProposalLine(db.Model):
     quantity: Mapped[Decimal] = mapped_column(QUANTITY)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     is_optional: Mapped[bool] = mapped_column(default=False)
+    # What one unit costs the business (a supplier's price, or typed by staff): staff
+    # only, never shown on the portal and never part of the signed content or its hash.
+    unit_cost: Mapped[Decimal | None] = mapped_column(MONEY)
 
     proposal: Mapped[Proposal] = relationship(back_populates="lines")
 
