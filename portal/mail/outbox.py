@@ -23,6 +23,7 @@ from sqlalchemy import or_, select, update
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.i18n import rendering_for
 from portal.mail.models import OutboxMessage, OutboxStatus
 
 # A worker's claim on one message: far longer than one send can take (each SMTP step
@@ -31,9 +32,24 @@ LEASE = timedelta(minutes=5)
 CONNECT_FAILURES_PER_PASS = 3
 
 
-def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) -> OutboxMessage:
-    """Write a message to the outbox; it leaves when the surrounding transaction commits."""
-    body = render_template(f"emails/{template}.txt", **context)
+def queue_mail(
+    to_addr: str,
+    subject: str,
+    template: str,
+    kind: str,
+    *,
+    locale: str | None = None,
+    timezone: str | None = None,
+    **context,
+) -> OutboxMessage:
+    """Write a message to the outbox; it leaves when the surrounding transaction commits.
+
+    The subject (a lazy string, ``lazy_gettext``) and body are rendered here, in the
+    recipient's ``locale`` and ``timezone`` (portal/core/i18n.py), never in those of
+    the request that caused the mail; without them, in the instance default."""
+    with rendering_for(locale, timezone):
+        subject = str(subject)
+        body = render_template(f"emails/{template}.txt", **context)
     domain = parseaddr(current_app.config["MAIL_FROM"])[1].partition("@")[2] or "porchlight.localhost"
     message = OutboxMessage(
         message_id=f"<{uuid.uuid4().hex}@{domain}>",

@@ -64,3 +64,5 @@ class OrganizationForm(FlaskForm):
     team_ids = SelectMultipleField(_l("Account team"), coerce=coerce_id, default=[])
     # 0 inherits; the view lists the SLAs and the service checks the one chosen.
     sla_id = SelectField(_l("SLA"), coerce=coerce_id, default=0, validate_choice=False)
+    # The view lists the languages on offer; the service checks the one chosen.
+    default_language = SelectField(_l("Default language"), default="", validate_choice=False)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
+from portal.core.i18n import normalise
 from portal.core.parsing import parse_id
 from portal.core.queries import keyset
 from portal.core.queries.search import contains_match, search_key, word_start_match
@@ -109,6 +110,8 @@ class OrganizationInput:
     account_manager: StaffUser | None = None
     # The SLA of its tickets; None inherits (the nearest parent's, else the default).
     sla_id: int | None = None
+    # Its contacts' language when they chose none; empty: the browser's, then the instance's.
+    default_language: str = ""
 
 
 def _clean(value: str | None) -> str:
@@ -194,6 +197,8 @@ def organization_errors(data: OrganizationInput, organization: Organization | No
         and (organization is None or manager.id != organization.account_manager_id)
     ):
         errors["account_manager_id"] = _("Choose an enabled staff member.")  # a disabled one may stay
+    if _clean(data.default_language) and normalise(data.default_language) is None:
+        errors["default_language"] = _("Choose a language from the list.")
     return errors
 
 
@@ -210,6 +215,7 @@ def _apply(organization: Organization, data: OrganizationInput) -> None:
     organization.billing_attention = _clean(data.billing_attention)
     organization.account_manager_id = data.account_manager.id if data.account_manager else None
     organization.sla_id = data.sla_id or None
+    organization.default_language = normalise(data.default_language)
     changed = any(getattr(organization, field) != value for field, value in before.items())
     if not data.billing_reviewed:
         organization.billing_reviewed_at = None

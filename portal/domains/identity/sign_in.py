@@ -22,12 +22,15 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.urls import external_url
+from portal.domains.customers.languages import mail_for_contact
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.links import hash_token
 from portal.domains.identity.models import PortalSignIn
@@ -72,6 +75,9 @@ def _portal_contact(email: str) -> Contact | None:
             Contact.portal_enabled.is_(True),
             Organization.is_active.is_(True),
         )
+        # The organization rides along (its default language picks the mail's): a
+        # known address must run no more statements than an unknown one.
+        .options(contains_eager(Contact.organization))
         .limit(1)
     )
 
@@ -106,9 +112,10 @@ def request_sign_in(email: str, ip: str | None) -> None:
     db.session.flush()
     queue_mail(
         addressee.email,
-        _("Your sign-in link for %(app)s", app=_("Porchlight")),
+        _l("Your sign-in link for %(app)s", app=_l("Porchlight")),
         "portal_sign_in",
         kind="portal_sign_in",
+        **mail_for_contact(addressee),
         contact=addressee,
         url=external_url("sign_in.link", token=token),
         code=code,

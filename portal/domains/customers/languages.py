@@ -1,0 +1,26 @@
+"""A contact's language without a request: for their mail, and for the staff page that
+says which language they get and why (portal/core/i18n.py has the rungs)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from portal.core.i18n import LocaleChoice, resolve_locale
+
+if TYPE_CHECKING:
+    from portal.domains.customers.models import Contact
+
+
+def contact_language(contact: Contact) -> LocaleChoice:
+    """The contact's preference, else the organization's default, else the instance's
+    (no browser to ask: mail is rendered when it is queued)."""
+    organization = contact.organization
+    return resolve_locale(
+        contact=contact.preferred_language,
+        organization=organization.default_language if organization is not None else None,
+    )
+
+
+def mail_for_contact(contact: Contact) -> dict[str, str]:
+    """``queue_mail``'s locale and zone for a message to this contact."""
+    return {"locale": contact_language(contact).locale, "timezone": contact.timezone or "UTC"}
