@@ -230,10 +230,11 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.reject_with:
             return self.reject_with
-        from email import message_from_bytes
+        from email import message_from_bytes, policy
 
         with self.lock:
-            self.messages.append(message_from_bytes(envelope.content))
+            # policy.default: EmailMessage objects (get_body, decoded headers), as a client parses them
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 

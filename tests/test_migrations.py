@@ -360,11 +360,32 @@ def _data_languages(conn) -> None:
     )
 
 
+def _data_outbox_html(conn) -> None:
+    """569e0077d088: a message with both parts and the locale it was rendered in."""
+    _insert(
+        conn,
+        "outbox_messages",
+        id=102,
+        message_id="<102@example.test>",
+        to_addr="cora@example.test",
+        subject="Your new link",
+        body_text="Hello Cora,",
+        body_html='<!DOCTYPE html><html lang="en"><body><p>Hello Cora,</p></body></html>',
+        locale="en",
+        kind="link_renewed",
+        status="pending",
+        attempts=0,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
     "83f749e22e0b": _data_service_desk,
     "5a1c0e7d9b21": _data_languages,
+    "569e0077d088": _data_outbox_html,
 }
 
 

@@ -7,6 +7,7 @@ newcomer's laptop work (SQLite in ``instance/``, mail kept in the outbox).
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,6 +74,11 @@ class Config:
         self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", "30"))
         self.MAIL_FROM = env.get("MAIL_FROM", "Porchlight <no-reply@porchlight.localhost>")
         self.OUTBOX_MAX_ATTEMPTS = int(env.get("OUTBOX_MAX_ATTEMPTS", "12"))
+        # What customers see in every mail: the business's name and its colour (the
+        # button, the stripe above the message). A colour that is not #rgb or #rrggbb
+        # stops the app at start, with the variable named, rather than reach a style.
+        self.BUSINESS_NAME = (env.get("BUSINESS_NAME") or "").strip() or None
+        self.BRAND_COLOUR = hex_colour("BRAND_COLOUR", env.get("BRAND_COLOUR"), DEFAULT_BRAND_COLOUR)
 
         # Form size caps. A signature PNG is small; Flask's default form-field cap
         # (500 kB) would answer 413 before we can say which field is too large.
@@ -115,6 +121,31 @@ class Config:
         # Dynamic pages carry no ETag, and static files answer conditional requests
         # themselves (send_file): re-evaluating after compression only costs time.
         self.COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
+
+
+DEFAULT_BRAND_COLOUR = "#1f5fa8"
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def parse_hex_colour(value: str | None) -> str | None:
+    """``#rrggbb`` (lower case) for a ``#rgb`` or ``#rrggbb`` colour, else None."""
+    value = (value or "").strip()
+    if not _HEX_COLOUR.fullmatch(value):
+        return None
+    digits = value[1:].lower()
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return f"#{digits}"
+
+
+def hex_colour(name: str, value: str | None, default: str) -> str:
+    """A colour setting: unset is the default, anything but a hex colour is an error."""
+    if value is None or not value.strip():
+        return default
+    colour = parse_hex_colour(value)
+    if colour is None:
+        raise ValueError(f"{name} must be a colour written #rgb or #rrggbb (for example {default}), not {value!r}")
+    return colour
 
 
 def engine_options(url: str) -> dict:

@@ -26,6 +26,10 @@ class OutboxMessage(db.Model):
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
+    # The HTML part (None on messages queued before mail was multipart: those go as text).
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # The locale both parts were rendered in: the Content-Language header.
+    locale: Mapped[str | None] = mapped_column(String(35))
     kind: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)

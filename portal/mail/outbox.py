@@ -18,13 +18,14 @@ from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.i18n import rendering_for
 from portal.mail.models import OutboxMessage, OutboxStatus
+from portal.mail.rendering import language_tag, render_mail
 
 # A worker's claim on one message: far longer than one send can take (each SMTP step
 # is bounded by MAIL_TIMEOUT), so a claim never runs out while the message is sent.
@@ -44,18 +45,21 @@ def queue_mail(
 ) -> OutboxMessage:
     """Write a message to the outbox; it leaves when the surrounding transaction commits.
 
-    The subject (a lazy string, ``lazy_gettext``) and body are rendered here, in the
-    recipient's ``locale`` and ``timezone`` (portal/core/i18n.py), never in those of
-    the request that caused the mail; without them, in the instance default."""
+    The subject (a lazy string, ``lazy_gettext``) and both parts, by ``render_mail``
+    (``emails/<template>.txt`` and ``.html``), are rendered now, in the recipient's
+    ``locale`` and ``timezone`` (portal/core/i18n.py), never in those of the request
+    that caused the mail; without them, in the instance default."""
     with rendering_for(locale, timezone):
         subject = str(subject)
-        body = render_template(f"emails/{template}.txt", **context)
+        rendered = render_mail(template, **context)
     domain = parseaddr(current_app.config["MAIL_FROM"])[1].partition("@")[2] or "porchlight.localhost"
     message = OutboxMessage(
         message_id=f"<{uuid.uuid4().hex}@{domain}>",
         to_addr=to_addr,
         subject=subject,
-        body_text=body,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        locale=rendered.locale,
         kind=kind,
     )
     db.session.add(message)
@@ -64,21 +68,32 @@ def queue_mail(
 
 
 # The secret parts of a mail: portal-link and sign-in tokens, and the 6-digit sign-in
-# code on its own line (portal/templates/emails/). Whoever reads them can act as the
-# customer, so a sent message keeps none of them and, with SMTP configured, no staff
-# page shows them.
+# code on its own line of the text part or as the whole text of an HTML element
+# (portal/templates/emails/). Whoever reads them can act as the customer, so a sent
+# message keeps none of them and, with SMTP configured, no staff page shows them. The
+# token patterns match in an href as in the text: a link's target is a key too.
 SECRETS = (
     (re.compile(r"/l/[A-Za-z0-9_\-]+"), "/l/[removed]"),
     (re.compile(r"/sign-in/(?!code\b)[A-Za-z0-9_\-]{16,}"), "/sign-in/[removed]"),
     (re.compile(r"^(\s*)\d{6}(\s*)$", re.M), r"\1[code removed]\2"),
 )
+HTML_SECRETS = (*SECRETS[:2], (re.compile(r"(>\s*)\d{6}(\s*<)"), r"\1[code removed]\2"))
 
 
 def redact_secrets(body: str) -> str:
-    """``body`` with its tokens and codes replaced by a placeholder."""
+    """``body`` (a text part) with its tokens and codes replaced by a placeholder."""
     for pattern, placeholder in SECRETS:
         body = pattern.sub(placeholder, body)
     return body
+
+
+def redact_html_secrets(html: str | None) -> str | None:
+    """``html`` (an HTML part) with its tokens and codes replaced, in links and text alike."""
+    if html is None:
+        return None
+    for pattern, placeholder in HTML_SECRETS:
+        html = pattern.sub(placeholder, html)
+    return html
 
 
 def smtp_configured() -> bool:
@@ -222,7 +237,12 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
+    if message.locale:
+        email["Content-Language"] = language_tag(message.locale)
     email.set_content(message.body_text)
+    if message.body_html:
+        # multipart/alternative: clients show the last part they can, the HTML.
+        email.add_alternative(message.body_html, subtype="html")
     return email
 
 
@@ -242,7 +262,9 @@ def _send(connection: smtplib.SMTP, message: OutboxMessage) -> str:
         code = next(iter(refused.values()))[0]
         return _fail(message, code, repr(refused))
     message.status = OutboxStatus.SENT
-    message.body_text = redact_secrets(message.body_text)  # delivered: the keys are the customer's alone
+    # delivered: the keys are the customer's alone
+    message.body_text = redact_secrets(message.body_text)
+    message.body_html = redact_html_secrets(message.body_html)
     message.sent_at = utcnow()
     message.claimed_until = None
     message.last_error = None

@@ -221,11 +221,13 @@ def test_a_sent_message_no_longer_stores_its_tokens_or_code(app, staff_client, s
     with app.app_context():
         assert deliver_due().sent == 2
         db.session.remove()
-    delivered = "\n".join(m.get_payload(decode=True).decode() for m in mail_server.messages)
-    assert link_token in delivered and sign_in_token in delivered and code in delivered  # the customer got them
+    for kind in ("plain", "html"):  # the customer got them, in both parts
+        delivered = "\n".join(m.get_body((kind,)).get_content() for m in mail_server.messages)
+        assert link_token in delivered and sign_in_token in delivered and code in delivered, kind
     with app.app_context():
         stored = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        bodies = "\n".join(m.body_text for m in stored)
+        assert all(m.body_html for m in stored)
+        bodies = "\n".join(m.body_text + m.body_html for m in stored)
         assert {m.status for m in stored} == {OutboxStatus.SENT}
         assert all(m.message_id and m.to_addr and m.subject for m in stored)  # what staff need stays
         db.session.remove()

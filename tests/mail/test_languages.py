@@ -14,6 +14,7 @@ from portal.domains.customers.models import Organization
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as proposals
 from portal.domains.proposals.models import Signature
+from portal.mail.models import OutboxMessage
 from tests.factories import outbox, page_form, sign_form
 
 GREETING = {"es": "Estimado/a Cora:", "it": "Gentile Cora,", "ro": "Stimate/Stimată Cora,"}
@@ -23,6 +24,7 @@ OPEN_IT = {
     "it": "La apra qui per esaminarla, scegliere i servizi facoltativi e firmarla:",
     "ro": "Deschideți-o aici pentru a o examina, a alege serviciile opționale și a o semna:",
 }
+BUTTON = {"es": "Revisar y firmar", "it": "Esamini e firmi", "ro": "Examinați și semnați"}
 ZONES = {"es": "America/Mexico_City", "it": "Europe/Rome", "ro": "Europe/Bucharest"}
 
 
@@ -57,6 +59,11 @@ def test_delivered_proposals_are_mailed_in_each_contacts_language(app, make, log
         assert mail["subject"].startswith(SUBJECT[language]), mail["subject"]
         assert GREETING[language] in mail["body_text"] and OPEN_IT[language] in mail["body_text"]
         assert "Hello" not in mail["body_text"] and "Open it here" not in mail["body_text"]
+        # the HTML part too, marked with its language (Content-Language follows it)
+        with app.app_context():
+            stored = db.session.query(OutboxMessage).filter_by(to_addr=contact.email).one()
+            assert stored.locale == language and f'lang="{language}"' in stored.body_html
+            assert BUTTON[language] in stored.body_html and "Review and sign" not in stored.body_html
         with app.app_context():
             link = db.session.query(PortalLink).filter_by(contact_id=contact.id).one()
         # the link's end, in the contact's own zone and language

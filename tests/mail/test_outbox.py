@@ -81,7 +81,7 @@ def test_deliver_due_sends_a_pending_message_once_and_marks_it_sent(app, mail_se
     assert received["Message-ID"] == queued.message_id
     assert received["To"] == "cora@example.test"
     assert received["Subject"] == "Your new link"
-    assert "https://portal.example.test/l/example-token" in received.get_payload(decode=True).decode()
+    assert "https://portal.example.test/l/example-token" in received.get_body(("plain",)).get_content()
 
     stored = _message(app, queued.id)
     assert stored.status == OutboxStatus.SENT

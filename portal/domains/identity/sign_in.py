@@ -21,6 +21,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -35,6 +36,7 @@ from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.links import hash_token
 from portal.domains.identity.models import PortalSignIn
 from portal.mail.outbox import queue_mail
+from portal.mail.rendering import brand
 
 MAX_CODE_ATTEMPTS = 5
 CODE_DIGITS = 6
@@ -112,7 +114,8 @@ def request_sign_in(email: str, ip: str | None) -> None:
     db.session.flush()
     queue_mail(
         addressee.email,
-        _l("Your sign-in link for %(app)s", app=_l("Porchlight")),
+        # the business's name, in the recipient's words when it is the default one
+        _l("Your sign-in link for %(app)s", app=LazyString(lambda: brand().name)),
         "portal_sign_in",
         kind="portal_sign_in",
         **mail_for_contact(addressee),

@@ -86,7 +86,7 @@ def _work_of_a_request(app, monkeypatch, email: str) -> tuple[list[str], list[st
     from flask import render_template as real_render
     from sqlalchemy import event
 
-    import portal.mail.outbox as outbox
+    import portal.mail.rendering as rendering
 
     statements: list[str] = []
     rendered: list[str] = []
@@ -100,7 +100,7 @@ def _work_of_a_request(app, monkeypatch, email: str) -> tuple[list[str], list[st
         if not statement.lstrip().upper().startswith(("PRAGMA", "RELEASE", "ROLLBACK")):
             statements.append(re.sub(r"\s+", " ", statement).strip())
 
-    monkeypatch.setattr(outbox, "render_template", render)
+    monkeypatch.setattr(rendering, "render_template", render)
     event.listen(db.engine, "before_cursor_execute", before)
     try:
         service.request_sign_in(email, "203.0.113.9")
@@ -118,6 +118,7 @@ def test_an_unknown_address_costs_the_same_database_work_and_rendering_as_a_know
     unknown = _work_of_a_request(app, monkeypatch, "nobody@example.test")
     assert any(s.startswith("INSERT INTO portal_sign_ins") for s in known[0])
     assert unknown == known
+    assert known[1] == ["emails/portal_sign_in.txt", ["emails/portal_sign_in.html", "emails/_text_only.html"]]
     # ... and only the known address got anything
     assert _count(PortalSignIn) == 1 and _count(OutboxMessage) == 1
     assert db.session.scalar(select(OutboxMessage.to_addr)) == "known@example.test"
