@@ -15,7 +15,7 @@ from portal.access import remember_link
 from portal.core.errors import NotAllowed
 from portal.core.extensions import db, limiter
 from portal.core.htmx import render_page
-from portal.core.i18n import note_reader
+from portal.core.i18n import current_language, note_reader
 from portal.domains.identity import links as link_service
 from portal.domains.identity.models import PortalLink
 
@@ -82,8 +82,9 @@ def renew():
         return render_page("links/invalid.html", status=404)
     if link.revoked_at is not None:  # revoked since the renew button was shown
         return link_unusable_page(link)
+    _reader_of(link)
     try:
-        link_service.renew_link(link)
+        link_service.renew_link(link, language=current_language())
     except NotAllowed:
         return render_page("links/no_access.html", status=403)
     db.session.commit()

@@ -17,6 +17,7 @@ from portal.core.error_pages import CSRF_RERENDER
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db, form_email, limiter
 from portal.core.htmx import redirect_after_post, render_page
+from portal.core.i18n import current_language
 from portal.core.urls import local_path
 from portal.domains.identity import sign_in as service
 from portal.domains.identity.links import mask_email
@@ -99,7 +100,7 @@ def start():
     form = SignInForm()
     if not form.validate_on_submit():
         return _start_page(form, status=422)
-    service.request_sign_in(form.email.data, request.remote_addr)
+    service.request_sign_in(form.email.data, request.remote_addr, language=current_language())
     db.session.commit()
     return _sent_page(SignInCodeForm(formdata=None, email=form.email.data))
 

@@ -134,3 +134,17 @@ def test_a_staff_reply_reaches_the_contact_in_their_language(app, make, login):
     assert "respondió a su solicitud" in mail["body_text"] and "Vamos el martes." in mail["body_text"]
     (receipt,) = [m for m in outbox(app) if m["kind"] == "ticket_opened"]
     assert receipt["subject"].startswith("Hemos recibido su solicitud")
+
+
+def test_mail_a_contact_asked_for_follows_the_page_unless_they_chose_a_language(app, make):
+    chooser = make.contact(preferred_language="es")
+    browser_only = make.contact()
+    for contact in (chooser, browser_only):
+        response = app.test_client().post(
+            "/sign-in", data={"email": contact.email}, headers={"Accept-Language": "ro-RO,ro;q=0.9"}
+        )
+        assert response.status_code == 200
+    mails = {m["to_addr"]: m for m in outbox(app) if m["kind"] == "portal_sign_in"}
+    assert mails[chooser.email]["subject"].startswith("Su enlace de acceso")
+    assert mails[browser_only.email]["subject"].startswith("Linkul dumneavoastră de autentificare")
+    assert "Pentru a vă autentifica" in mails[browser_only.email]["body_text"]

@@ -111,7 +111,7 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}•••@{domain}"
 
 
-def renew_link(old: PortalLink) -> IssuedLink:
+def renew_link(old: PortalLink, language: str | None = None) -> IssuedLink:
     """Mail a fresh link to the same object, to the address on file (never a typed one).
 
     Only for an expired link: a revoked one stays revoked, whoever holds it."""
@@ -134,7 +134,7 @@ def renew_link(old: PortalLink) -> IssuedLink:
         _l("Your new link"),
         "link_renewed",
         kind="link_renewed",
-        **mail_for_contact(contact),
+        **mail_for_contact(contact, default=language),
         contact=contact,
         url=external_url("links.open", token=issued.token),
         expires_at=issued.link.expires_at,

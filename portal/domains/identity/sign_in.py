@@ -84,14 +84,15 @@ def _portal_contact(email: str) -> Contact | None:
     )
 
 
-def request_sign_in(email: str, ip: str | None) -> None:
+def request_sign_in(email: str, ip: str | None, language: str | None = None) -> None:
     """Mail a sign-in link and code to ``email`` if it has portal access; else nothing.
 
     The caller answers the same either way, and so does the work: an unknown address
     also draws a token, computes both hashes, writes the sign-in row and renders and
     queues the mail, inside a savepoint that is then rolled back. Returning early
     would make an unknown address measurably faster: a timing oracle for which
-    addresses have portal access.
+    addresses have portal access. ``language`` is the page's the request came from:
+    the mail's, unless the contact or their organization chose one.
     """
     email = normalise_email(email)
     contact = _portal_contact(email)
@@ -118,7 +119,7 @@ def request_sign_in(email: str, ip: str | None) -> None:
         _l("Your sign-in link for %(app)s", app=LazyString(lambda: brand().name)),
         "portal_sign_in",
         kind="portal_sign_in",
-        **mail_for_contact(addressee),
+        **mail_for_contact(addressee, default=language),
         contact=addressee,
         url=external_url("sign_in.link", token=token),
         code=code,
