@@ -19,7 +19,7 @@ from tests.factories import contact_state
 SIGN = {"es": "Firmar la propuesta", "it": "Firma la proposta", "ro": "Semnați oferta", "en": "Sign proposal"}
 SIGN_IN = {  # the sign-in page's button
     "es": "Enviarme un enlace de acceso por correo electrónico",
-    "it": "Inviatemi un link di accesso per e-mail",
+    "it": "Ricevere il link di accesso per e-mail",
     "ro": "Trimiteți-mi un link de autentificare pe e-mail",
     "en": "Email me a sign-in link",
 }
