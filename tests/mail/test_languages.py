@@ -37,7 +37,7 @@ def _expiry_day(app, link_id: int, zone: str, language: str) -> str:
 def test_delivered_proposals_are_mailed_in_each_contacts_language(app, make, login):
     staff = make.staff(role="admin", name="Sam Sales")
     client = app.test_client()
-    client.set_cookie("porchlight_lang", "en")
+    client.set_cookie("porchlight_lang", "it")  # the staff member's own browser picked Italian
     login(client, staff)
     organization = make.organization()
     contacts = {
@@ -49,7 +49,7 @@ def test_delivered_proposals_are_mailed_in_each_contacts_language(app, make, log
         response = client.post(
             f"/admin/proposals/{proposal.id}/deliver",
             data={"contact_id": str(contact.id)},
-            headers={"Accept-Language": "en-US,en;q=0.9"},
+            headers={"Accept-Language": "es-ES,es;q=0.9"},
         )
         assert response.status_code == 303
     mails = {m["to_addr"]: m for m in outbox(app) if m["kind"] == "proposal_delivered"}
