@@ -24,7 +24,7 @@ the contact's row. Mail is rendered in the recipient's locale and zone with
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -212,13 +212,17 @@ def select_locale() -> str:
 @contextmanager
 def rendering_for(locale: str | None, timezone: str | None = None) -> Iterator[None]:
     """Render (gettext, ``|date``, ``|money``) in ``locale`` and ``timezone``, whatever
-    the request's own: mail is in the recipient's language, not the sender's."""
+    the request's own: mail is in the recipient's language, not the sender's. None
+    keeps what is active (a caller's own ``force_locale``)."""
     from flask_babel import _get_current_context
 
+    if locale is None and timezone is None:
+        yield
+        return
     ctx = _get_current_context()
     saved = getattr(ctx, "babel_tzinfo", None) if ctx is not None else None
     try:
-        with force_locale(locale or current_app.config.get("DEFAULT_LANGUAGE") or SOURCE_LANGUAGE):
+        with force_locale(locale) if locale else nullcontext():
             if ctx is not None and timezone:
                 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -48,7 +48,8 @@ def queue_mail(
     The subject (a lazy string, ``lazy_gettext``) and both parts, by ``render_mail``
     (``emails/<template>.txt`` and ``.html``), are rendered now, in the recipient's
     ``locale`` and ``timezone`` (portal/core/i18n.py), never in those of the request
-    that caused the mail; without them, in the instance default."""
+    that caused the mail (every caller passes them: ``mail_for_contact``,
+    ``mail_for_staff``); without them, in the locale active around the call."""
     with rendering_for(locale, timezone):
         subject = str(subject)
         rendered = render_mail(template, **context)
