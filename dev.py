@@ -53,6 +53,8 @@ def run() -> None:
     env = dict(os.environ)
     env.setdefault("BASE_URL", f"http://{host}:{port}")
     flask("db", "upgrade", env=env)
+    # The seal of signed-proposal certificates: made once (idempotent), kept in instance/seal/.
+    flask("evidence", "create-seal-key", env=env)
     flask("seed-demo", env=env)
     print("Starting Porchlight and its background worker; press Ctrl+C to stop.", flush=True)
     # The worker (mail, SLA breaches, every scheduled job) runs beside the web server,

@@ -43,6 +43,7 @@ def _register() -> None:
     from admin.identity.auth.views import bp as auth_bp
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
+    from admin.proposals.evidence.views import bp as evidence_bp
     from admin.service_desk.reports.views import bp as reports_bp
     from admin.service_desk.setup.views import bp as service_bp
     from admin.service_desk.tickets.views import bp as tickets_bp
@@ -51,6 +52,7 @@ def _register() -> None:
     bp.register_blueprint(contacts_bp)
     bp.register_blueprint(organizations_bp)
     bp.register_blueprint(proposals_bp)
+    bp.register_blueprint(evidence_bp)
     bp.register_blueprint(outbox_bp)
     bp.register_blueprint(tickets_bp)
     bp.register_blueprint(service_bp)

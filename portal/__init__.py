@@ -58,6 +58,7 @@ def load_models() -> None:
     """Import every domain's models so their tables are on the metadata (Alembic, tests)."""
     from portal.domains.customers import models as _customers  # noqa: F401
     from portal.domains.identity import models as _identity  # noqa: F401
+    from portal.domains.proposals import evidence_models as _evidence  # noqa: F401
     from portal.domains.proposals import models as _proposals  # noqa: F401
     from portal.domains.service_desk import models as _service_desk  # noqa: F401
     from portal.domains.timeline import models as _timeline  # noqa: F401
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.proposals.views import bp as proposals_bp
     from portal.sign_in.views import bp as sign_in_bp
     from portal.tickets.views import bp as tickets_bp
+    from portal.verify.views import bp as verify_bp
 
     app.register_blueprint(links_bp)
     app.register_blueprint(proposals_bp)
@@ -147,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(home_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(languages_bp)
+    app.register_blueprint(verify_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")

@@ -95,9 +95,14 @@ def init_cli(app: Flask) -> None:
 
     app.cli.add_command(jobs)
 
+    from portal.domains.proposals.evidence_cli import evidence_commands
+
+    app.cli.add_command(evidence_commands)
+
 
 def load_jobs() -> None:
     """Import every module that declares jobs, so the worker knows their handlers."""
+    from portal.domains.proposals import certificates as _certificates  # noqa: F401
     from portal.domains.service_desk import jobs as _service_desk  # noqa: F401
     from portal.jobs import worker as _builtin  # noqa: F401
 

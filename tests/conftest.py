@@ -57,8 +57,23 @@ def make_app(tmp_path_factory, **overrides):
         "SERVER_NAME": None,
         "ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
     }
+    # The tests' own seal key (made once per session, below), never the instance's.
+    seal = _seal_dir(tmp_path_factory)
+    config["SEAL_KEY_PATH"] = str(seal / "seal-key.pem")
+    config["SEAL_CERT_PATH"] = str(seal / "seal-cert.pem")
     config.update(overrides)
     return create_app(config)
+
+
+_SEAL_DIRS: dict[int, object] = {}
+
+
+def _seal_dir(tmp_path_factory):
+    """One directory per test session for the seal key and certificate."""
+    key = id(tmp_path_factory)
+    if key not in _SEAL_DIRS:
+        _SEAL_DIRS[key] = tmp_path_factory.mktemp("seal")
+    return _SEAL_DIRS[key]
 
 
 def _reference_rows(app) -> dict[str, list[dict]]:
@@ -78,6 +93,10 @@ def app(tmp_path_factory):
     """The app under test, with CSRF and rate limits off (tests of those turn them on)."""
     application = make_app(tmp_path_factory)
     _reset_schema(application)
+    with application.app_context():
+        from portal.core.sealing import create_seal_key
+
+        create_seal_key("Porchlight tests seal", "Porchlight tests")
     application.extensions["test_reference_rows"] = _reference_rows(application)
     yield application
     with application.app_context():  # close pooled connections (psycopg warns about unclosed ones)
@@ -99,8 +118,15 @@ def _clean_tables(request):
             if db.engine.dialect.name == "postgresql":
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
+                # The evidence log refuses DELETE (a trigger): lift it while emptying.
+                from portal.domains.proposals.evidence_models import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL
+
+                for statement in DROP_APPEND_ONLY_DDL["sqlite"]:
+                    conn.execute(text(statement))
                 for name in tables:
                     conn.execute(text(f"DELETE FROM {name}"))
+                for statement in APPEND_ONLY_DDL["sqlite"]:
+                    conn.execute(text(statement))
             _restore_reference_rows(conn, application.extensions["test_reference_rows"])
 
 

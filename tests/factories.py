@@ -289,13 +289,21 @@ def forge_signed_in_session(app, client, contact) -> None:
         }
 
 
-def snapshot(app) -> dict:
-    """Every row of every table, in primary-key order: compare two to prove nothing changed."""
+# The evidence log records what was seen (link opened, page viewed) as well as what
+# changed: an audit trail, not state. ``snapshot`` leaves it out unless asked.
+AUDIT_TABLES = {"evidence_entries", "evidence_heads"}
+
+
+def snapshot(app, audit: bool = False) -> dict:
+    """Every row of every table, in primary-key order: compare two to prove nothing changed
+    (the evidence log's tables only with ``audit``)."""
     from sqlalchemy import select
 
     with app.app_context():
         state = {}
         for table in db.metadata.sorted_tables:
+            if table.name in AUDIT_TABLES and not audit:
+                continue
             rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
             state[table.name] = [tuple(row) for row in rows]
         db.session.remove()
@@ -310,7 +318,16 @@ def outbox(app) -> list[dict]:
 
     with app.app_context():
         rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        result = [{"to_addr": m.to_addr, "subject": m.subject, "body_text": m.body_text, "kind": m.kind} for m in rows]
+        result = [
+            {
+                "to_addr": m.to_addr,
+                "subject": m.subject,
+                "body_text": m.body_text,
+                "body_html": m.body_html,
+                "kind": m.kind,
+            }
+            for m in rows
+        ]
         db.session.remove()
         return result
 

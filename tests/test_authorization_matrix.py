@@ -67,6 +67,7 @@ SESSION_ONLY = {
     ("admin.proposals.new", "POST"): "create (the contact is checked through access)",
     ("admin.outbox.index", "GET"): "admins and managers only (tests/admin/test_outbox.py)",
     ("admin.outbox.retry", "POST"): "admins and managers only",
+    ("admin.outbox.html_part", "GET"): "admins and managers only; tokens hidden with SMTP (tests/admin/test_outbox.py)",
     ("admin.outbox.send_now", "POST"): "admins and managers only",
     ("home.index", "GET"): "portal home, listed by contact_proposals_query per level (tests/portal/test_home.py)",
 }

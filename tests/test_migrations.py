@@ -380,12 +380,53 @@ def _data_outbox_html(conn) -> None:
     )
 
 
+def _data_evidence(conn) -> None:
+    """f3a1c9d27b40: the signed sample proposal's evidence chain, head, mail and certificate."""
+    _insert(
+        conn,
+        "evidence_entries",
+        id=101,
+        proposal_id=101,
+        seq=1,
+        kind="signed",
+        occurred_at=NOW,
+        time_zone="Europe/Bucharest",
+        ip="127.0.0.1",
+        user_agent="pytest",
+        link_id=101,
+        staff_id=None,
+        contact_id=101,
+        data="{}",
+        prev_hash="0" * 64,
+        entry_hash="a" * 64,
+    )
+    _insert(conn, "evidence_heads", proposal_id=101, entry_count=1, head_hash="a" * 64, updated_at=NOW)
+    _insert(conn, "evidence_mails", message_id="<m101@example.test>", proposal_id=101)
+    _insert(
+        conn,
+        "evidence_certificates",
+        id=101,
+        public_id="PC-AAAA-BBBB-CCCC-DDDD",
+        proposal_id=101,
+        signature_id=101,
+        locale="ro",
+        content_sha256="c" * 64,
+        chain_count=1,
+        chain_head="a" * 64,
+        pdf=b"%PDF-1.7 sample",
+        pdf_sha256="d" * 64,
+        seal_fingerprint="e" * 64,
+        created_at=NOW,
+    )
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
     "83f749e22e0b": _data_service_desk,
     "5a1c0e7d9b21": _data_languages,
     "569e0077d088": _data_outbox_html,
+    "f3a1c9d27b40": _data_evidence,
 }
 
 

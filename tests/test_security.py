@@ -342,6 +342,7 @@ OTHER_HOST = re.compile(
     r"(?:https?:)?//",
     re.I,
 )
+EMAIL_TEMPLATES = ROOT / "portal" / "templates" / "emails"
 HX_URL = re.compile(r"\shx-(get|post|put|patch|delete)\s*=\s*\"([^\"]*)\"")
 
 
@@ -361,7 +362,14 @@ def _scan(pattern: re.Pattern, text: str) -> list[str]:
     ],
 )
 def test_no_template_has_what_a_strict_csp_would_block(name, pattern):
-    offenders = {str(p.relative_to(ROOT)): hits for p in _templates() if (hits := _scan(pattern, p.read_text()))}
+    templates = _templates()
+    if pattern in (STYLE_ATTRIBUTE, STYLE_ELEMENT):
+        # Mail needs its styles inline (clients load no stylesheet); the site's policy never
+        # serves it: the one page that shows a mail's HTML (admin.outbox.html_part) has its
+        # own, which allows inline styles and nothing else. Scripts, handlers and other
+        # hosts stay banned in mail too.
+        templates = [p for p in templates if EMAIL_TEMPLATES not in p.parents]
+    offenders = {str(p.relative_to(ROOT)): hits for p in templates if (hits := _scan(pattern, p.read_text()))}
     assert not offenders, f"{name}: {offenders}"
 
 

@@ -1,7 +1,7 @@
 """languages: a contact's preferred language and an organization's default
 
 Revision ID: 5a1c0e7d9b21
-Revises: 569e0077d088 (the outbox's HTML part, merged from the mail work; first written on e48e8ce72ae9)
+Revises: f3a1c9d27b40 (the evidence log, on main; first written on e48e8ce72ae9)
 Create Date: 2026-12-01 12:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5a1c0e7d9b21"
-down_revision = "569e0077d088"
+down_revision = "f3a1c9d27b40"
 branch_labels = None
 depends_on = None
 

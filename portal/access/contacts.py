@@ -34,6 +34,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.i18n import note_reader
+from portal.core.queries.driver import DriverQuery
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.customers.organizations import subtree_ids
 from portal.domains.identity.models import PortalLink, PortalSession, StaffUser
@@ -246,7 +247,9 @@ _LINKS_OF_CONTACT = (
     .join(Organization, Organization.id == Contact.organization_id)
     .outerjoin(PortalSession, _WITH_SESSION)
     .where(
-        PortalLink.id.in_(bindparam("link_ids", expanding=True)),
+        # Every link of the contact to the target; the session's own are picked in
+        # Python (``_held``): an expanding IN of the session's link ids cost a fifth
+        # of the query's time in SQLAlchemy's per-call SQL rewriting.
         PortalLink.contact_id == bindparam("contact_id"),
         PortalLink.target_type == bindparam("target_type"),
         PortalLink.target_id == bindparam("target_id"),
@@ -292,6 +295,12 @@ _PROPOSAL_SIGNED_IN = (
     .where(Contact.id == bindparam("contact_id"))
 )
 
+# These run on every portal view: straight on the driver (portal/core/queries/driver.py).
+_CONTACT_ROW = DriverQuery(_CONTACT)
+_LINK_ROWS = DriverQuery(_LINKS_OF_CONTACT)
+_PROPOSAL_BY_LINK_ROWS = DriverQuery(_PROPOSAL_BY_LINK)
+_PROPOSAL_SIGNED_IN_ROW = DriverQuery(_PROPOSAL_SIGNED_IN)
+
 
 def _facts(row, grant: PortalGrant) -> ContactFacts:
     """Check the contact's row against the session: a changed epoch ends the session."""
@@ -335,10 +344,16 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
 def current_contact() -> ContactFacts:
     """The signed-in (or link-carrying) contact of this session, checked, or 404."""
     grant = _require_grant()
-    row = db.session.connection().execute(_CONTACT, {"contact_id": grant.contact_id, "sid": grant.session_id}).first()
+    row = _CONTACT_ROW.first({"contact_id": grant.contact_id, "sid": grant.session_id})
     if row is None:
         _end_session("ended")
     return _facts(row, grant)
+
+
+def _held(rows, grant: PortalGrant) -> list:
+    """The rows of links this session holds (in the query's order)."""
+    held = grant.link_ids
+    return [row for row in rows if row[0] in held]
 
 
 def _by_link(rows, grant: PortalGrant) -> PortalAccess:
@@ -363,13 +378,12 @@ def contact_access(target_type: str, target_id: int) -> PortalAccess:
     if not grant.link_ids:
         abort(404)
     params = {
-        "link_ids": list(grant.link_ids),
         "contact_id": grant.contact_id,
         "sid": grant.session_id,
         "target_type": target_type,
         "target_id": target_id,
     }
-    rows = db.session.connection().execute(_LINKS_OF_CONTACT, params).all()
+    rows = _held(_LINK_ROWS.rows(params), grant)
     if not rows:
         abort(404)
     return _by_link(rows, grant)
@@ -396,13 +410,12 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
     grant = _require_grant()
     if grant.link_ids:
         params = {
-            "link_ids": list(grant.link_ids),
             "contact_id": grant.contact_id,
             "sid": grant.session_id,
             "target_type": "proposal",
             "target_id": proposal_id,
         }
-        rows = db.session.connection().execute(_PROPOSAL_BY_LINK, params).all()
+        rows = _held(_PROPOSAL_BY_LINK_ROWS.rows(params), grant)
         if rows:
             stamp = ProposalStamp(*rows[0][_N_LINK + _N_CONTACT : -_N_FACTS])
             try:
@@ -416,12 +429,8 @@ def contact_proposal_stamp(proposal_id: int) -> tuple[ProposalStamp, PortalAcces
                 return stamp, replace(access, page_facts=tuple(rows[0][-_N_FACTS:]))
     if not grant.signed_in:
         abort(404)
-    row = (
-        db.session.connection()
-        .execute(
-            _PROPOSAL_SIGNED_IN, {"contact_id": grant.contact_id, "sid": grant.session_id, "proposal_id": proposal_id}
-        )
-        .first()
+    row = _PROPOSAL_SIGNED_IN_ROW.first(
+        {"contact_id": grant.contact_id, "sid": grant.session_id, "proposal_id": proposal_id}
     )
     if row is None:
         abort(404)
@@ -488,13 +497,12 @@ def contact_ticket(ticket_id: int, options=()) -> tuple[Ticket, PortalAccess]:
         abort(404)
     if grant.link_ids:
         params = {
-            "link_ids": list(grant.link_ids),
             "contact_id": grant.contact_id,
             "sid": grant.session_id,
             "target_type": "ticket",
             "target_id": ticket_id,
         }
-        rows = db.session.connection().execute(_LINKS_OF_CONTACT, params).all()
+        rows = _held(_LINK_ROWS.rows(params), grant)
         if rows:
             try:
                 access = _by_link(rows, grant)

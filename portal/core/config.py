@@ -94,6 +94,16 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = int(env.get("MAX_FORM_MEMORY_SIZE", str(8 * 1024 * 1024)))
         self.SIGNATURE_MAX_BYTES = int(env.get("SIGNATURE_MAX_BYTES", str(512 * 1024)))
 
+        # The seal of signed-proposal certificates (PAdES): the instance's key and
+        # certificate, made by ``flask evidence create-seal-key`` unless a real pair is
+        # configured. The passphrase protects the key file (none for a dev key).
+        seal_dir = Path(instance_path) / "seal"
+        self.SEAL_KEY_PATH = env.get("SEAL_KEY_PATH") or str(seal_dir / "seal-key.pem")
+        self.SEAL_CERT_PATH = env.get("SEAL_CERT_PATH") or str(seal_dir / "seal-cert.pem")
+        self.SEAL_KEY_PASSPHRASE = env.get("SEAL_KEY_PASSPHRASE") or None
+        # The public verify page hashes an upload of at most this many bytes, then forgets it.
+        self.VERIFY_MAX_BYTES = int(env.get("VERIFY_MAX_BYTES", str(5 * 1024 * 1024)))
+
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)

@@ -65,6 +65,20 @@ def open(token: str):
     if not link.is_usable:
         return link_unusable_page(link)
     remember_link(link)
+    if link.target_type == "proposal":
+        # The evidence log's "link opened" (with address and browser): an audit record,
+        # not a change; mail scanners that open links are recorded as what they are.
+        from portal.domains.proposals import evidence
+
+        evidence.record_safely(
+            link.target_id,
+            evidence.Kind.LINK_OPENED,
+            contact_id=link.contact_id,
+            link_id=link.id,
+            data={},
+            time_zone=link.contact.timezone,
+        )
+        db.session.commit()
     endpoint, arg = TARGET_ENDPOINTS[link.target_type]
     return redirect(url_for(endpoint, **{arg: link.target_id}), code=303)
 

@@ -18,6 +18,7 @@ from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import or_, select, update
 
@@ -31,6 +32,10 @@ from portal.mail.rendering import language_tag, render_mail
 # is bounded by MAIL_TIMEOUT), so a claim never runs out while the message is sent.
 LEASE = timedelta(minutes=5)
 CONNECT_FAILURES_PER_PASS = 3
+
+# Sent with the message once the SMTP server accepted it (in the worker's transaction,
+# before its commit): the proposal's evidence log records the delivery with its Message-ID.
+mail_sent = Namespace().signal("mail-sent")
 
 
 def queue_mail(
@@ -238,12 +243,12 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
-    if message.locale:
-        email["Content-Language"] = language_tag(message.locale)
     email.set_content(message.body_text)
     if message.body_html:
         # multipart/alternative: clients show the last part they can, the HTML.
         email.add_alternative(message.body_html, subtype="html")
+    if message.locale:  # after the content: setting it clears the Content-* headers
+        email["Content-Language"] = language_tag(message.locale)
     return email
 
 
@@ -269,6 +274,7 @@ def _send(connection: smtplib.SMTP, message: OutboxMessage) -> str:
     message.sent_at = utcnow()
     message.claimed_until = None
     message.last_error = None
+    mail_sent.send(message)
     return "sent"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, request, url_for
+from flask import Blueprint, make_response, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -13,7 +13,9 @@ from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotA
 from portal.core.extensions import db, limiter
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.pagecache import cached_block, cached_page
+from portal.domains.proposals import evidence
 from portal.domains.proposals import operations as service
+from portal.domains.proposals.certificates import certificate_of
 from portal.domains.proposals.models import ProposalStatus
 from portal.domains.proposals.selection import decode_line_ids, forget_selections, keep_selection
 from portal.domains.proposals.totals import compute_totals, parse_option_ids
@@ -62,8 +64,39 @@ def _key(proposal_id: int, selected=None, **flags) -> ProposalPageKey:
 @bp.get("/<int:proposal_id>")
 def show(proposal_id: int):
     """The proposal as the contact sees it, from the render cache when unchanged."""
-    key = _key(proposal_id, just_signed=bool(request.args.get("signed")), refreshed=bool(request.args.get("refreshed")))
+    stamp, access = contact_proposal_stamp(proposal_id)
+    key = page_key(
+        stamp,
+        access,
+        signed_in=_signed_in(),
+        just_signed=bool(request.args.get("signed")),
+        refreshed=bool(request.args.get("refreshed")),
+    )
+    _note_view(stamp, access)
     return cached_page(key, TEMPLATE, context=lambda: _context(build_page(key)))
+
+
+SEEN_KEY = "evidence_seen"
+
+
+def _note_view(stamp, access) -> None:
+    """The evidence log's "page viewed": once per version, link and browser session
+    (remembered in the session cookie), so reloads and the render cache stay cheap.
+    An audit record, not a change: the page shown is the same either way."""
+    mark = f"{stamp.id}:{stamp.content_version}:{access.link_id or 0}"
+    seen = session.get(SEEN_KEY)
+    seen = seen if isinstance(seen, list) else []
+    if mark in seen:
+        return
+    evidence.record_safely(
+        stamp.id,
+        evidence.Kind.PAGE_VIEWED,
+        contact_id=access.contact_id,
+        link_id=access.link_id,
+        data={"content_version": stamp.content_version, "status": stamp.status},
+    )
+    db.session.commit()
+    session[SEEN_KEY] = [*seen[-19:], mark]
 
 
 @bp.post("/<int:proposal_id>/options")
@@ -81,6 +114,7 @@ def options(proposal_id: int):
     kept = decode_line_ids(access.page_facts[1]) if access.page_facts else None
     if signable and not unknown and kept != tuple(sorted(set(selected))):
         keep_selection(proposal_id, access.contact_id, selected)
+        evidence.record_options(proposal_id, access.contact_id, access.link_id, kept, selected)
         db.session.commit()
     if wants_partial() and signable:
         if unknown:
@@ -216,6 +250,29 @@ def _options_after_csrf_expired():
 
 CSRF_RERENDER["proposals.sign"] = _sign_after_csrf_expired
 CSRF_RERENDER["proposals.options"] = _options_after_csrf_expired
+
+
+@bp.get("/<int:proposal_id>/certificate.pdf")
+def certificate(proposal_id: int):
+    """The sealed certificate of the contact's signed proposal (made by the worker a
+    moment after signing: until then a page says it is on its way)."""
+    proposal, _access = contact_proposal(proposal_id)
+    found = certificate_of(proposal.id) if proposal.signed_at else None
+    if found is None:
+        return render_page(
+            "proposals/certificate_pending.html", status=404, proposal=proposal, signed=proposal.signed_at is not None
+        )
+    return certificate_download(found.pdf, f"{proposal.label} certificate {found.public_id}.pdf")
+
+
+def certificate_download(pdf: bytes, filename: str):
+    """A stored PDF as a download, never sniffed or cached (shared by the admin view)."""
+    response = make_response(pdf)
+    response.mimetype = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<int:proposal_id>/signature.png")

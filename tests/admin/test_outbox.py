@@ -43,6 +43,8 @@ def test_the_outbox_is_not_shown_to_sales_or_technicians(app, make, login, role)
     login(client, make.staff(role=role))
     assert client.get("/admin/outbox/").status_code == 404
     assert client.post("/admin/outbox/send").status_code == 404
+    message = queued_mail(app)
+    assert client.get(f"/admin/outbox/{message.id}/html").status_code == 404
     assert "/admin/outbox/" not in client.get("/admin/proposals/").get_data(as_text=True)
 
 
@@ -244,3 +246,60 @@ def test_without_smtp_the_outbox_is_a_development_mail_catcher_with_working_link
     html = staff_client.get("/admin/outbox/").get_data(as_text=True)
     assert "Development mail catcher" in html
     assert f'<a href="https://portal.example.test/l/{link_token}" rel="noreferrer">' in html
+
+
+# --- the HTML part, in a sandboxed frame with its own policy ------------------------------
+
+
+def test_the_outbox_page_frames_each_html_part_from_its_own_url(app, staff_client):
+    message = queued_mail(app, subject="Your new link")
+    html = staff_client.get("/admin/outbox/").get_data(as_text=True)
+    frame = re.search(r"<iframe [^>]*>", html).group(0)
+    assert f'src="/admin/outbox/{message.id}/html"' in frame
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in frame  # no scripts, no same origin
+
+
+def test_the_html_part_is_served_with_a_policy_that_lets_only_its_inline_styles_in(app, staff_client):
+    message = queued_mail(app)
+    response = staff_client.get(f"/admin/outbox/{message.id}/html")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "style-src 'unsafe-inline'" in policy
+    assert "script-src" not in policy and "sandbox" in policy and "frame-ancestors 'self'" in policy
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data(as_text=True)
+    assert 'class="button"' in body and '<base target="_blank">' in body
+
+
+def test_without_smtp_the_html_part_keeps_its_working_link(app, staff_client, staff, make, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    link_token = _deliver_proposal(app, staff_client, staff, make)
+    with app.app_context():
+        message_id = db.session.scalar(select(OutboxMessage.id))
+    body = staff_client.get(f"/admin/outbox/{message_id}/html").get_data(as_text=True)
+    assert f'href="https://portal.example.test/l/{link_token}"' in body
+
+
+def test_with_smtp_the_html_part_shows_no_token_or_code_even_before_it_is_sent(
+    app, staff_client, staff, make, mail_server
+):
+    link_token = _deliver_proposal(app, staff_client, staff, make)
+    sign_in_token, code = _sign_in_mail(app, make)
+    with app.app_context():
+        ids = list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.PENDING)))
+    assert len(ids) == 2
+    served = "\n".join(staff_client.get(f"/admin/outbox/{i}/html").get_data(as_text=True) for i in ids)
+    for secret in (link_token, sign_in_token, code):
+        assert secret not in served
+    assert 'href="https://portal.example.test/l/[removed]"' in served and "[code removed]" in served
+
+
+def test_a_message_without_an_html_part_or_unknown_has_no_html_page(app, staff_client):
+    message = queued_mail(app)
+    with app.app_context():
+        db.session.execute(update(OutboxMessage).values(body_html=None))
+        db.session.commit()
+    assert staff_client.get(f"/admin/outbox/{message.id}/html").status_code == 404
+    assert staff_client.get("/admin/outbox/999999/html").status_code == 404
+    assert "<iframe" not in staff_client.get("/admin/outbox/").get_data(as_text=True)

@@ -20,6 +20,8 @@ TEMPLATES = sorted(
 # and htmx attributes written by a macro.
 ALLOWED = re.compile(r"^(?:&[a-z]+;|[\s·—–:/()\[\]<>,.|-])*$|^admin$|^(?:hx-[a-z-]+=\"[^\"]*\"\s*)+$")
 WORD = re.compile(r"[^\W\d_]{2,}")
+# A format shown as an example ("PC-XXXX-XXXX"), the same in every language.
+FORMAT_EXAMPLE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")
 
 
 def unmarked(source: str) -> list[str]:
@@ -31,7 +33,7 @@ def unmarked(source: str) -> list[str]:
     found = [
         m.group(2)
         for m in re.finditer(r'\b(placeholder|title|aria-label|alt)="([^"]*)"', text)
-        if WORD.search(m.group(2))
+        if WORD.search(m.group(2)) and not FORMAT_EXAMPLE.match(m.group(2))
     ]
     text = re.sub(r"<[^>]*>", " ", text, flags=re.S)
     for line in text.splitlines():

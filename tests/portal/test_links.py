@@ -44,13 +44,20 @@ def test_opening_a_link_redirects_to_a_clean_url_without_the_token(client, make)
 
 
 def test_opening_a_link_changes_no_stored_data(app, client, make):
-    """Mail scanners open links: a GET must not use up, extend or log anything."""
+    """Mail scanners open links: a GET must not use up or extend anything. It is only
+    written to the proposal's evidence log (link opened, page viewed once per version)."""
     delivered = make.delivered()
     before = snapshot(app)
     assert client.get(f"/l/{delivered.token}").status_code == 303
     assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 200
+    assert client.get(f"/p/proposals/{delivered.proposal.id}").status_code == 200
     assert client.get(f"/l/{delivered.token}").status_code == 303
     assert snapshot(app) == before
+    with app.app_context():
+        from portal.domains.proposals.evidence import entries_of
+
+        kinds = [entry.kind for entry in entries_of(delivered.proposal.id)]
+    assert kinds == ["delivered", "link_opened", "page_viewed", "link_opened"]
 
 
 def test_the_same_link_can_be_opened_again_from_another_browser(app, make):

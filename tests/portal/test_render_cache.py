@@ -251,3 +251,50 @@ def test_an_old_signed_token_is_not_reused(app, make, open_link, monkeypatch):
         stale = csrf_token_from(open_link(client, delivered.token).get_data(as_text=True))
     fresh = csrf_token_from(client.get(f"/p/proposals/{delivered.proposal.id}").get_data(as_text=True))
     assert fresh != stale
+
+
+def test_a_gzip_client_gets_the_same_page_spliced_with_its_own_token(app, make, open_link):
+    import gzip
+
+    delivered = make.delivered()
+    client = app.test_client()
+    open_link(client, delivered.token)
+    url = f"/p/proposals/{delivered.proposal.id}"
+    plain = client.get(url).get_data(as_text=True)
+    for _ in range(2):  # a miss, then a hit: both encodings of one entry
+        packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in packed.headers["Vary"] and "HX-Request" in packed.headers["Vary"]
+        assert gzip.decompress(packed.get_data()).decode() == plain
+    other = app.test_client()
+    open_link(other, delivered.token)
+    theirs = gzip.decompress(other.get(url, headers={"Accept-Encoding": "gzip"}).get_data()).decode()
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', theirs).group(1)
+    assert token not in plain and "__porchlight_csrf_token__" not in theirs
+
+
+def test_a_client_without_gzip_gets_the_page_plain(app, make, client, open_link):
+    delivered = make.delivered()
+    open_link(client, delivered.token)
+    for accepted in ("br", "identity", None):
+        headers = {"Accept-Encoding": accepted} if accepted else {}
+        response = client.get(f"/p/proposals/{delivered.proposal.id}", headers=headers)
+        assert "Content-Encoding" not in response.headers
+        assert "<html" in response.get_data(as_text=True)
+
+
+def test_the_option_toggle_partial_is_served_gzipped_from_the_cache(app, make, client, open_link):
+    import gzip
+
+    delivered = make.delivered()
+    html = open_link(client, delivered.token).get_data(as_text=True)
+    url = f"/p/proposals/{delivered.proposal.id}/options"
+    headers = {**HX, "X-CSRFToken": csrf_token_from(html)}
+    option = page_form(html)["options"][0]
+    plain = client.post(url, data={"option": option}, headers=headers).get_data(as_text=True)
+    packed = client.post(url, data={"option": option}, headers={**headers, "Accept-Encoding": "gzip"})
+    if len(plain) >= app.config["COMPRESS_MIN_SIZE"]:
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(packed.get_data()).decode() == plain
+    else:
+        assert packed.get_data(as_text=True) == plain

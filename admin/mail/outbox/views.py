@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,6 +23,21 @@ from portal.mail.models import OutboxMessage, OutboxStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE_SIZE = 30
+
+# The HTML part is shown in a sandboxed frame of the Outbox page, from its own URL with
+# its own policy: its inline styles apply, nothing else loads or runs (no script, no
+# remote file, no form), and its links can only open a new tab.
+HTML_PART_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",
+        "img-src data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'self'",
+        "sandbox allow-popups allow-popups-to-escape-sandbox",
+    ]
+)
 
 
 @bp.before_request
@@ -53,6 +68,23 @@ def index():
         status_filter=status,
         smtp=smtp,
     )
+
+
+@bp.get("/<int:message_id>/html")
+def html_part(message_id: int):
+    """A message's HTML part as its recipient's client gets it, for the frame on the
+    Outbox page; with SMTP configured without its tokens and codes (as the text)."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or not message.body_html:
+        abort(404)
+    html = mail.redact_html_secrets(message.body_html) if mail.smtp_configured() else message.body_html
+    # Links open in a new tab, never inside the frame.
+    html = html.replace("<head>", '<head><base target="_blank">', 1)
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = HTML_PART_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.post("/<int:message_id>/retry")

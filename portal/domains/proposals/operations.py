@@ -34,6 +34,7 @@ from portal.domains.customers.models import Contact
 from portal.domains.identity import links
 from portal.domains.identity.models import PortalLink, StaffUser
 from portal.domains.identity.staff import mail_for_staff
+from portal.domains.proposals import evidence
 from portal.domains.proposals import signing as signatures
 from portal.domains.proposals.models import (
     LOST_REASONS,
@@ -462,7 +463,7 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
         proposal.status = ProposalStatus.DELIVERED
         proposal.delivered_at = utcnow()
     issued = links.issue_link(contact, "proposal", proposal.id, created_by=staff)
-    queue_mail(
+    message = queue_mail(
         contact.email,
         _l("Proposal %(label)s from %(rep)s: %(title)s", label=proposal.label, rep=staff.name, title=proposal.title),
         "proposal_delivered",
@@ -475,6 +476,7 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
         expires_at=issued.link.expires_at,
     )
     _event(proposal, "delivered", staff=staff, contact=contact, detail=contact.email)
+    evidence.record_delivered(proposal, staff, contact, issued.link, message)
     db.session.flush()
     return issued
 
@@ -588,6 +590,7 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         raise AlreadySigned() from exc
     _reload_state(proposal)
     _event(proposal, "signed", contact=contact, detail=name)
+    evidence.record_signing(proposal, signature, contact, link, consent_text(), str(get_locale()))
     rep = proposal.sales_rep
     queue_mail(
         rep.email,
@@ -718,3 +721,4 @@ def _event(
     proposal: Proposal, kind: str, staff: StaffUser | None = None, contact: Contact | None = None, detail: str = ""
 ) -> None:
     record_event(Subject.PROPOSAL, proposal.id, kind, staff=staff, contact=contact, detail=detail)
+    evidence.follow_timeline(proposal, kind, staff=staff, contact=contact, detail=detail)
