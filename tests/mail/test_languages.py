@@ -4,6 +4,7 @@ sales rep hears of a Romanian contact's signature in the instance's language."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from portal.core.extensions import db
 from portal.domains.customers.models import Organization
 from portal.domains.identity.models import PortalLink
 from portal.domains.proposals import operations as proposals
+from portal.domains.proposals.evidence_models import EvidenceEntry
 from portal.domains.proposals.models import Signature
 from portal.mail.models import OutboxMessage
 from tests.factories import outbox, page_form, sign_form
@@ -109,6 +111,10 @@ def test_the_reps_mail_about_a_romanian_signature_is_in_the_instance_language(ap
         proposal = proposals.load_proposal(delivered.proposal.id)
         assert signature.consent_version == "esign-2026-11-ro"
         assert proposals.signature_intact(signature, proposal)
+        consent = db.session.query(EvidenceEntry).filter_by(kind="consent_given").one()
+        facts = json.loads(consent.data)
+        assert facts["version"] == "esign-2026-11-ro" and facts["locale"] == "ro"
+        assert facts["text_sha256"] == proposals.consent_text_sha256("ro") != proposals.consent_text_sha256("en")
         assert signature.content_hash != proposals.signature_hash(
             proposal, proposals.signed_selection(signature), signature.signed_total, proposals.CONSENT_VERSION
         )

@@ -73,11 +73,6 @@ def consent_version(locale: str | None = None) -> str:
     return CONSENT_VERSION if language == "en" else f"{CONSENT_VERSION}-{language}"
 
 
-def consent_versions() -> set[str]:
-    """The consent versions of the languages on offer."""
-    return {consent_version(code) for code in languages()}
-
-
 def consent_text_sha256(locale: str | None = None) -> str:
     """The SHA-256 of the exact consent wording shown in ``locale``: evidence of what
     was agreed to."""
@@ -546,7 +541,8 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         raise InvalidInput(errors)
 
     totals = totals_of(proposal, option_ids)
-    agreed = data.consent_version if data.consent_version in consent_versions() else consent_version()
+    versions = {consent_version(code): code for code in languages()}
+    agreed = data.consent_version if data.consent_version in versions else consent_version()
     now = utcnow()
     won_row = (
         db.session.execute(
@@ -590,7 +586,11 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         raise AlreadySigned() from exc
     _reload_state(proposal)
     _event(proposal, "signed", contact=contact, detail=name)
-    evidence.record_signing(proposal, signature, contact, link, consent_text(), str(get_locale()))
+    # The evidence holds the wording of the version agreed to, in the language shown.
+    shown = versions.get(agreed) or str(get_locale())
+    with force_locale(shown):
+        wording = consent_text()
+    evidence.record_signing(proposal, signature, contact, link, wording, shown)
     rep = proposal.sales_rep
     queue_mail(
         rep.email,
