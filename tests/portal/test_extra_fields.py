@@ -249,7 +249,16 @@ def scenario_languages_switch(app, make, extras, portal_sign_in, **_):
     assert after == before
 
 
+def scenario_verify_check(app, make, extras, **_):
+    before = snapshot(app)
+    response = app.test_client().post("/verify", data={**extras, "certificate_id": "PC-AAAA-AAAA-AAAA-AAAA"})
+    assert response.status_code in (200, 404)
+    assert "PC-AAAA-AAAA-AAAA-AAAA" in response.get_data(as_text=True)
+    assert snapshot(app) == before  # the verify page stores nothing it was sent
+
+
 SCENARIOS: dict[str, Callable] = {
+    "verify.check": scenario_verify_check,
     "languages.switch": scenario_languages_switch,
     "links.renew": scenario_links_renew,
     "proposals.options": scenario_proposals_options,
