@@ -111,7 +111,10 @@ def _init_extensions(app: Flask) -> None:
         return response
 
     init_assets(app)
-    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    from portal.core.i18n import init_i18n, select_locale
+
+    init_i18n(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=_select_timezone)
 
     login_manager.init_app(app)
     login_manager.login_view = "admin.auth.login"
@@ -140,6 +143,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
     from portal.home.views import bp as home_bp
+    from portal.languages.views import bp as languages_bp
     from portal.links.views import bp as links_bp
     from portal.proposals.views import bp as proposals_bp
     from portal.quotes.views import bp as quotes_bp
@@ -153,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sign_in_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(languages_bp)
     app.register_blueprint(verify_bp)
     app.register_blueprint(quotes_bp)
     app.register_blueprint(supplier_quotes_bp)
@@ -172,15 +177,6 @@ def _register_blueprints(app: Flask) -> None:
     @app.get("/healthz")
     def healthz():
         return {"ok": True}
-
-
-def _select_locale() -> str | None:
-    from flask import current_app
-
-    languages = current_app.config["LANGUAGES"]
-    if len(languages) == 1:  # nothing to negotiate until a second catalog exists
-        return languages[0]
-    return request.accept_languages.best_match(languages) if request else None
 
 
 def _select_timezone() -> str | None:

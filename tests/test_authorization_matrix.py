@@ -53,6 +53,10 @@ PUBLIC = {
     ("sign_in.use_link", "POST"): "sign-in link's Continue (token checked, single use)",
     ("sign_in.sign_out", "GET"): "the sign-out confirmation of this browser's portal session",
     ("sign_in.sign_out", "POST"): "ends this browser's portal session",
+    ("languages.switch", "POST"): (
+        "the footer language switch: a cookie for anyone; the contact's own preference only for"
+        " the contact the session's checked access names (tests/portal/test_languages.py)"
+    ),
 }
 # Routes that need a session but concern no object of a customer: (endpoint, method) -> why
 SESSION_ONLY = {

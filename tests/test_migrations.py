@@ -328,6 +328,38 @@ def _data_service_desk(conn) -> None:
     )
 
 
+def _data_languages(conn) -> None:
+    """5a1c0e7d9b21: an organization with a default language, a contact with a preference."""
+    _insert(
+        conn,
+        "organizations",
+        id=103,
+        name="Vivaio Roma",
+        name_key="vivaio roma",
+        is_active=True,
+        created_at=NOW,
+        default_language="it",
+    )
+    _insert(
+        conn,
+        "contacts",
+        id=103,
+        organization_id=103,
+        first_name="Ioana",
+        last_name="Pop",
+        email="ioana@example.test",
+        timezone="Europe/Bucharest",
+        is_active=True,
+        portal_enabled=True,
+        created_at=NOW,
+        portal_level="requester",
+        portal_epoch=1,
+        is_primary=True,
+        title="",
+        preferred_language="ro",
+    )
+
+
 def _data_outbox_html(conn) -> None:
     """569e0077d088: a message with both parts and the locale it was rendered in."""
     _insert(
@@ -578,6 +610,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
     "83f749e22e0b": _data_service_desk,
+    "5a1c0e7d9b21": _data_languages,
     "569e0077d088": _data_outbox_html,
     "f3a1c9d27b40": _data_evidence,
     "5a1e5c0de001": _data_sales,

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.i18n import note_reader
 from portal.core.queries.driver import DriverQuery
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.customers.organizations import subtree_ids
@@ -233,6 +234,8 @@ CONTACT_COLUMNS = (
     Contact.portal_level,
     Organization.is_active,
     PortalSession.id,
+    Contact.preferred_language,
+    Organization.default_language,
 )
 # The session record rides along with the contact's row: no extra round trip.
 _WITH_SESSION = and_(PortalSession.id == bindparam("sid"), PortalSession.contact_id == Contact.id)
@@ -315,6 +318,8 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
         level,
         organization_active,
         session_id,
+        preferred_language,
+        default_language,
     ) = row
     # A deactivated customer's contacts lose the portal with it, at once; a session
     # whose record is gone (signed out) is over, whoever kept a copy of the cookie.
@@ -325,6 +330,7 @@ def _facts(row, grant: PortalGrant) -> ContactFacts:
     if epoch != grant.epoch:
         _end_session("changed")
     g.timezone = timezone  # the contact reads times in their own zone
+    note_reader(preferred_language, default_language)  # ... and pages in their language
     return ContactFacts(
         contact_id,
         f"{first} {last}".strip(),

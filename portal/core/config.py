@@ -65,9 +65,13 @@ class Config:
         self.SALES_AUTO_CLOSE_WARN_DAYS = int(env.get("SALES_AUTO_CLOSE_WARN_DAYS", "2"))
         self.SALES_CALENDAR = env.get("SALES_CALENDAR", "")
         self.SALES_MORNING_HOUR = int(env.get("SALES_MORNING_HOUR", "7"))
-        self.BABEL_DEFAULT_LOCALE = "en"
+        # The portal's languages: each needs a catalog in portal/translations (English,
+        # the source, needs none); a listed language without one is left out. The
+        # instance default is the last rung of the choice (portal/core/i18n.py).
+        self.LANGUAGES = [code.strip() for code in env.get("LANGUAGES", "en,es,it,ro").split(",") if code.strip()]
+        self.DEFAULT_LANGUAGE = env.get("DEFAULT_LANGUAGE", "en")
+        self.BABEL_DEFAULT_LOCALE = self.DEFAULT_LANGUAGE
         self.BABEL_DEFAULT_TIMEZONE = "UTC"
-        self.LANGUAGES = ["en"]
 
         # Mail: with no MAIL_SERVER, messages are kept in the outbox and shown on the
         # admin Outbox page (the embedded default).

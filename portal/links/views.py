@@ -15,6 +15,7 @@ from portal.access import remember_link
 from portal.core.errors import NotAllowed
 from portal.core.extensions import db, limiter
 from portal.core.htmx import render_page
+from portal.core.i18n import current_language, note_reader
 from portal.domains.identity import links as link_service
 from portal.domains.identity.models import PortalLink
 
@@ -38,10 +39,16 @@ def renew_reference(link: PortalLink) -> str:
     return _renew_serializer().dumps(link.id)
 
 
+def _reader_of(link: PortalLink) -> None:
+    """The link names its contact: the page is in their zone and language."""
+    g.timezone = link.contact.timezone
+    note_reader(link.contact.preferred_language, link.contact.organization.default_language)
+
+
 def link_unusable_page(link: PortalLink):
     """410 for a link that no longer opens: an expired one offers a new link by email; a
     revoked one does not (revocation is final), only the way to sign in."""
-    g.timezone = link.contact.timezone
+    _reader_of(link)
     if link.revoked_at is not None:
         return render_page("links/revoked.html", status=410, link=link)
     return render_page("links/expired.html", status=410, link=link, ref=renew_reference(link))
@@ -53,6 +60,7 @@ def open(token: str):
     if link is None or link.target_type not in TARGET_ENDPOINTS:
         return render_page("links/invalid.html", status=404)
     if not link.contact.has_portal_access:
+        _reader_of(link)
         return render_page("links/no_access.html", status=403)
     if not link.is_usable:
         return link_unusable_page(link)
@@ -88,8 +96,9 @@ def renew():
         return render_page("links/invalid.html", status=404)
     if link.revoked_at is not None:  # revoked since the renew button was shown
         return link_unusable_page(link)
+    _reader_of(link)
     try:
-        link_service.renew_link(link)
+        link_service.renew_link(link, language=current_language())
     except NotAllowed:
         return render_page("links/no_access.html", status=403)
     db.session.commit()

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.core.i18n import rendering_for
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.rendering import language_tag, render_mail
 
@@ -37,12 +38,26 @@ CONNECT_FAILURES_PER_PASS = 3
 mail_sent = Namespace().signal("mail-sent")
 
 
-def queue_mail(to_addr: str, subject: str, template: str, kind: str, **context) -> OutboxMessage:
+def queue_mail(
+    to_addr: str,
+    subject: str,
+    template: str,
+    kind: str,
+    *,
+    locale: str | None = None,
+    timezone: str | None = None,
+    **context,
+) -> OutboxMessage:
     """Write a message to the outbox; it leaves when the surrounding transaction commits.
 
-    Both parts are rendered now, by ``render_mail`` (``emails/<template>.txt`` and
-    ``.html``), in the locale active around this call."""
-    rendered = render_mail(template, **context)
+    The subject (a lazy string, ``lazy_gettext``) and both parts, by ``render_mail``
+    (``emails/<template>.txt`` and ``.html``), are rendered now, in the recipient's
+    ``locale`` and ``timezone`` (portal/core/i18n.py), never in those of the request
+    that caused the mail (every caller passes them: ``mail_for_contact``,
+    ``mail_for_staff``); without them, in the locale active around the call."""
+    with rendering_for(locale, timezone):
+        subject = str(subject)
+        rendered = render_mail(template, **context)
     domain = parseaddr(current_app.config["MAIL_FROM"])[1].partition("@")[2] or "porchlight.localhost"
     message = OutboxMessage(
         message_id=f"<{uuid.uuid4().hex}@{domain}>",

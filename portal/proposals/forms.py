@@ -14,3 +14,4 @@ class ProposalSignForm(FlaskForm):
     signature_png = HiddenField()
     strokes = HiddenField()
     seen_hash = HiddenField()
+    consent_version = HiddenField()  # the language of the consent wording the contact read

@@ -94,6 +94,7 @@ class ProposalPage:
     totals: Totals
     seen_hash: str
     consent_text: str
+    consent_version: str
     can_sign: bool
     superseded: bool
     signed_in: bool
@@ -213,6 +214,7 @@ def build_page(key: ProposalPageKey) -> ProposalPage:
         totals=compute_totals(lines, stamp.currency, selected),
         seen_hash=service.content_hash(content),
         consent_text=service.consent_text(),
+        consent_version=service.consent_version(),
         can_sign=stamp.status == ProposalStatus.DELIVERED and stamp.signed_at is None,
         superseded=stamp.status == ProposalStatus.SUPERSEDED,
         signed_in=key.signed_in,

@@ -161,6 +161,7 @@ def sign(proposal_id: int):
         signature_png=form.signature_png.data or "",
         strokes=form.strokes.data or "",
         seen_hash=form.seen_hash.data or "",
+        consent_version=form.consent_version.data or None,
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
     )

@@ -9,8 +9,6 @@ Referer header.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 
@@ -19,6 +17,8 @@ from portal.core.error_pages import CSRF_RERENDER
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db, form_email, limiter
 from portal.core.htmx import redirect_after_post, render_page
+from portal.core.i18n import current_language
+from portal.core.urls import local_path
 from portal.domains.identity import sign_in as service
 from portal.domains.identity.links import mask_email
 from portal.sign_in.forms import SignInCodeForm, SignInForm, SignOutForm
@@ -39,15 +39,7 @@ def _errors(form) -> dict[str, str]:
 NEXT_KEY = "portal_next"  # the page to return to after signing in
 
 
-def _local_path(value: str | None) -> str | None:
-    """``value`` if it is a path on this site ("/tickets/5"), else None: never
-    another host ("//evil.example", "https://...", "/\\evil.example")."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in value):
-        return None
-    return value[:500]
+_local_path = local_path  # one rule for every "back to" path (portal/core/urls.py)
 
 
 def _after_sign_in() -> str:
@@ -108,7 +100,7 @@ def start():
     form = SignInForm()
     if not form.validate_on_submit():
         return _start_page(form, status=422)
-    service.request_sign_in(form.email.data, request.remote_addr)
+    service.request_sign_in(form.email.data, request.remote_addr, language=current_language())
     db.session.commit()
     return _sent_page(SignInCodeForm(formdata=None, email=form.email.data))
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
+from portal.domains.customers.models import Contact
 from portal.domains.identity.models import PortalLink, PortalSignIn
 from portal.domains.proposals import operations as proposal_service
 from portal.domains.proposals.models import Proposal, Signature
@@ -229,7 +230,36 @@ def scenario_sign_in_sign_out(app, make, extras, portal_sign_in, **_):
     assert client.get("/home").status_code == 303
 
 
+def scenario_languages_switch(app, make, extras, portal_sign_in, **_):
+    contact = make.contact()
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    before = snapshot(app)
+    response = client.post("/language", data={**extras, "language": "es", "next": "/home"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/home")
+    # the contact's own preference, and nothing else of any row
+    after = snapshot(app)
+    changed = [(b, a) for b, a in zip(before["contacts"], after["contacts"], strict=True) if a != b]
+    assert len(changed) == 1
+    with app.app_context():
+        stored_contact = db.session.get(Contact, contact.id)
+        assert stored_contact.preferred_language == "es" and stored_contact.portal_level == "requester"
+        db.session.remove()
+    before.pop("contacts"), after.pop("contacts")
+    assert after == before
+
+
+def scenario_verify_check(app, make, extras, **_):
+    before = snapshot(app)
+    response = app.test_client().post("/verify", data={**extras, "certificate_id": "PC-AAAA-AAAA-AAAA-AAAA"})
+    assert response.status_code in (200, 404)
+    assert "PC-AAAA-AAAA-AAAA-AAAA" in response.get_data(as_text=True)
+    assert snapshot(app) == before  # the verify page stores nothing it was sent
+
+
 SCENARIOS: dict[str, Callable] = {
+    "verify.check": scenario_verify_check,
+    "languages.switch": scenario_languages_switch,
     "links.renew": scenario_links_renew,
     "proposals.options": scenario_proposals_options,
     "proposals.sign": scenario_proposals_sign,

@@ -67,6 +67,8 @@ class ContactForm(FlaskForm):
     title = StringField(_l("Job title"), validators=[Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(_l("Choose a time zone.")), Length(max=64)])
     is_primary = BooleanField(_l("Primary contact of the organization"))
+    # The view lists the languages on offer (and a stored one without a catalog).
+    preferred_language = SelectField(_l("Preferred language"), default="", validate_choice=False)
     portal_enabled = BooleanField(_l("Portal access"), default=True)
     portal_level = SelectField(
         _l("Portal level"),

@@ -24,9 +24,11 @@ from portal.access.staff import (
 )
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.i18n import language_options
 from portal.core.parsing import parse_id, parse_page, parse_text
 from portal.core.queries.search import search_key
 from portal.domains.customers import contacts as service
+from portal.domains.customers.languages import contact_language
 from portal.domains.customers.models import Contact, Organization
 
 bp = Blueprint("contacts", __name__)
@@ -60,8 +62,24 @@ def _form_context() -> dict:
     }
 
 
-def _input(form: ContactForm, organization: Organization | None = None) -> service.ContactInput:
+def _with_languages(form: ContactForm, contact: Contact | None = None) -> ContactForm:
+    form.preferred_language.choices = language_options(
+        contact.preferred_language if contact is not None else None,
+        _("None: the organization's default, else the browser's"),
+    )
+    return form
+
+
+def _input(
+    form: ContactForm, organization: Organization | None = None, contact: Contact | None = None
+) -> service.ContactInput:
+    # A form without the language field (an older page) leaves the preference as it was.
+    if "preferred_language" in request.form or contact is None:
+        language = form.preferred_language.data or ""
+    else:
+        language = contact.preferred_language or ""
     return service.ContactInput(
+        preferred_language=language,
         first_name=form.first_name.data or "",
         last_name=form.last_name.data or "",
         email=form.email.data or "",
@@ -137,7 +155,7 @@ def for_organization(organization_id: int):
 @bp.route("/organizations/<int:organization_id>/contacts/new", methods=["GET", "POST"])
 def new(organization_id: int):
     organization = _editable_organization(organization_id)
-    form = ContactForm()
+    form = _with_languages(ContactForm())
     status = 200
     if request.method == "GET":
         form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
@@ -184,7 +202,7 @@ def _show(contact: Contact, form: ContactEditForm | None = None, status: int = 2
     may_edit = staff_may_edit_contacts(current_user, contact.organization)
     context = {"contact": contact, "may_edit": may_edit, "organization_choices": [], "org_q": "", **_form_context()}
     if may_edit:
-        form = form or ContactEditForm(formdata=None, obj=contact)
+        form = _with_languages(form or ContactEditForm(formdata=None, obj=contact), contact)
         org_q = (request.args.get("org_q") or "").strip()[:100]
         selected = form.organization_id.data if isinstance(form.organization_id.data, int) else None
         if "org_q" in request.args:  # a search keeps the organization picked so far (if visible: see below)
@@ -198,6 +216,7 @@ def _show(contact: Contact, form: ContactEditForm | None = None, status: int = 2
         if "org_q" in request.args and wants_partial():  # the organization search: just the options
             return render_page(SHOW, block="organization_options", **context)
     context["open_links"] = service.open_link_count(contact)
+    context["language"] = contact_language(contact)
     return render_page(SHOW, status=status, **context)
 
 
@@ -214,7 +233,9 @@ def update(contact_id: int):
         target = None
         if form.organization_id.data and form.organization_id.data != contact.organization_id:
             target = _editable_organization(form.organization_id.data)
-        saved = attempt(lambda: service.update_contact(contact, _input(form, organization=target)), form)
+        saved = attempt(
+            lambda: service.update_contact(contact, _input(form, organization=target, contact=contact)), form
+        )
         if saved.ok:
             ended = saved.value
             flash(_("Saved."), "success")

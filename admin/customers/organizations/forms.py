@@ -66,3 +66,5 @@ class OrganizationForm(FlaskForm):
     # 0 inherits; the view lists the SLAs and the service checks the one chosen.
     sla_id = SelectField(_l("SLA"), coerce=coerce_id, default=0, validate_choice=False)
     is_supplier = BooleanField(_l("Supplier (staff may ask it for prices on an opportunity's items)"))
+    # The view lists the languages on offer; the service checks the one chosen.
+    default_language = SelectField(_l("Default language"), default="", validate_choice=False)

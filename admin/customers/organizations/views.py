@@ -39,6 +39,7 @@ from portal.access.staff import (
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
+from portal.core.i18n import language_options
 from portal.core.parsing import parse_id
 from portal.domains.customers import organizations as service
 from portal.domains.customers.models import Organization
@@ -204,6 +205,9 @@ def _input(
         if "sla_id" in request.form
         else (organization.sla_id if organization is not None else None),
         is_supplier=bool(form.is_supplier.data),
+        default_language=(form.default_language.data or "")
+        if "default_language" in request.form
+        else ((organization.default_language or "") if organization is not None else ""),
     )
 
 
@@ -258,6 +262,10 @@ def _with_staff_choices(form: OrganizationForm, organization: Organization | Non
     form.account_manager_id.choices = [(0, _("None"))] + staff
     form.team_ids.choices = staff
     form.sla_id.choices = _sla_choices()
+    form.default_language.choices = language_options(
+        organization.default_language if organization is not None else None,
+        _("None: each contact's browser decides, else the instance default"),
+    )
     return form
 
 
@@ -288,6 +296,7 @@ def edit(organization_id: int):
         form.team_ids.data = [user.id for user in organization.team]
         form.billing_reviewed.data = organization.billing_reviewed_at is not None
         form.sla_id.data = organization.sla_id or 0
+        form.default_language.data = organization.default_language or ""
         return _form_page(form, organization)
     form = _with_staff_choices(OrganizationForm(), organization)
     if _save(form, organization) is None:

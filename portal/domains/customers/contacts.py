@@ -34,6 +34,7 @@ from sqlalchemy.orm import joinedload
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
+from portal.core.i18n import normalise
 from portal.domains.customers.models import PORTAL_LEVELS, Contact, Organization
 from portal.domains.identity import links
 from portal.domains.identity.models import PortalLink, PortalSignIn
@@ -57,6 +58,7 @@ class ContactInput:
     portal_enabled: bool = True
     portal_level: str = "requester"
     organization: Organization | None = None
+    preferred_language: str = ""  # empty: the organization's default decides
 
 
 def email_taken_message() -> str:
@@ -101,6 +103,19 @@ class _Clean:
     phone: str | None
     title: str
     timezone: str
+    preferred_language: str | None = None
+
+
+def clean_language(value: str | None) -> str | None:
+    """A language code ("es") or None for none; InvalidInput for anything else. A code
+    without a catalog is kept (it may get one later) and falls back meanwhile."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    code = normalise(value)
+    if code is None:
+        raise InvalidInput({"preferred_language": _("Choose a language from the list.")})
+    return code
 
 
 def _clean(data: ContactInput, contact: Contact | None) -> _Clean:
@@ -121,6 +136,11 @@ def _clean(data: ContactInput, contact: Contact | None) -> _Clean:
         errors["timezone"] = _("Choose a time zone from the list, like America/New_York or Europe/Rome.")
     if data.portal_level not in PORTAL_LEVELS:
         errors["portal_level"] = _("Choose a portal level.")
+    language = None
+    try:
+        language = clean_language(data.preferred_language)
+    except InvalidInput as error:
+        errors.update(error.errors)
     values = {
         "first_name": first_name,
         "last_name": last_name,
@@ -139,7 +159,7 @@ def _clean(data: ContactInput, contact: Contact | None) -> _Clean:
         errors["email"] = email_taken_message()
     if errors:
         raise InvalidInput(errors)
-    return _Clean(first_name, last_name, email, values["phone"] or None, values["title"], timezone)
+    return _Clean(first_name, last_name, email, values["phone"] or None, values["title"], timezone, language)
 
 
 def _unique_violation(error: IntegrityError) -> InvalidInput:
@@ -201,6 +221,7 @@ def create_contact(organization: Organization, data: ContactInput) -> Contact:
         phone=clean.phone,
         title=clean.title,
         timezone=clean.timezone,
+        preferred_language=clean.preferred_language,
         portal_enabled=bool(data.portal_enabled),
         portal_level=data.portal_level,
         is_active=True,
@@ -233,6 +254,7 @@ def update_contact(contact: Contact, data: ContactInput) -> bool:
         contact.first_name, contact.last_name = clean.first_name, clean.last_name
         contact.email, contact.phone, contact.title = clean.email, clean.phone, clean.title
         contact.timezone = clean.timezone
+        contact.preferred_language = clean.preferred_language
         contact.portal_enabled, contact.portal_level = bool(data.portal_enabled), data.portal_level
         if moved:
             contact.is_primary = False
@@ -246,6 +268,13 @@ def update_contact(contact: Contact, data: ContactInput) -> bool:
     if must_end:
         end_portal_access(contact)
     return must_end
+
+
+def set_preferred_language(contact: Contact, language: str) -> None:
+    """The contact chose a language with the portal's switch: it is theirs from now on,
+    for pages and mail. Ends no session (nothing about access changed)."""
+    contact.preferred_language = clean_language(language)
+    db.session.flush()
 
 
 def set_primary_contact(contact: Contact) -> None:

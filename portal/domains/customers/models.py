@@ -63,6 +63,9 @@ class Organization(db.Model):
     # The SLA of this customer's tickets: a shared one or its own; empty means the
     # parent's, then the default SLA.
     sla_id: Mapped[int | None] = mapped_column(ForeignKey("slas.id"), index=True)
+    # The language of its contacts' portal and mail when they chose none (empty: the
+    # browser's, else the instance default). See portal/core/i18n.py.
+    default_language: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(default=True)
     # A supplier staff may ask for prices (supplier quotations of an opportunity).
     is_supplier: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -109,6 +112,9 @@ class Contact(db.Model):
     email: Mapped[str] = mapped_column(String(254), index=True)  # stored lower-case
     phone: Mapped[str | None] = mapped_column(String(40))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Set by staff, or by the contact with the portal's language switch; empty: the
+    # organization's default decides (portal/core/i18n.py).
+    preferred_language: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(default=True)
     portal_enabled: Mapped[bool] = mapped_column(default=True)
     portal_level: Mapped[str] = mapped_column(String(20), default="requester")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
+from portal.core.i18n import normalise
 from portal.core.parsing import parse_id
 from portal.core.queries import keyset
 from portal.core.queries.search import contains_match, search_key, word_start_match
@@ -113,6 +114,8 @@ class OrganizationInput:
     sla_id: int | None = None
     # A supplier staff may ask for prices (an opportunity's supplier quotations).
     is_supplier: bool = False
+    # Its contacts' language when they chose none; empty: the browser's, then the instance's.
+    default_language: str = ""
 
 
 def _clean(value: str | None) -> str:
@@ -198,6 +201,8 @@ def organization_errors(data: OrganizationInput, organization: Organization | No
         and (organization is None or manager.id != organization.account_manager_id)
     ):
         errors["account_manager_id"] = _("Choose an enabled staff member.")  # a disabled one may stay
+    if _clean(data.default_language) and normalise(data.default_language) is None:
+        errors["default_language"] = _("Choose a language from the list.")
     return errors
 
 
@@ -216,6 +221,7 @@ def _apply(organization: Organization, data: OrganizationInput) -> None:
     organization.account_manager_id = data.account_manager.id if data.account_manager else None
     organization.sla_id = data.sla_id or None
     organization.is_supplier = bool(data.is_supplier)
+    organization.default_language = normalise(data.default_language)
     changed = any(getattr(organization, field) != value for field, value in before.items())
     if not data.billing_reviewed:
         organization.billing_reviewed_at = None

@@ -111,14 +111,16 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}•••@{domain}"
 
 
-def renew_link(old: PortalLink) -> IssuedLink:
+def renew_link(old: PortalLink, language: str | None = None) -> IssuedLink:
     """Mail a fresh link to the same object, to the address on file (never a typed one).
 
     Only for an expired link: a revoked one stays revoked, whoever holds it."""
     from flask_babel import gettext as _
+    from flask_babel import lazy_gettext as _l
 
     from portal.core.errors import NotAllowed
     from portal.core.urls import external_url
+    from portal.domains.customers.languages import mail_for_contact
     from portal.mail.outbox import queue_mail
 
     if old.revoked_at is not None:  # revocation is final; only an expired link is renewed
@@ -129,9 +131,10 @@ def renew_link(old: PortalLink) -> IssuedLink:
     issued = issue_link(contact, old.target_type, old.target_id)
     queue_mail(
         contact.email,
-        _("Your new link"),
+        _l("Your new link"),
         "link_renewed",
         kind="link_renewed",
+        **mail_for_contact(contact, default=language),
         contact=contact,
         url=external_url("links.open", token=issued.token),
         expires_at=issued.link.expires_at,

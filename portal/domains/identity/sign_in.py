@@ -21,13 +21,17 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 
 from portal.core.db import utcnow
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.core.urls import external_url
+from portal.domains.customers.languages import mail_for_contact
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.links import hash_token
 from portal.domains.identity.models import PortalSignIn
@@ -73,18 +77,22 @@ def _portal_contact(email: str) -> Contact | None:
             Contact.portal_enabled.is_(True),
             Organization.is_active.is_(True),
         )
+        # The organization rides along (its default language picks the mail's): a
+        # known address must run no more statements than an unknown one.
+        .options(contains_eager(Contact.organization))
         .limit(1)
     )
 
 
-def request_sign_in(email: str, ip: str | None) -> None:
+def request_sign_in(email: str, ip: str | None, language: str | None = None) -> None:
     """Mail a sign-in link and code to ``email`` if it has portal access; else nothing.
 
     The caller answers the same either way, and so does the work: an unknown address
     also draws a token, computes both hashes, writes the sign-in row and renders and
     queues the mail, inside a savepoint that is then rolled back. Returning early
     would make an unknown address measurably faster: a timing oracle for which
-    addresses have portal access.
+    addresses have portal access. ``language`` is the page's the request came from:
+    the mail's, unless the contact or their organization chose one.
     """
     email = normalise_email(email)
     contact = _portal_contact(email)
@@ -107,9 +115,11 @@ def request_sign_in(email: str, ip: str | None) -> None:
     db.session.flush()
     queue_mail(
         addressee.email,
-        _("Your sign-in link for %(app)s", app=brand().name),
+        # the business's name, in the recipient's words when it is the default one
+        _l("Your sign-in link for %(app)s", app=LazyString(lambda: brand().name)),
         "portal_sign_in",
         kind="portal_sign_in",
+        **mail_for_contact(addressee, default=language),
         contact=addressee,
         url=external_url("sign_in.link", token=token),
         code=code,

@@ -130,3 +130,9 @@ def _touch_session(session_id: str, now: datetime) -> None:
 def end_session(session_id: str | None) -> None:
     if session_id:
         db.session.execute(delete(StaffSession).where(StaffSession.id == session_id))
+
+
+def mail_for_staff(user: StaffUser) -> dict[str, str]:
+    """``queue_mail``'s locale and zone for a message to a staff member: staff have no
+    language of their own, so the instance default, in their own zone."""
+    return {"locale": current_app.config["DEFAULT_LANGUAGE"], "timezone": user.timezone or "UTC"}

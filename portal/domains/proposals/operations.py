@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -24,12 +25,15 @@ from portal.core.counters import next_counter_value
 from portal.core.db import utcnow
 from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
 from portal.core.extensions import db
+from portal.core.i18n import languages
 from portal.core.money import MAX_MONEY, fits_money, line_amount, round_money, sum_money
 from portal.core.parsing import parse_decimal
 from portal.core.urls import external_url
+from portal.domains.customers.languages import mail_for_contact
 from portal.domains.customers.models import Contact
 from portal.domains.identity import links
 from portal.domains.identity.models import PortalLink, StaffUser
+from portal.domains.identity.staff import mail_for_staff
 from portal.domains.proposals import evidence, signals
 from portal.domains.proposals import signing as signatures
 from portal.domains.proposals.models import (
@@ -48,14 +52,34 @@ from portal.domains.timeline.operations import record_event
 from portal.mail.outbox import queue_mail
 
 # The wording the contact agrees to; bump the version whenever the text changes.
+# Each language's translation is a wording of its own, with a version of its own:
+# "esign-2026-11" is the English text, "esign-2026-11-es" the Spanish one (what a
+# catalog says for this message). A signature stores the version of the language the
+# contact read, and its hash covers that version.
 CONSENT_VERSION = "esign-2026-11"
 
 
 def consent_text() -> str:
+    """The consent wording in the current locale (the page's, or ``force_locale``'s)."""
     return _(
         "I agree to sign this proposal electronically, and that my electronic "
         "signature is as binding as a handwritten one."
     )
+
+
+def consent_version(locale: str | None = None) -> str:
+    """The version of the consent wording in ``locale`` (default: the current one)."""
+    language = str(locale or get_locale() or "en").split("_")[0]
+    return CONSENT_VERSION if language == "en" else f"{CONSENT_VERSION}-{language}"
+
+
+def consent_text_sha256(locale: str | None = None) -> str:
+    """The SHA-256 of the exact consent wording shown in ``locale``: evidence of what
+    was agreed to."""
+    if locale is None:
+        return hashlib.sha256(consent_text().encode()).hexdigest()
+    with force_locale(locale):
+        return hashlib.sha256(consent_text().encode()).hexdigest()
 
 
 # --- loading ---------------------------------------------------------------
@@ -441,9 +465,10 @@ def deliver_proposal(proposal: Proposal, staff: StaffUser, contact: Contact | No
     issued = links.issue_link(contact, "proposal", proposal.id, created_by=staff)
     message = queue_mail(
         contact.email,
-        _("Proposal %(label)s from %(rep)s: %(title)s", label=proposal.label, rep=staff.name, title=proposal.title),
+        _l("Proposal %(label)s from %(rep)s: %(title)s", label=proposal.label, rep=staff.name, title=proposal.title),
         "proposal_delivered",
         kind="proposal_delivered",
+        **mail_for_contact(contact),
         contact=contact,
         proposal=proposal,
         staff=staff,
@@ -482,6 +507,9 @@ class SignInput:
     seen_hash: str
     ip: str | None = None
     user_agent: str | None = None
+    # The version of the consent wording the page showed (its language); one that is
+    # not a version of an offered language is ignored for the current locale's.
+    consent_version: str | None = None
 
 
 def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None, data: SignInput) -> Signature:
@@ -519,6 +547,8 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         raise InvalidInput(errors)
 
     totals = totals_of(proposal, option_ids)
+    versions = {consent_version(code): code for code in languages()}
+    agreed = data.consent_version if data.consent_version in versions else consent_version()
     now = utcnow()
     won_row = (
         db.session.execute(
@@ -549,8 +579,8 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         selected_line_ids=json.dumps(list(totals.selected_ids)),
         signed_total=totals.total,
         currency=proposal.currency,
-        content_hash=signature_hash(proposal, totals.selected_ids, totals.total, CONSENT_VERSION),
-        consent_version=CONSENT_VERSION,
+        content_hash=signature_hash(proposal, totals.selected_ids, totals.total, agreed),
+        consent_version=agreed,
         signed_at=now,
         ip=(data.ip or "")[:64] or None,
         user_agent=(data.user_agent or "")[:400] or None,
@@ -562,13 +592,18 @@ def sign_proposal(proposal: Proposal, contact: Contact, link: PortalLink | None,
         raise AlreadySigned() from exc
     _reload_state(proposal)
     _event(proposal, "signed", contact=contact, detail=name)
-    evidence.record_signing(proposal, signature, contact, link, consent_text(), str(get_locale()))
+    # The evidence holds the wording of the version agreed to, in the language shown.
+    shown = versions.get(agreed) or str(get_locale())
+    with force_locale(shown):
+        wording = consent_text()
+    evidence.record_signing(proposal, signature, contact, link, wording, shown)
     rep = proposal.sales_rep
     queue_mail(
         rep.email,
-        _("Proposal %(label)s signed by %(name)s", label=proposal.label, name=name),
+        _l("Proposal %(label)s signed by %(name)s", label=proposal.label, name=name),
         "proposal_signed",
         kind="proposal_signed",
+        **mail_for_staff(rep),
         proposal=proposal,
         signature=signature,
         totals=totals,

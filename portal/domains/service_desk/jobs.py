@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
@@ -34,6 +34,7 @@ from portal.core.extensions import db
 from portal.core.urls import external_url
 from portal.domains.customers.models import Organization
 from portal.domains.identity.models import StaffUser
+from portal.domains.identity.staff import mail_for_staff
 from portal.domains.service_desk.models import Ticket, TicketState
 from portal.jobs import periodic
 from portal.mail.outbox import queue_mail
@@ -118,11 +119,11 @@ def _announce(kind: str, ticket_ids: list[int]) -> int:
     count = 0
     for ticket in loaded:
         due_at = ticket.first_response_due_at if kind == FIRST_RESPONSE else ticket.resolution_due_at
-        what = _("first response") if kind == FIRST_RESPONSE else _("resolution")
+        what = _l("first response") if kind == FIRST_RESPONSE else _l("resolution")
         for user in _recipients(ticket):
             queue_mail(
                 user.email,
-                _(
+                _l(
                     "SLA breached on %(number)s (%(what)s): %(title)s",
                     number=ticket.number,
                     what=what,
@@ -130,6 +131,7 @@ def _announce(kind: str, ticket_ids: list[int]) -> int:
                 ),
                 "ticket_breached",
                 kind="ticket_breached",
+                **mail_for_staff(user),
                 ticket=ticket,
                 user=user,
                 what=what,

@@ -6,13 +6,15 @@ to that ticket); staff get the admin URL. Internal notes never come here.
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.core.extensions import db
 from portal.core.urls import external_url
+from portal.domains.customers.languages import mail_for_contact
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity import links
 from portal.domains.identity.models import StaffUser
+from portal.domains.identity.staff import mail_for_staff
 from portal.domains.service_desk.models import Ticket, TicketMessage
 from portal.mail.outbox import queue_mail
 
@@ -47,9 +49,10 @@ def ticket_opened(
     url = _contact_link(ticket, contact)
     queue_mail(
         contact.email,
-        _("We received your ticket %(number)s: %(title)s", number=ticket.number, title=ticket.title),
+        _l("We received your ticket %(number)s: %(title)s", number=ticket.number, title=ticket.title),
         "ticket_opened",
         kind="ticket_opened",
+        **mail_for_contact(contact),
         ticket=ticket,
         contact=contact,
         url=url,
@@ -59,7 +62,7 @@ def ticket_opened(
             continue
         queue_mail(
             user.email,
-            _(
+            _l(
                 "New ticket %(number)s from %(organization)s: %(title)s",
                 number=ticket.number,
                 organization=organization.name,
@@ -67,6 +70,7 @@ def ticket_opened(
             ),
             "ticket_new_for_staff",
             kind="ticket_new",
+            **mail_for_staff(user),
             ticket=ticket,
             contact=contact,
             organization=organization,
@@ -84,9 +88,10 @@ def staff_replied(ticket: Ticket, message: TicketMessage) -> None:
     author = db.session.get(StaffUser, message.author_staff_id)
     queue_mail(
         contact.email,
-        _("Re: %(title)s [%(number)s]", title=ticket.title, number=ticket.number),
+        _l("Re: %(title)s [%(number)s]", title=ticket.title, number=ticket.number),
         "ticket_staff_reply",
         kind="ticket_reply",
+        **mail_for_contact(contact),
         ticket=ticket,
         contact=contact,
         author=author,
@@ -99,7 +104,7 @@ def contact_replied(ticket: Ticket, contact: Contact, message: TicketMessage) ->
     for user in _watchers(ticket):
         queue_mail(
             user.email,
-            _(
+            _l(
                 "%(name)s replied on %(number)s: %(title)s",
                 name=contact.full_name,
                 number=ticket.number,
@@ -107,6 +112,7 @@ def contact_replied(ticket: Ticket, contact: Contact, message: TicketMessage) ->
             ),
             "ticket_contact_reply",
             kind="ticket_contact_reply",
+            **mail_for_staff(user),
             ticket=ticket,
             contact=contact,
             message=message,
@@ -119,7 +125,7 @@ def contact_reopened(ticket: Ticket, contact: Contact) -> None:
     for user in _watchers(ticket):
         queue_mail(
             user.email,
-            _(
+            _l(
                 "%(name)s reopened %(number)s: %(title)s",
                 name=contact.full_name,
                 number=ticket.number,
@@ -127,6 +133,7 @@ def contact_reopened(ticket: Ticket, contact: Contact) -> None:
             ),
             "ticket_reopened",
             kind="ticket_reopened",
+            **mail_for_staff(user),
             ticket=ticket,
             contact=contact,
             user=user,
@@ -137,9 +144,10 @@ def contact_reopened(ticket: Ticket, contact: Contact) -> None:
 def ticket_assigned(ticket: Ticket, assignee: StaffUser, by: StaffUser) -> None:
     queue_mail(
         assignee.email,
-        _("%(name)s assigned you %(number)s: %(title)s", name=by.name, number=ticket.number, title=ticket.title),
+        _l("%(name)s assigned you %(number)s: %(title)s", name=by.name, number=ticket.number, title=ticket.title),
         "ticket_assigned",
         kind="ticket_assigned",
+        **mail_for_staff(assignee),
         ticket=ticket,
         user=assignee,
         by=by,

@@ -1,0 +1,1 @@
+"""The portal's language switch, at the foot of every portal page."""
