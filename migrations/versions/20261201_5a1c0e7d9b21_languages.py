@@ -1,7 +1,7 @@
 """languages: a contact's preferred language and an organization's default
 
 Revision ID: 5a1c0e7d9b21
-Revises: ef13710e4b14 (the evidence log, on main; first written on e48e8ce72ae9)
+Revises: ef13710e4b14
 Create Date: 2026-12-01 12:00:00
 
 """

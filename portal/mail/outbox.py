@@ -78,13 +78,16 @@ def queue_mail(
 # (portal/templates/emails/). Whoever reads them can act as the customer, so a sent
 # message keeps none of them and, with SMTP configured, no staff page shows them. The
 # token patterns match in an href as in the text: a link's target is a key too.
-SECRETS = (
+LINK_SECRETS = (
     (re.compile(r"/l/[A-Za-z0-9_\-]+"), "/l/[removed]"),
     (re.compile(r"/sq/[A-Za-z0-9_\-]{16,}"), "/sq/[removed]"),
     (re.compile(r"/sign-in/(?!code\b)[A-Za-z0-9_\-]{16,}"), "/sign-in/[removed]"),
+)
+SECRETS = (
+    *LINK_SECRETS,
     (re.compile(r"^(\s*)\d{6}(\s*)$", re.M), r"\1[code removed]\2"),
 )
-HTML_SECRETS = (*SECRETS[:2], (re.compile(r"(>\s*)\d{6}(\s*<)"), r"\1[code removed]\2"))
+HTML_SECRETS = (*LINK_SECRETS, (re.compile(r"(>\s*)\d{6}(\s*<)"), r"\1[code removed]\2"))
 
 
 def redact_secrets(body: str) -> str:
