@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -27,19 +26,12 @@ from sqlalchemy.orm import joinedload
 from portal.core.extensions import db
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import Proposal, ProposalStatus
+from portal.domains.sales.assignment import unassigned_flagged
+from portal.domains.sales.followups import FollowUp, follow_ups_for
 from portal.domains.sales.models import Opportunity, Outcome, Stage
 from portal.domains.service_desk import queue
 
 LIMIT = 20
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """One reminder: the opportunity, its day, and whether that day has passed."""
-
-    opportunity: Opportunity
-    on: date
-    is_overdue: bool
 
 
 @dataclass(frozen=True)
@@ -69,14 +61,6 @@ class MyDay:
         return [f for f in self.follow_ups if not f.is_overdue]
 
 
-def _optional(module: str, name: str):
-    """A function of a sibling sales module that may not be merged yet (SALES-RULES')."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 def local_today(staff: StaffUser, now: datetime) -> date:
     try:
         zone = ZoneInfo(staff.timezone or "UTC")
@@ -85,23 +69,10 @@ def local_today(staff: StaffUser, now: datetime) -> date:
     return now.replace(tzinfo=UTC).astimezone(zone).date()
 
 
-def follow_ups(staff: StaffUser, day: date, limit: int = LIMIT) -> list:
-    """Due on ``day`` or before, open opportunities only, overdue first (one query)."""
-    follow_ups_for = _optional("portal.domains.sales.followups", "follow_ups_for")
-    if follow_ups_for is not None:  # SALES-RULES' read model: one rule for the dashboard and the mail
-        return follow_ups_for(staff, day, limit=limit)
-    rows = db.session.scalars(
-        select(Opportunity)
-        .options(joinedload(Opportunity.organization))
-        .where(
-            Opportunity.next_contact_by_id == staff.id,
-            Opportunity.next_contact_on <= day,
-            Opportunity.outcome == Outcome.OPEN,
-        )
-        .order_by(Opportunity.next_contact_on, Opportunity.id)
-        .limit(limit)
-    )
-    return [FollowUp(opp, opp.next_contact_on, opp.next_contact_on < day) for opp in rows]
+def follow_ups(staff: StaffUser, day: date, limit: int = LIMIT) -> list[FollowUp]:
+    """Due on ``day`` or before, overdue first: the follow-ups' one read model, shared
+    with the morning mail."""
+    return follow_ups_for(staff, day, limit=limit)
 
 
 def my_stages(staff: StaffUser) -> list[StageSummary]:
@@ -147,8 +118,7 @@ def unassigned(limit: int = LIMIT) -> list[Opportunity]:
 
 
 def flagged(limit: int = LIMIT) -> list:
-    unassigned_flagged = _optional("portal.domains.sales.assignment", "unassigned_flagged")  # SALES-RULES
-    return unassigned_flagged(limit=limit) if unassigned_flagged is not None else []
+    return unassigned_flagged(limit=limit)
 
 
 def my_day(staff: StaffUser, now: datetime, tickets_base, see_all: bool) -> MyDay:
