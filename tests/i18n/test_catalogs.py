@@ -42,9 +42,10 @@ def _extracted() -> list[tuple[str, str, int]]:
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
-        for msgid in message if isinstance(message, tuple) else (message,):
-            if msgid:
-                found.append((msgid, filename, lineno))
+        # A plural (ngettext) is one catalog entry, under its singular.
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid:
+            found.append((msgid, filename, lineno))
     return found
 
 
@@ -75,6 +76,11 @@ def _placeholders(text: str) -> list[str]:
     return sorted(m.group(0) for m in PLACEHOLDER.finditer(text) if m.group(0) != "%%")
 
 
+def _forms(value) -> tuple:
+    """A message's id or string as a tuple of its forms (plurals have several)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
 def test_the_required_languages_have_catalogs():
     assert set(_languages()) >= REQUIRED
 
@@ -102,11 +108,11 @@ def test_every_customer_string_is_translated_in_the_catalog(extracted, language)
         where = f"{filename}:{line}"
         if message is None:
             problems.append(f"missing: {msgid!r} ({where})")
-        elif not message.string:
+        elif not all(_forms(message.string)):
             problems.append(f"untranslated: {msgid!r} ({where})")
         elif message.fuzzy:
             problems.append(f"fuzzy: {msgid!r} ({where})")
-        elif message.string == msgid and language not in SAME_IN.get(msgid, ()):
+        elif _forms(message.string)[0] == msgid and language not in SAME_IN.get(msgid, ()):
             problems.append(f"left in English: {msgid!r} ({where})")
     assert not problems, f"{language}: {len(problems)} problems\n" + "\n".join(problems)
 
@@ -115,10 +121,13 @@ def test_every_customer_string_is_translated_in_the_catalog(extracted, language)
 def test_every_translation_has_the_placeholders_of_its_source(language):
     problems = []
     for message in _catalog(language):
-        if not message.id or not message.string:
+        if not message.id or not all(_forms(message.string)):
             continue
-        if _placeholders(message.id) != _placeholders(message.string):
-            problems.append(f"{message.id!r} -> {message.string!r}")
+        # Each form of a plural carries the placeholders of the singular or the plural source.
+        sources = {tuple(_placeholders(form)) for form in _forms(message.id)}
+        for form in _forms(message.string):
+            if tuple(_placeholders(form)) not in sources:
+                problems.append(f"{message.id!r} -> {form!r}")
     assert not problems, f"{language}:\n" + "\n".join(problems)
 
 
@@ -129,9 +138,22 @@ def test_the_compiled_catalog_is_the_one_the_po_file_says(language):
     mo_path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo"
     assert mo_path.exists(), f"run: pybabel compile -d portal/translations -l {language}"
     with open(mo_path, "rb") as mo:
-        compiled = {m.id: m.string for m in read_mo(mo) if m.id}
-    source = {m.id: m.string for m in _catalog(language) if m.id and m.string and not m.fuzzy}
+        compiled = {_forms(m.id): _forms(m.string) for m in read_mo(mo) if m.id}
+    source = {
+        _forms(m.id): _forms(m.string) for m in _catalog(language) if m.id and all(_forms(m.string)) and not m.fuzzy
+    }
     assert compiled == source, f"portal/translations/{language}: run pybabel compile -d portal/translations"
+
+
+def test_a_plural_is_checked_form_by_form(tmp_path):
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(locale="ro")
+    catalog.add(("%(num)s day", "%(num)s days"), ("%(num)s zi", "%(num)s zile", "%(num)s de zile"))
+    (message,) = [m for m in catalog if m.id]
+    sources = {tuple(_placeholders(form)) for form in _forms(message.id)}
+    assert all(tuple(_placeholders(form)) in sources for form in _forms(message.string))
+    assert tuple(_placeholders("zile")) not in sources
 
 
 def test_the_placeholder_check_catches_a_differing_placeholder():
