@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from portal.access import LinkUnusable, contact_proposal, contact_proposal_stamp
 from portal.access.contacts import current_grant
+from portal.core.db import utcnow
 from portal.core.error_pages import CSRF_RERENDER
 from portal.core.errors import AlreadySigned, ContentChanged, InvalidInput, NotAllowed
 from portal.core.extensions import db, limiter
@@ -74,7 +75,7 @@ def show(proposal_id: int):
         refreshed=bool(request.args.get("refreshed")),
     )
     _note_view(stamp, access)
-    _announce_view(proposal_id, access.contact_id)
+    _announce_view(stamp, access.contact_id)
     return cached_page(key, TEMPLATE, context=lambda: _context(build_page(key)))
 
 
@@ -101,13 +102,25 @@ def _note_view(stamp, access) -> None:
     session[SEEN_KEY] = [*seen[-19:], mark]
 
 
-def _announce_view(proposal_id: int, contact_id: int) -> None:
-    """The customer's view is customer activity (the sales domain resets its auto-close
-    count on it): announced to the receivers, whose few writes commit here. With no
-    receiver the page stays a pure read."""
-    if proposal_signals.proposal_viewed.receivers:
-        proposal_signals.proposal_viewed.send(proposal_id, contact_id=contact_id)
-        db.session.commit()
+VIEWED_KEY = "viewed_on"
+
+
+def _announce_view(stamp, contact_id: int) -> None:
+    """A customer's view of a proposal that quotes for an opportunity is customer
+    activity (the sales domain resets its auto-close count on it): announced to the
+    receivers once a day per proposal and browser session (remembered in the session
+    cookie), whose few writes commit here. A proposal of no opportunity, or a view
+    already announced today, stays a pure read: the cached page costs one query."""
+    if stamp.opportunity_id is None or not proposal_signals.proposal_viewed.receivers:
+        return
+    mark = f"{stamp.id}:{utcnow().date().isoformat()}"
+    announced = session.get(VIEWED_KEY)
+    announced = announced if isinstance(announced, list) else []
+    if mark in announced:
+        return
+    proposal_signals.proposal_viewed.send(stamp.id, contact_id=contact_id, opportunity_id=stamp.opportunity_id)
+    db.session.commit()
+    session[VIEWED_KEY] = [*announced[-19:], mark]
 
 
 @bp.post("/<int:proposal_id>/options")

@@ -77,8 +77,10 @@ def _admin_rules(app):
     return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")]
 
 
-def test_only_the_login_page_is_open_without_a_staff_login():
-    assert {"admin.auth.login"} == PUBLIC_ENDPOINTS
+def test_only_the_login_page_and_the_calendar_feed_are_open_without_a_staff_login():
+    # The feed is fetched by a calendar app, with no session: its private token is the
+    # credential (admin/sales/people/views.py; tests/admin/sales/test_authorization_rules.py).
+    assert {"admin.auth.login", "admin.sales_people.calendar_feed"} == PUBLIC_ENDPOINTS
 
 
 def test_every_admin_page_redirects_to_login_when_signed_out(app, client):

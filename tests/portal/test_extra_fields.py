@@ -257,7 +257,123 @@ def scenario_verify_check(app, make, extras, **_):
     assert snapshot(app) == before  # the verify page stores nothing it was sent
 
 
+# --- sales: the quote requests and the supplier page -----------------------------------
+
+QUOTE = {"name": "Vera Visitor", "email": "vera@visitor.example", "address": "12 Elm St", "need": "Weekly mowing"}
+
+
+def _lead_facts(app):
+    from portal.domains.sales.models import Lead
+
+    return [
+        (lead.status, lead.origin, lead.organization_id, lead.contact_id, lead.opportunity_id)
+        for lead in _rows(app, Lead)
+    ]
+
+
+def scenario_quotes_request(app, extras, **_):
+    earlier = _lead_facts(app)
+    with protected_rows(app):
+        response = app.test_client().post("/quote", data={**extras, **QUOTE})
+    assert response.status_code == 303
+    # A lead from the public page: open, of no customer, whatever ids and status were sent.
+    assert _lead_facts(app)[len(earlier) :] == [("open", "quote_page", None, None, None)]
+
+
+def scenario_quotes_ask(app, make, extras, portal_sign_in, **_):
+    contact = make.contact()
+    client = app.test_client()
+    portal_sign_in(client, contact)
+    earlier = _lead_facts(app)
+    with protected_rows(app):
+        response = client.post("/quotes/new", data={**extras, "need": "Hedge trimming"})
+    assert response.status_code == 303
+    # Tied to the signed-in contact and their organization, not to the intruder's ids.
+    assert _lead_facts(app)[len(earlier) :] == [("open", "portal", contact.organization_id, contact.id, None)]
+
+
+def _supplier_request(app, make, name: str):
+    from portal.domains.identity.models import StaffUser
+    from portal.domains.sales import supplier_quotes
+    from portal.domains.sales.models import Opportunity
+    from tests.admin.sales import more_factories as more
+
+    staff = make.staff()
+    _org, (supplier_contact,) = more.supplier(app, name=name, contacts=(f"{name.lower()}@supplier.example",))
+    opportunity_id = more.opportunity(app, rep_id=staff.id)
+    with app.app_context():
+        (issued,) = supplier_quotes.request_supplier_quotes(
+            db.session.get(Opportunity, opportunity_id), [supplier_contact], db.session.get(StaffUser, staff.id), ""
+        )
+        db.session.commit()
+        request_id, token = issued.request.id, issued.token
+        db.session.remove()
+    return request_id, token
+
+
+def _supplier_facts(app, request_id):
+    from portal.domains.sales.models_more import SupplierQuoteLine, SupplierQuoteRequest
+
+    with app.app_context():
+        quote = db.session.get(SupplierQuoteRequest, request_id)
+        lines = db.session.scalars(
+            select(SupplierQuoteLine).where(SupplierQuoteLine.request_id == request_id).order_by(SupplierQuoteLine.id)
+        ).all()
+        facts = (
+            quote.contact_id,
+            quote.opportunity_id,
+            quote.currency,
+            [(line.id, line.description, line.quantity) for line in lines],
+        )
+        answers = [(line.id, line.unit_price) for line in lines]
+        db.session.remove()
+        return facts, answers
+
+
+def scenario_supplier_quotes_submit(app, make, extras, **_):
+    request_id, token = _supplier_request(app, make, "Acme")
+    before, answers = _supplier_facts(app, request_id)
+    data = {**extras, "note": "Until June"}
+    for line_id, _price in answers:
+        data[f"price_{line_id}"] = "40"
+        data[f"lead_{line_id}"] = "3"
+    with protected_rows(app):
+        response = app.test_client().post(f"/sq/{token}", data=data)
+    assert response.status_code == 200
+    after, answered = _supplier_facts(app, request_id)
+    # The prices typed, on the lines asked for; nothing of the request itself moved.
+    assert after == before and {price for _id, price in answered} == {Decimal("40.00")}
+
+
+def scenario_supplier_quotes_renew(app, make, extras, **_):
+    import re
+
+    from portal.domains.sales.models_more import SupplierQuoteRequest
+
+    request_id, token = _supplier_request(app, make, "Birch")
+    with app.app_context():
+        db.session.get(SupplierQuoteRequest, request_id).expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        db.session.remove()
+    client = app.test_client()
+    page = client.get(f"/sq/{token}").get_data(as_text=True)
+    ref = re.search(r'name="ref" value="([^"]+)"', page).group(1)
+    before, _answers = _supplier_facts(app, request_id)
+    with protected_rows(app):
+        response = client.post("/sq/renew", data={**extras, "ref": ref})
+    assert response.status_code == 200
+    after, _answers = _supplier_facts(app, request_id)
+    assert after == before  # a new link for the same request: same contact, opportunity, lines
+    with app.app_context():
+        renewed = db.session.get(SupplierQuoteRequest, request_id)
+        assert renewed.expires_at > utcnow() and renewed.submitted_at is None
+
+
 SCENARIOS: dict[str, Callable] = {
+    "quotes.request": scenario_quotes_request,
+    "quotes.ask": scenario_quotes_ask,
+    "supplier_quotes.submit": scenario_supplier_quotes_submit,
+    "supplier_quotes.renew": scenario_supplier_quotes_renew,
     "verify.check": scenario_verify_check,
     "languages.switch": scenario_languages_switch,
     "links.renew": scenario_links_renew,

@@ -120,6 +120,9 @@ class ProposalStamp:
     updated_at: datetime
     signed_at: datetime | None
     sales_rep_name: str
+    # The opportunity it quotes for, if any: a view of it is that opportunity's customer
+    # activity (announced without another query).
+    opportunity_id: int | None
 
 
 # The columns of a ProposalStamp, in order (the portal's access query selects them too).
@@ -132,6 +135,7 @@ STAMP_COLUMNS = (
     Proposal.updated_at,
     Proposal.signed_at,
     StaffUser.name,
+    Proposal.opportunity_id,
 )
 
 

@@ -9,7 +9,8 @@ a signal may come again for the same event (delivering twice, a retried request)
 
 - ``proposal_delivered(proposal, staff=, contact=, first=)``: ``first`` when this
   delivery moved the draft to delivered;
-- ``proposal_viewed(proposal_id, contact_id=)``: a contact opened the portal page;
+- ``proposal_viewed(proposal_id, contact_id=, opportunity_id=)``: a contact opened the
+  portal page of a proposal of that opportunity (once a day per browser session);
 - ``proposal_signed(proposal, contact=, signature=)``: the customer's signature;
 - ``proposal_won(proposal, staff=)`` and
   ``proposal_lost(proposal, staff=, reason=, competitor=, detail=)``: staff decisions.

@@ -133,9 +133,11 @@ def _opportunity_of(proposal_id: int) -> int | None:
 
 
 @proposal_viewed.connect
-def _on_proposal_viewed(sender, contact_id: int | None = None, **_kwargs) -> None:
-    """A contact opened the portal page of a proposal: its opportunity heard from them."""
+def _on_proposal_viewed(sender, contact_id: int | None = None, opportunity_id: int | None = None, **_kwargs) -> None:
+    """A contact opened the portal page of a proposal: its opportunity heard from them
+    (the sender may name the opportunity, saving the query)."""
     proposal_id = sender.id if isinstance(sender, Proposal) else sender
-    opportunity_id = _opportunity_of(proposal_id)
+    if opportunity_id is None:
+        opportunity_id = _opportunity_of(proposal_id)
     if opportunity_id is not None:
         record_customer_activity(opportunity_id, utcnow(), granularity=VIEW_GRANULARITY)
