@@ -20,6 +20,7 @@ def _expect():
 
 
 def _drag_with_mouse(page, source, target) -> None:
+    _sortable_ready(page)
     """Press, move in small steps (Sortable starts a drag after a few pixels), release."""
     start, end = source.bounding_box(), target.bounding_box()
     page.mouse.move(start["x"] + 20, start["y"] + 10)
@@ -57,7 +58,14 @@ def test_drag_a_card_to_another_stage_and_it_stays_after_reload(app, make, live_
     assert not watcher.foreign_requests and not watcher.page_errors
 
 
+def _sortable_ready(page) -> None:
+    """board.js has made the columns sortable (a drag before that is only a scroll; on a
+    loaded machine the script can run after the test's first touch)."""
+    page.locator("ol.cards[data-sortable='1']").first.wait_for(state="attached", timeout=15000)
+
+
 def _touch_drag(page, source, target) -> None:
+    _sortable_ready(page)
     session = page.context.new_cdp_session(page)
     start, end = source.bounding_box(), target.bounding_box()
     x0, y0 = start["x"] + 20, start["y"] + 10
@@ -88,7 +96,7 @@ def test_a_touch_drag_on_a_tablet_moves_the_card_too(app, make, live_server, new
     staff_login(page, rep)
     page.goto("/admin/sales/board")
     _touch_drag(page, page.locator(f"#card-{opportunity.id} .card-facts"), page.locator(f"#stage-{qualified} ol.cards"))
-    expect(page.locator(f"#stage-{qualified} #card-{opportunity.id}")).to_be_visible()
+    expect(page.locator(f"#stage-{qualified} #card-{opportunity.id}")).to_be_visible(timeout=15000)
     page.reload()
     expect(page.locator(f"#stage-{qualified} #card-{opportunity.id}")).to_be_visible()
 
