@@ -97,6 +97,9 @@ def test_a_touch_drag_on_a_tablet_moves_the_card_too(app, make, live_server, new
     page.goto("/admin/sales/board")
     _touch_drag(page, page.locator(f"#card-{opportunity.id} .card-facts"), page.locator(f"#stage-{qualified} ol.cards"))
     expect(page.locator(f"#stage-{qualified} #card-{opportunity.id}")).to_be_visible(timeout=15000)
+    # Sortable moves the card at once; the server's answer says it was saved (a reload
+    # before that would race the POST).
+    expect(page.locator("#board-message")).to_contain_text("Moved to Qualified", timeout=15000)
     page.reload()
     expect(page.locator(f"#stage-{qualified} #card-{opportunity.id}")).to_be_visible()
 
