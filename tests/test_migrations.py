@@ -606,6 +606,50 @@ def _data_sales_more(conn) -> None:
     )
 
 
+def _data_contracts(conn) -> None:
+    """6d14615acd79: the sample site becomes a property (zone, notes, site contact); an
+    active contract there with revision v.0 (one included, one optional service), and
+    the sample opportunity selling that optional service under the contract."""
+    conn.execute(
+        text("UPDATE sites SET zone = 'North', notes = 'Gate code 1234', site_contact_id = 101 WHERE id = 101")
+    )
+    _insert(
+        conn,
+        "contracts",
+        id=101,
+        number="C-101",
+        organization_id=101,
+        site_id=101,
+        title="Grounds care 2027",
+        status="active",
+        billing_cycle="monthly",
+        currency="USD",
+        starts_on=date(2027, 1, 1),
+        ends_on=date(2027, 12, 31),
+        notes="",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    _insert(
+        conn, "contract_revisions", id=101, contract_id=101, number=0, included_total="180.00", note="", created_at=NOW
+    )
+    conn.execute(text("UPDATE contracts SET current_revision_id = 101 WHERE id = 101"))
+    for line_id, kind, price in ((101, "included", "45.00"), (102, "optional", "120.00")):
+        _insert(
+            conn,
+            "contract_lines",
+            id=line_id,
+            revision_id=101,
+            kind=kind,
+            service_id=101,
+            description="Mowing",
+            quantity="4.000",
+            unit_price=price,
+            position=1,
+        )
+    conn.execute(text("UPDATE opportunities SET contract_id = 101, offered_service_id = 101 WHERE id = 101"))
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
@@ -616,6 +660,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "5a1e5c0de001": _data_sales,
     "7c3d9b21f0a4": _data_sales_rules,
     "ef13710e4b14": _data_sales_more,
+    "6d14615acd79": _data_contracts,
 }
 
 
@@ -719,6 +764,8 @@ KNOWN_SERVER_DEFAULTS = {
     ("organizations", "billing_address"): "",
     ("organizations", "billing_attention"): "",
     ("organizations", "zone"): "",
+    ("sites", "zone"): "",
+    ("sites", "notes"): "",
 }
 
 

@@ -145,7 +145,14 @@ class Site(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(Text, default="")
+    # A property's territory ("North"); empty means the organization's zone applies.
+    zone: Mapped[str] = mapped_column(String(80), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # Who to address at this property (a contact of its organization); a campaign's
+    # proposal goes to them, else to the organization's primary contact.
+    site_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = created_at_column()
 
     organization: Mapped[Organization] = relationship(lazy="raise")
+    site_contact: Mapped[Contact | None] = relationship(foreign_keys=[site_contact_id], lazy="raise")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.core.db import MONEY, QUANTITY, ZERO, created_at_column, utcnow
@@ -226,6 +226,17 @@ class Opportunity(db.Model):
         Index("ix_opportunities_outcome_last_activity", "outcome", "last_customer_activity_at"),
         Index("ix_opportunities_created_at", "created_at"),
         trigram_index("ix_opportunities_label_key_trgm", "label_key"),
+        # One open opportunity per (contract, offered service): what makes a campaign
+        # run, a second run, a double click or two staff at once make it only once.
+        # Closing the opportunity (won, lost) frees the key for a later campaign.
+        Index(
+            "uq_opportunities_open_contract_service",
+            "contract_id",
+            "offered_service_id",
+            unique=True,
+            sqlite_where=text("outcome = 'open' AND contract_id IS NOT NULL"),
+            postgresql_where=text("outcome = 'open' AND contract_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -249,6 +260,10 @@ class Opportunity(db.Model):
     closed_at: Mapped[datetime | None]
     lost_detail: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # The contract this opportunity sells an optional service of, and that service
+    # (the Optional Service Opportunity screen); by table name, contracts sit above.
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    offered_service_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_items.id"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
