@@ -650,6 +650,12 @@ def _data_contracts(conn) -> None:
     conn.execute(text("UPDATE opportunities SET contract_id = 101, offered_service_id = 101 WHERE id = 101"))
 
 
+def _data_one_contract_per_opportunity(conn) -> None:
+    """b7c41d2e9a10: the sample contract made from the sample opportunity (the unique
+    index allows one contract per opportunity and any number without one)."""
+    conn.execute(text("UPDATE contracts SET opportunity_id = 101 WHERE id = 101"))
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
@@ -661,6 +667,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "7c3d9b21f0a4": _data_sales_rules,
     "ef13710e4b14": _data_sales_more,
     "6d14615acd79": _data_contracts,
+    "b7c41d2e9a10": _data_one_contract_per_opportunity,
 }
 
 

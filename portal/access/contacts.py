@@ -556,3 +556,51 @@ def contact_lead(lead_id: int) -> tuple[Lead, ContactFacts]:
     if lead is None or lead.contact_id != facts.contact_id or lead.organization_id != facts.organization_id:
         abort(404)
     return lead, facts
+
+
+# --- contracts -------------------------------------------------------------------
+# Only a signed-in contact sees contracts (no link targets one), and only active ones,
+# as their level allows: ``requester`` those of their own organization at a property
+# whose site contact they are (the contract is addressed to them there), ``organization``
+# every one of their organization, ``organization_tree`` also the sub-organizations'.
+# The imports are local so that this section stays appended to the file: its top is
+# another feature's to change (the merge stays clean).
+
+
+def _contract_visible(facts: ContactFacts):
+    from sqlalchemy import false
+
+    from portal.domains.contracts.models import Contract, ContractStatus
+    from portal.domains.customers.models import Site
+
+    if not facts.signed_in:
+        return false()
+    active = Contract.status == ContractStatus.ACTIVE
+    if facts.level == "requester":
+        at_their_sites = select(Site.id).where(
+            Site.organization_id == facts.organization_id, Site.site_contact_id == facts.contact_id
+        )
+        return and_(active, Contract.organization_id == facts.organization_id, Contract.site_id.in_(at_their_sites))
+    if facts.level == "organization":
+        return and_(active, Contract.organization_id == facts.organization_id)
+    return and_(active, Contract.organization_id.in_(subtree_ids(facts.organization_id)))
+
+
+def contact_contracts_query(facts: ContactFacts):
+    """The contracts a contact's portal lists (active ones their level covers)."""
+    from portal.domains.contracts.models import Contract
+
+    return select(Contract).where(_contract_visible(facts))
+
+
+def contact_contract(contract_id: int):
+    """An active contract the signed-in contact's level covers, loaded for its page,
+    with the contact's facts; else 404."""
+    from portal.domains.contracts.models import Contract
+    from portal.domains.contracts.operations import load_contract
+
+    facts = current_contact()
+    visible = db.session.scalar(select(Contract.id).where(Contract.id == contract_id, _contract_visible(facts)))
+    if visible is None:
+        abort(404)
+    return load_contract(contract_id), facts

@@ -11,7 +11,7 @@
 Anything else is a 404, with no hint that it exists. Sub-organizations are separate
 customers: a team on the parent does not open the children.
 
-One module per kind of object: ``organizations`` (sight lines, the organization
+One module per kind of object: ``contracts``, ``organizations`` (sight lines, the organization
 filter, contacts), ``proposals``, ``opportunities`` (and leads), ``tickets``, ``setup`` (service setup, outbox,
 reports) and ``abilities`` (``staff_can``, the templates' ``can``). This package only
 re-exports them, so ``from portal.access.staff import x`` keeps working; each rule
@@ -19,6 +19,14 @@ has one copy, in its module.
 """
 
 from portal.access.staff.abilities import staff_can
+from portal.access.staff.contracts import (
+    contract_filter,
+    staff_contract,
+    staff_contracts_query,
+    staff_may_see_contract,
+    staff_may_work_contract,
+    staff_may_work_contracts,
+)
 from portal.access.staff.leads import staff_leads_query, staff_may_work_leads
 from portal.access.staff.opportunities import (
     lead_filter,
@@ -69,6 +77,12 @@ from portal.access.staff.tickets import (
 
 __all__ = [
     "SEE_ALL",
+    "contract_filter",
+    "staff_contract",
+    "staff_contracts_query",
+    "staff_may_see_contract",
+    "staff_may_work_contract",
+    "staff_may_work_contracts",
     "lead_filter",
     "opportunity_filter",
     "organization_filter",

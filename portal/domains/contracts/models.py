@@ -81,8 +81,12 @@ class Contract(db.Model):
     type_id: Mapped[int | None] = mapped_column(ForeignKey("sales_opportunity_types.id"))
     # The won opportunity it was made from, if any (by table name: sales sits below).
     # use_alter: opportunities.contract_id points back here (a campaign's opportunity).
+    # Unique: one contract per won opportunity, held by the index and not only a check
+    # (a double tap on "Make contract"); NULLs (typed contracts) never collide.
     opportunity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("opportunities.id", use_alter=True, name="fk_contracts_opportunity_id_opportunities"), index=True
+        ForeignKey("opportunities.id", use_alter=True, name="fk_contracts_opportunity_id_opportunities"),
+        index=True,
+        unique=True,
     )
     # Points at the revision in force; use_alter breaks the contracts <-> revisions cycle.
     current_revision_id: Mapped[int | None] = mapped_column(

@@ -23,6 +23,7 @@ class Subject:
     TICKET = "ticket"
     OPPORTUNITY = "opportunity"
     LEAD = "lead"
+    CONTRACT = "contract"
 
 
 class TimelineEntry(db.Model):
