@@ -143,6 +143,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
+    from portal.contracts.views import bp as contracts_bp
     from portal.home.views import bp as home_bp
     from portal.languages.views import bp as languages_bp
     from portal.links.views import bp as links_bp
@@ -162,6 +163,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(verify_bp)
     app.register_blueprint(quotes_bp)
     app.register_blueprint(supplier_quotes_bp)
+    app.register_blueprint(contracts_bp)
     app.register_blueprint(admin_bp)
 
     @app.get("/")

@@ -86,3 +86,15 @@ def won_opportunity(app, make, rep: StaffUser, organization, contact, items, opt
         proposals.mark_won(proposals.load_proposal(proposal.id), staff)
         db.session.commit()
         return _detach(db.session.get(Opportunity, opportunity.id)), proposal.id
+
+
+def add_lines(app, actor: StaffUser, contract: Contract, rows, kind: str = LineKind.INCLUDED) -> None:
+    """Add (catalog item, quantity, price) services to ``contract`` and commit."""
+    with app.app_context():
+        staff = db.session.get(StaffUser, actor.id)
+        loaded = db.session.get(Contract, contract.id)
+        for item, quantity, price in rows:
+            contracts.add_line(
+                staff, loaded, contracts.LineInput(item.id, kind, Decimal(str(quantity)), Decimal(str(price)))
+            )
+        db.session.commit()

@@ -50,7 +50,7 @@ def test_the_organization_page_lists_its_sites_with_add_and_deactivate_for_edito
     assert "North campus" in section and "Old depot" in section
     assert f'action="/admin/organizations/{organization.id}/sites"' in section
     assert len(re.findall(r'action="/admin/sites/\d+/deactivate"', section)) == 1  # the active site only
-    assert '<h2>Sites <small class="muted">(1)</small></h2>' in section  # one active
+    assert '<h2>Properties <small class="muted">(1)</small></h2>' in section  # one active
 
 
 def test_adding_a_site_with_htmx_returns_the_section_with_it(app, make, login):
@@ -76,7 +76,7 @@ def test_a_plain_form_adds_a_site_and_goes_back_to_the_organization_page(app, ma
     response = client.post(f"/admin/organizations/{organization.id}/sites", data={"name": "Main building"})
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/admin/organizations/{organization.id}#sites")
-    assert "Site Main building added." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Property Main building added." in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_a_site_without_a_name_or_with_a_taken_name_is_refused_with_422_and_nothing_stored(app, make, login):

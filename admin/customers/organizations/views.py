@@ -41,6 +41,7 @@ from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.i18n import language_options
 from portal.core.parsing import parse_id
+from portal.domains.contracts import queries as contract_queries
 from portal.domains.customers import organizations as service
 from portal.domains.customers.models import Organization
 from portal.domains.identity.models import StaffUser
@@ -433,4 +434,5 @@ def show(organization_id: int):
         invoice_templates=INVOICE_TEMPLATE_LABELS,
         tax_regions=TAX_REGION_LABELS,
         **sites_context(organization),
+        contracts=contract_queries.contracts_of(organization_id=organization.id),
     )

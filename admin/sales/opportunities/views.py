@@ -31,6 +31,7 @@ from portal.core.errors import DomainError, InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import optional_id
+from portal.domains.contracts.operations import contract_from_opportunity, contract_of_opportunity
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import CatalogItem
@@ -455,6 +456,7 @@ def _show_context(opportunity: Opportunity, lost_form: LostForm | None = None) -
         lost_form=lost_form,
         move_form=move_form,
         events=events_for(Subject.OPPORTUNITY, opportunity.id, limit=100),
+        contract=contract_of_opportunity(opportunity.id),
     )
 
 
@@ -499,3 +501,14 @@ def make_proposal(opportunity_id: int):
     outcome = attempt(lambda: service.make_proposal(current_user, opportunity).id)
     flash(_("Draft proposal made from the opportunity."), "success")
     return redirect_after_post(url_for("admin.proposals.show", proposal_id=outcome.value))
+
+
+@bp.post("/opportunities/<int:opportunity_id>/contract")
+def make_contract(opportunity_id: int):
+    """A draft contract from a won opportunity's signed proposal, opened on its page
+    (a second attempt is refused with the first contract's number: 409)."""
+    staff_opportunity(current_user, opportunity_id, work=True)
+    opportunity = service.load_opportunity(opportunity_id)
+    outcome = attempt(lambda: contract_from_opportunity(current_user, opportunity).id)
+    flash(_("Draft contract made from the signed proposal: check it, then activate it."), "success")
+    return redirect_after_post(url_for("admin.contracts.show", contract_id=outcome.value))

@@ -150,12 +150,19 @@ def _check_date(value: date | None, invalid: bool, name: str, errors: dict[str, 
         errors[name] = _("Enter a date within %(years)s years of today.", years=DATE_YEARS)
 
 
-def _validate(data: ContractInput, today: date, organization_id: int | None = None) -> tuple[Organization, Site]:
+def _validate(
+    data: ContractInput, today: date, organization_id: int | None = None, visible_org=None
+) -> tuple[Organization, Site]:
     """The organization and property of a valid header; ``InvalidInput`` (a message
-    per field) otherwise. ``organization_id`` fixes the organization (an edit)."""
+    per field) otherwise. ``organization_id`` fixes the organization (an edit);
+    ``visible_org(id)`` says whether the actor may see a chosen one (the view's access
+    rule: one they may not see is "choose", as if it did not exist)."""
     errors: dict[str, str] = {}
     organization = db.session.get(Organization, organization_id or data.organization_id or 0)
+    if organization is not None and organization_id is None and visible_org is not None:
+        organization = organization if visible_org(organization.id) else None
     if organization is None or (organization_id is None and not organization.is_active):
+        organization = None
         errors["organization_id"] = _("Choose an organization.")
     site = db.session.get(Site, data.site_id) if data.site_id else None
     if site is None:
@@ -187,10 +194,10 @@ def _event(contract: Contract, kind: str, staff: StaffUser | None = None, detail
     record_event(Subject.CONTRACT, contract.id, kind, staff=staff, detail=detail)
 
 
-def create_contract(actor: StaffUser, data: ContractInput, today: date | None = None) -> Contract:
+def create_contract(actor: StaffUser, data: ContractInput, today: date | None = None, visible_org=None) -> Contract:
     """A new draft contract with an empty v.0 (its services are added next)."""
     today = today or date.today()
-    organization, site = _validate(data, today)
+    organization, site = _validate(data, today, visible_org=visible_org)
     contract = Contract(
         number=next_number(),
         organization_id=organization.id,
