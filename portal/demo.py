@@ -55,6 +55,9 @@ def seed_demo() -> dict:
     from portal.demo_sales_more import seed_sales_more_demo
 
     seed_sales_more_demo()  # supplier quotations (SALES-MORE), once, on its own check
+    from portal.demo_contracts import seed_contracts_demo
+
+    seed_contracts_demo()  # properties and contracts (optional services), once, on its own check
     rep = db.session.scalar(select(StaffUser).where(StaffUser.email == "sales@demo.porchlight"))
     delivered = db.session.scalar(
         select(Proposal).where(Proposal.status == "delivered", Proposal.signed_at.is_(None)).order_by(Proposal.id)
