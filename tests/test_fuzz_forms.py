@@ -174,7 +174,8 @@ def _url(rule, values: dict) -> str:
 
 
 def _seed(app) -> tuple[dict, list[int]]:
-    from portal.domains.customers.models import Contact, Organization
+    from portal.domains.contracts.models import Contract, ContractLine
+    from portal.domains.customers.models import Contact, Organization, Site
     from portal.domains.identity.models import StaffUser
     from portal.domains.proposals.models import Proposal, ProposalLine
     from portal.domains.sales.models import Opportunity, Stage
@@ -183,7 +184,19 @@ def _seed(app) -> tuple[dict, list[int]]:
     with app.app_context():
         info = seed_demo()
         ids = set()
-        for model in (Proposal, ProposalLine, Ticket, Organization, Contact, StaffUser, Opportunity, Stage):
+        for model in (
+            Proposal,
+            ProposalLine,
+            Ticket,
+            Organization,
+            Contact,
+            StaffUser,
+            Opportunity,
+            Stage,
+            Contract,
+            ContractLine,
+            Site,
+        ):
             ids |= set(db.session.scalars(select(model.id).limit(5)))
         db.session.remove()
     return info, sorted(ids)

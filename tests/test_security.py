@@ -104,6 +104,8 @@ def world(app, make, login, open_link):
     # sales: the CSRF check answers before any of these is looked up, so ids of rows that
     # need not exist serve (each route's own tests load real ones)
     values.update(lead_id=1, opportunity_id=1, rule_id=1, team_id=1, absence_id=1, entry_id=1, slug="stages")
+    # contracts: likewise, the CSRF check answers first (tests/admin/contracts load real ones)
+    values.update(contract_id=1)
     values["staff_id"] = staff.id
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},

@@ -16,9 +16,7 @@ def test_the_demo_has_properties_and_contracts_offering_aeration_once(app):
     with app.app_context():
         seed_demo()
         seed_demo()
-        statuses = dict(
-            db.session.execute(select(Contract.status, func.count()).group_by(Contract.status)).all()
-        )
+        statuses = dict(db.session.execute(select(Contract.status, func.count()).group_by(Contract.status)).all())
         assert statuses[ContractStatus.ACTIVE] == 5
         assert statuses[ContractStatus.DRAFT] == 1 and statuses[ContractStatus.EXPIRED] == 1
         aeration = db.session.scalar(select(CatalogItem.id).where(CatalogItem.code == "AERATE"))
