@@ -21,7 +21,6 @@ from portal.access.staff import (
     staff_contract,
     staff_contracts_query,
     staff_may_see_organization,
-    staff_may_work_contract,
     staff_may_work_contracts,
 )
 from portal.core.errors import DomainError
@@ -63,7 +62,6 @@ def index():
         status_filter=status,
         statuses=ContractStatus.ALL,
         keep=keep,
-        may_create=staff_may_work_contracts(current_user),
     )
 
 
@@ -205,7 +203,6 @@ def _page(contract: Contract, status: int = 200, block: str | None = None, **for
         cancel_form=forms.pop("cancel_form", None) or CancelForm(formdata=None),
         revisions=service.revisions_of(contract),
         events=events_for(Subject.CONTRACT, contract.id, limit=100),
-        may_work=staff_may_work_contract(current_user, contract),
         editable=contract.status in (ContractStatus.DRAFT, ContractStatus.ACTIVE),
     )
 

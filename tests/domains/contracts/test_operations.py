@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
@@ -272,3 +272,31 @@ def test_the_unique_index_holds_one_contract_per_opportunity(app, make, world):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def test_a_change_from_a_stale_page_is_refused_not_made_twice(app, world):
+    """Two staff change an active contract at once: the second works from the revision
+    it read, which is no longer in force, so its claim finds no row and it is refused
+    (no second v.1, no unique-constraint 500)."""
+    rep, org, site, mowing, aeration = world
+    contract = make_contract(app, rep, org, site, included=[(mowing, 1, "40")], active=True)
+    with app.app_context():
+        staff = db.session.get(StaffUser, rep.id)
+        first = db.session.get(Contract, contract.id)
+        contracts.add_line(staff, first, contracts.LineInput(aeration.id, LineKind.OPTIONAL, "1", "99"))
+        db.session.commit()
+        stale = db.session.get(Contract, contract.id)  # what the second page read: v.1 in force
+        v0 = db.session.scalar(
+            select(ContractRevision.id).where(ContractRevision.contract_id == contract.id, ContractRevision.number == 0)
+        )
+        # Meanwhile the row moved on (another change): the object in hand does not know.
+        db.session.execute(
+            update(Contract)
+            .where(Contract.id == contract.id)
+            .values(current_revision_id=v0)
+            .execution_options(synchronize_session=False)
+        )
+        with pytest.raises(NotAllowed, match="changed meanwhile"):
+            contracts.add_line(staff, stale, contracts.LineInput(aeration.id, LineKind.OPTIONAL, "1", "98"))
+        db.session.rollback()
+        assert [r.number for r in contracts.revisions_of(db.session.get(Contract, contract.id))] == [0, 1]
