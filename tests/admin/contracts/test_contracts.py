@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.core.extensions import db
-from portal.domains.contracts.models import Contract, ContractRevision, ContractStatus, LineKind
+from portal.domains.contracts.models import Contract, ContractLine, ContractRevision, ContractStatus, LineKind
 from portal.domains.customers.models import Site
 from tests.contract_factories import make_contract, won_opportunity
 
@@ -136,13 +136,11 @@ def test_services_are_added_changed_and_removed_with_htmx_partials(app, admin_cl
     )
     assert plain.status_code == 303
     with app.app_context():
-        line_id = db.session.scalar(select(func.min(Contract.id)).select_from(Contract)) and db.session.scalar(
-            select(ContractRevision.id).where(ContractRevision.contract_id == contract.id)
-        )
-        from portal.domains.contracts.models import ContractLine
-
+        revision_id = db.session.scalar(select(ContractRevision.id).where(ContractRevision.contract_id == contract.id))
         mowing_line = db.session.scalar(
-            select(ContractLine.id).where(ContractLine.revision_id == line_id, ContractLine.kind == LineKind.INCLUDED)
+            select(ContractLine.id).where(
+                ContractLine.revision_id == revision_id, ContractLine.kind == LineKind.INCLUDED
+            )
         )
     changed = admin_client.post(
         f"{base}/lines/{mowing_line}",
