@@ -23,6 +23,7 @@ from portal.access.staff.leads import staff_leads_query, staff_may_work_leads
 from portal.access.staff.opportunities import (
     lead_filter,
     opportunity_filter,
+    opportunity_filter_parts,
     staff_lead,
     staff_may_create_opportunity,
     staff_may_edit_sales_lists,
@@ -71,6 +72,7 @@ __all__ = [
     "SEE_ALL",
     "lead_filter",
     "opportunity_filter",
+    "opportunity_filter_parts",
     "organization_filter",
     "proposal_filter",
     "sees_everything",
