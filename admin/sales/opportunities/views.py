@@ -18,7 +18,7 @@ from admin.operations import attempt
 from admin.sales.opportunities.forms import LostForm, MoveForm, OpportunityForm
 from portal.access.staff import (
     lead_filter,
-    opportunity_filter,
+    opportunity_filter_parts,
     organization_filter,
     staff_may_create_opportunity,
     staff_may_see_organization,
@@ -71,7 +71,7 @@ def _may_create() -> None:
 
 def _board_context(show_closed: bool, message: str | None = None, error: bool = False) -> dict:
     stages = lists.entries(Stage) if show_closed else lists.open_stages()
-    columns = queries.board(opportunity_filter(current_user), stages)
+    columns = queries.board(opportunity_filter_parts(current_user), stages)
     return dict(
         columns=columns,
         show_closed=show_closed,
@@ -145,7 +145,11 @@ def index():
     """The opportunities one may see; htmx asks for the results block as one types."""
     filters = queries.Filters.from_args(request.args)
     page = queries.list_page(
-        staff_opportunities_query(current_user), filters, current_user.id, request.args.get("after")
+        staff_opportunities_query(current_user),
+        filters,
+        current_user.id,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
     )
     return render_page(
         INDEX,

@@ -31,6 +31,7 @@ from portal.access.staff.leads import staff_leads_query, staff_may_work_leads
 from portal.access.staff.opportunities import (
     lead_filter,
     opportunity_filter,
+    opportunity_filter_parts,
     staff_lead,
     staff_may_create_opportunity,
     staff_may_edit_sales_lists,
@@ -85,6 +86,7 @@ __all__ = [
     "staff_may_work_contracts",
     "lead_filter",
     "opportunity_filter",
+    "opportunity_filter_parts",
     "organization_filter",
     "proposal_filter",
     "sees_everything",

@@ -211,6 +211,10 @@ class Opportunity(db.Model):
         # The board: newest per stage, and its counts and sums per currency.
         Index("ix_opportunities_stage_id_id", "stage_id", "id"),
         Index("ix_opportunities_stage_id_currency_amount", "stage_id", "currency", "amount"),
+        # A staff member's board: each part of the access rule (their own, an
+        # organization's) an index range per stage (``queries.board``).
+        Index("ix_opportunities_rep_id_stage_id_id", "rep_id", "stage_id", "id"),
+        Index("ix_opportunities_organization_id_stage_id_id", "organization_id", "stage_id", "id"),
         # The list's filters and sorts, each with id for keyset pages.
         Index("ix_opportunities_outcome_id", "outcome", "id"),
         Index("ix_opportunities_rep_id_id", "rep_id", "id"),

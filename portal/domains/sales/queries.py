@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, or_, select, union, union_all
+from sqlalchemy.orm import load_only, selectinload
 
 from portal.core.db import utcnow
 from portal.core.extensions import db
@@ -35,6 +35,25 @@ CARD_OPTIONS = (
     selectinload(Opportunity.stage),
 )
 
+# A board card reads these columns only (hundreds of cards: about a tenth of the board's
+# time went to filling every column); any other is an error, never a lazy load.
+BOARD_CARD_OPTIONS = (
+    load_only(
+        Opportunity.title,
+        Opportunity.organization_id,
+        Opportunity.lead_id,
+        Opportunity.rep_id,
+        Opportunity.stage_id,
+        Opportunity.outcome,
+        Opportunity.amount,
+        Opportunity.currency,
+        Opportunity.next_contact_on,
+        Opportunity.created_at,
+        raiseload=True,
+    ),
+    *CARD_OPTIONS[:3],  # its customer (organization or lead) and rep; the column is its stage
+)
+
 
 @dataclass
 class Column:
@@ -48,22 +67,34 @@ class Column:
         return self.count > len(self.cards)
 
 
-def board(visibility, stages: list[Stage]) -> list[Column]:
+def board(parts: list, stages: list[Stage]) -> list[Column]:
     """The columns of ``stages``: each with its newest cards (bounded), its count and
-    its amounts per currency; ``visibility`` is the access filter's WHERE clause."""
+    its amounts per currency. ``parts`` is the access filter as a list of WHERE clauses
+    (an opportunity is seen when any holds: ``opportunity_filter_parts``)."""
     if not stages:
         return []
-    parts = [
-        select(Opportunity.id)
-        .where(visibility, Opportunity.stage_id == stage.id)
+    if not parts:
+        return [Column(stage) for stage in stages]
+    visibility = parts[0] if len(parts) == 1 else or_(*parts)
+    # One statement: each column's newest ids per part of the access rule, each an index
+    # range of at most 50 ((stage, id); (rep, stage, id); (organization, stage, id)),
+    # rather than an OR the engines read by walking the stage's rows newest first.
+    # UNION drops an opportunity two parts both give; the newest 50 are kept below.
+    branches = [
+        select(Opportunity.id, Opportunity.stage_id)
+        .where(part, Opportunity.stage_id == stage.id)
         .order_by(Opportunity.id.desc())
         .limit(CARDS_PER_COLUMN)
         for stage in stages
+        for part in parts
     ]
-    # One statement: each column's newest ids (an index range per stage).
-    ids = [row[0] for row in db.session.execute(union_all(*(p.subquery().select() for p in parts)))]
+    merge = union_all if len(parts) == 1 else union
+    newest: dict[int, list[int]] = {}
+    for opportunity_id, stage_id in db.session.execute(merge(*(b.subquery().select() for b in branches))):
+        newest.setdefault(stage_id, []).append(opportunity_id)
+    ids = [i for column_ids in newest.values() for i in sorted(column_ids, reverse=True)[:CARDS_PER_COLUMN]]
     cards = (
-        list(db.session.scalars(select(Opportunity).where(Opportunity.id.in_(ids)).options(*CARD_OPTIONS)))
+        list(db.session.scalars(select(Opportunity).where(Opportunity.id.in_(ids)).options(*BOARD_CARD_OPTIONS)))
         if ids
         else []
     )
@@ -195,13 +226,13 @@ def filtered(base, filters: Filters, user_id: int):
     return query
 
 
-def _ordered(query, sort: str):
+def _ordered(query, sort: str, reverse: bool = False):
+    """The list's order (the sort column, then the id), or its reverse (a previous page
+    is read backwards from its cursor, then flipped)."""
     column, descending, _kind = SORTS[sort]
-    if column is Opportunity.id:
-        return query.order_by(Opportunity.id.desc())
-    if descending:
-        return query.order_by(column.desc(), Opportunity.id.desc())
-    return query.order_by(column, Opportunity.id)
+    columns = (Opportunity.id,) if column is Opportunity.id else (column, Opportunity.id)
+    descending = descending != reverse
+    return query.order_by(*(c.desc() if descending else c.asc() for c in columns))
 
 
 def _cursor_key(opportunity: Opportunity, sort: str) -> list:
@@ -245,19 +276,35 @@ def _decoded(cursor: str | None, sort: str):
 class Page:
     rows: list[Opportunity]
     next_cursor: str | None
+    previous_cursor: str | None = None
 
 
-def list_page(base, filters: Filters, user_id: int, after: str | None = None) -> Page:
-    """One page of the list, and the cursor of the next."""
+def list_page(base, filters: Filters, user_id: int, after: str | None = None, before: str | None = None) -> Page:
+    """One page of the list (the first, the one after ``after``, or the one before
+    ``before``: keyset cursors from another page) and the cursors of its neighbours."""
     query = filtered(base, filters, user_id)
-    key = _decoded(after, filters.sort)
     column, descending, kind = SORTS[filters.sort]
+    key = _decoded(after, filters.sort)
+    backwards = False
+    if key is None:
+        key = _decoded(before, filters.sort)
+        backwards = key is not None
     if key is not None:
         columns = (Opportunity.id,) if kind == "id" else (column, Opportunity.id)
-        query = query.where(after_key(columns, key, descending))
-    rows = list(db.session.scalars(_ordered(query, filters.sort).options(*CARD_OPTIONS).limit(PAGE_SIZE + 1)))
-    next_cursor = encode_cursor(_cursor_key(rows[PAGE_SIZE - 1], filters.sort)) if len(rows) > PAGE_SIZE else None
-    return Page(rows[:PAGE_SIZE], next_cursor)
+        query = query.where(after_key(columns, key, descending != backwards))
+    ordered = _ordered(query, filters.sort, reverse=backwards)
+    rows = list(db.session.scalars(ordered.options(*CARD_OPTIONS).limit(PAGE_SIZE + 1)))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if backwards:
+        rows.reverse()
+    has_next = True if backwards else more
+    has_previous = more if backwards else key is not None
+    return Page(
+        rows,
+        encode_cursor(_cursor_key(rows[-1], filters.sort)) if rows and has_next else None,
+        encode_cursor(_cursor_key(rows[0], filters.sort)) if rows and has_previous else None,
+    )
 
 
 def all_rows(base, filters: Filters, user_id: int, batch: int = 500) -> Iterator[Opportunity]:

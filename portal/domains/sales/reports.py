@@ -15,7 +15,7 @@ currency.
   lost reasons and competitors of the lost ones per month;
 - first response: business minutes to the first email to the customer
   (``first_response``), by rep, source and month of creation, median and 90th
-  percentile (nearest rank), computed with window functions in SQL.
+  percentile (nearest rank), counted here from one statement's rows.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, select
+from sqlalchemy import BigInteger, String, and_, case, cast, func, select, tuple_, type_coerce
 
 from portal.core.extensions import db
 from portal.domains.identity.models import StaffUser
@@ -321,66 +321,97 @@ class FirstResponseReport:
     by_month: list[ResponseRow]
 
 
-def _response_base(scope, months: MonthRange):
-    return (
+def _response_filter(scope, months: MonthRange):
+    return and_(Opportunity.created_at >= months.start, Opportunity.created_at < months.end, scope)
+
+
+def _response_groups_pg(scope, months: MonthRange) -> tuple[tuple, dict, dict, dict]:
+    """PostgreSQL: every table in one statement, one pass over the range (GROUPING SETS
+    of rep, source, month and all, with the ordered-set aggregates); returns the overall
+    summary and each table's summaries by key."""
+    month = _month(Opportunity.created_at)
+    minutes = OpportunityFirstResponse.business_minutes
+    rep, source = Opportunity.rep_id, Opportunity.source_id
+    stmt = (
         select(
-            Opportunity.rep_id.label("rep_id"),
-            Opportunity.source_id.label("source_id"),
-            _month(Opportunity.created_at).label("month"),
-            OpportunityFirstResponse.business_minutes.label("minutes"),
+            func.grouping(rep, source, month),
+            rep,
+            source,
+            month,
+            func.count(),
+            func.count(minutes),
+            func.percentile_cont(0.5).within_group(minutes),
+            func.percentile_disc(0.9).within_group(minutes),
         )
         .select_from(Opportunity)
         .outerjoin(OpportunityFirstResponse, OpportunityFirstResponse.opportunity_id == Opportunity.id)
-        .where(Opportunity.created_at >= months.start, Opportunity.created_at < months.end, scope)
-        .subquery("scope")
+        .where(_response_filter(scope, months))
+        .group_by(func.grouping_sets(tuple_(rep), tuple_(source), tuple_(month), tuple_()))
     )
+    # grouping(): a bit per argument left out of the row's set, the first the highest.
+    tables: dict[int, dict] = {0b011: {}, 0b101: {}, 0b110: {}, 0b111: {}}
+    for grouping, rep_id, source_id, month_key, n, responded, median, p90 in db.session.execute(stmt):
+        key = {0b011: rep_id, 0b101: source_id, 0b110: month_key, 0b111: 0}[grouping]
+        tables[grouping][key] = (key, n, responded, median, p90)
+    overall = tables[0b111].get(0, (0, 0, 0, None, None))
+    return overall, tables[0b011], tables[0b101], tables[0b110]
 
 
-def _response_summary_pg(base, key) -> list[tuple]:
-    """PostgreSQL: the same figures with its ordered-set aggregates (no window pass)."""
-    stmt = (
-        select(
-            key.label("key"),
-            func.count().label("n"),
-            func.count(base.c.minutes).label("responded"),
-            func.percentile_cont(0.5).within_group(base.c.minutes).label("median"),
-            func.percentile_disc(0.9).within_group(base.c.minutes).label("p90"),
-        )
-        .group_by(key)
-        .order_by(func.count().desc(), key)
-        .limit(ROW_LIMIT)
-    )
-    return list(db.session.execute(stmt))
-
-
-def _response_summary(base, key, partition: bool = True) -> list[tuple]:
-    """Per key: opportunities, responded, median (the middle one or two), p90 (nearest
-    rank: the smallest value with at least 90% of the values at or below it). One window
-    pass: answered rows are numbered first (NULLs last), ``m`` counts them."""
+def _response_groups(scope, months: MonthRange) -> tuple[tuple, dict, dict, dict]:
+    """SQLite: one statement reads the range's rows (rep, source, creation time as
+    stored, minutes: a range of the covering index and the first response by its key),
+    and they are counted here: SQLite has no GROUPING SETS, and a window pass per table
+    sorted the range four times (420 ms at 100,000 opportunities). The creation time is
+    read as its stored text (``YYYY-MM-DD HH:MM:SS``), whose first seven characters
+    are the month: cheaper than ``strftime`` on every row, and than parsing datetimes."""
     if _dialect() == "postgresql":
-        return _response_summary_pg(base, key)
-    over = {"partition_by": key} if partition else {}
-    ranked = select(
-        key.label("key"),
-        base.c.minutes,
-        func.row_number().over(order_by=base.c.minutes.asc().nulls_last(), **over).label("rn"),
-        func.count(base.c.minutes).over(**over).label("m"),
-    ).subquery("ranked")
-    answered = ranked.c.minutes.is_not(None)
-    middle = and_(answered, ranked.c.rn * 2 >= ranked.c.m, ranked.c.rn * 2 <= ranked.c.m + 2)
+        return _response_groups_pg(scope, months)
     stmt = (
         select(
-            ranked.c.key,
-            func.count().label("n"),
-            func.count(ranked.c.minutes).label("responded"),
-            func.avg(case((middle, ranked.c.minutes * 1.0))).label("median"),
-            func.min(case((and_(answered, ranked.c.rn * 10 >= ranked.c.m * 9), ranked.c.minutes))).label("p90"),
+            Opportunity.rep_id,
+            Opportunity.source_id,
+            type_coerce(Opportunity.created_at, String),
+            OpportunityFirstResponse.business_minutes,
         )
-        .group_by(ranked.c.key)
-        .order_by(func.count().desc(), ranked.c.key)
-        .limit(ROW_LIMIT)
+        .select_from(Opportunity)
+        .outerjoin(OpportunityFirstResponse, OpportunityFirstResponse.opportunity_id == Opportunity.id)
+        .where(_response_filter(scope, months))
     )
-    return list(db.session.execute(stmt))
+    everyone: list = []
+    by_rep: dict = {}
+    by_source: dict = {}
+    by_month: dict = {}
+    # Core, not the ORM: tens of thousands of plain tuples.
+    for rep_id, source_id, created, minutes in db.session.connection().execute(stmt):
+        everyone.append(minutes)
+        by_rep.setdefault(rep_id, []).append(minutes)
+        by_source.setdefault(source_id, []).append(minutes)
+        by_month.setdefault(created[:7], []).append(minutes)
+
+    def summaries(groups: dict) -> dict:
+        return {key: _summary(key, values) for key, values in groups.items()}
+
+    return _summary(0, everyone), summaries(by_rep), summaries(by_source), summaries(by_month)
+
+
+def _summary(key, minutes: list) -> tuple:
+    """(key, opportunities, responded, median, p90) of one group: the median is the
+    middle value or the mean of the middle two; the 90th percentile the nearest rank
+    (the smallest value with at least 90% of the values at or below it), as
+    PostgreSQL's ``percentile_cont(0.5)`` and ``percentile_disc(0.9)`` give them."""
+    answered = sorted(m for m in minutes if m is not None)
+    m = len(answered)
+    if not m:
+        return (key, len(minutes), 0, None, None)
+    middle = (answered[(m - 1) // 2] + answered[m // 2]) / 2
+    return (key, len(minutes), m, middle, answered[-(-9 * m // 10) - 1])
+
+
+def _largest(table: dict) -> list[tuple]:
+    """A table's summaries, the largest group first (then by key, no key last), at most
+    ``ROW_LIMIT``."""
+    ordered = sorted(table.values(), key=lambda row: (-row[1], row[0] is None, row[0] or 0))
+    return ordered[:ROW_LIMIT]
 
 
 def _response_row(values, label: str) -> ResponseRow:
@@ -396,12 +427,13 @@ def _response_row(values, label: str) -> ResponseRow:
 
 
 def first_response_report(scope, months: MonthRange) -> FirstResponseReport:
-    """Business minutes to first response by rep, source and month of creation."""
-    base = _response_base(scope, months)
-    overall = _response_summary(base, literal(0), partition=False) or [(0, 0, 0, None, None)]
-    reps = _response_summary(base, base.c.rep_id)
-    sources = _response_summary(base, base.c.source_id)
-    months_rows = _response_summary(base, base.c.month)
+    """Business minutes to first response by rep, source and month of creation.
+
+    One statement over the range, whatever the engine (``_response_groups``): four, one
+    per table, each sorted the range again (420 ms on SQLite at 100,000 opportunities,
+    scripts/bench_sales.py)."""
+    overall, by_rep, by_source, by_month = _response_groups(scope, months)
+    reps, sources, months_rows = _largest(by_rep), _largest(by_source), _largest(by_month)
     staff = dict(
         db.session.execute(
             select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_([r[0] for r in reps if r[0] is not None]))
@@ -414,7 +446,7 @@ def first_response_report(scope, months: MonthRange) -> FirstResponseReport:
     )
     return FirstResponseReport(
         months=months,
-        overall=_response_row(overall[0], _("All opportunities")),
+        overall=_response_row(overall, _("All opportunities")),
         by_rep=[_response_row(r, staff.get(r[0], "?") if r[0] is not None else _("Unassigned")) for r in reps],
         by_source=[
             _response_row(r, source_names.get(r[0], "?") if r[0] is not None else _("No source")) for r in sources
