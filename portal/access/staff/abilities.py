@@ -3,6 +3,7 @@ ability names a rule of the sibling modules; none is decided here."""
 
 from __future__ import annotations
 
+from portal.access.staff.campaigns import staff_may_run_campaigns
 from portal.access.staff.leads import staff_may_work_leads
 from portal.access.staff.opportunities import (
     staff_may_create_opportunity,
@@ -43,6 +44,7 @@ _ABILITIES = {
     "edit_sales_lists": lambda user, _obj: staff_may_edit_sales_lists(user),
     "see_assignment_rules": lambda user, _obj: staff_may_see_assignment_rules(user),
     "see_people": lambda user, _obj: staff_may_see_people(user),
+    "run_campaigns": lambda user, _obj: staff_may_run_campaigns(user),
 }
 
 

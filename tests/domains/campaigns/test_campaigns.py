@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
 from portal.domains.campaigns import run as runs
-from portal.domains.campaigns.models import CampaignStatus, ItemStatus
+from portal.domains.campaigns.models import Campaign, CampaignStatus, ItemStatus
 from portal.domains.campaigns.operations import CampaignInput, request_delivery, rerun_campaign, start_campaign
 from portal.domains.campaigns.preview import Filters, preview
 from portal.domains.contracts.models import ContractStatus, LineKind
@@ -220,13 +220,7 @@ def test_a_second_run_and_a_second_campaign_make_nothing_twice(app, world):
     campaign_id = start(app, world["boss"], world["service"])
     work_off(app)
     with app.app_context():
-        assert rerun_campaign(
-            db.session.get(StaffUser, world["boss"]),
-            db.session.get_one(
-                __import__("portal.domains.campaigns.models", fromlist=["Campaign"]).Campaign, campaign_id
-            ),
-            seen_run=1,
-        )
+        assert rerun_campaign(db.session.get(StaffUser, world["boss"]), db.session.get(Campaign, campaign_id), 1)
         db.session.commit()
     work_off(app)
     assert len(_made(app, campaign_id)) == 4
@@ -260,9 +254,8 @@ def test_a_contract_edited_during_the_run_uses_the_revision_current_when_reached
         db.session.commit()
     new_revision(app, world["g_active_2"], world["service"], "95.00")
     with app.app_context():
-        for item in items(app, campaign_id):
-            pass
-        runs.process_chunk(campaign_id, items(app, campaign_id)[0].id, items(app, campaign_id)[-1].id)
+        enumerated = items(app, campaign_id)
+        runs.process_chunk(campaign_id, enumerated[0].id, enumerated[-1].id)
         db.session.commit()
     item = next(i for i in items(app, campaign_id) if i.contract_id == world["g_active_2"])
     assert item.status == ItemStatus.MADE and item.revision_number == 1 and item.amount == Decimal("95.00")
@@ -299,8 +292,6 @@ def test_a_failure_mid_run_leaves_each_property_complete_or_untouched_and_a_reru
                 assert opportunity is None and item.proposal_id is None
     monkeypatch.setattr(runs, "reserve_numbers", real)
     with app.app_context():
-        from portal.domains.campaigns.models import Campaign
-
         assert rerun_campaign(db.session.get(StaffUser, world["boss"]), db.session.get(Campaign, campaign_id), 1)
         db.session.commit()
     work_off(app)
@@ -361,8 +352,6 @@ def test_two_campaigns_for_the_same_service_at_once_make_each_opportunity_once(a
 def test_deliver_all_queues_one_mail_per_proposal_exactly_once(app, world):
     campaign_id = start(app, world["boss"], world["service"])
     work_off(app)
-    from portal.domains.campaigns.models import Campaign
-
     with app.app_context():
         boss = db.session.get(StaffUser, world["boss"])
         assert request_delivery(boss, db.session.get(Campaign, campaign_id)) is True
