@@ -27,11 +27,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, case, func, insert, literal, select, text, update
+from sqlalchemy import and_, case, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, selectinload
 
+from portal.core.bulk import insert_rows, update_rows
 from portal.core.db import utcnow
 from portal.core.errors import DomainError
 from portal.core.extensions import db
@@ -409,101 +410,151 @@ def process_chunk(campaign_id: int, first_id: int, last_id: int) -> dict:
     return _record(campaign, list(updates.values()), now)
 
 
+OPPORTUNITY_COLUMNS = (
+    "title",
+    "label_key",
+    "organization_id",
+    "contact_id",
+    "type_id",
+    "stage_id",
+    "outcome",
+    "amount",
+    "currency",
+    "rep_id",
+    "created_by_id",
+    "contract_id",
+    "offered_service_id",
+    "campaign_id",
+    "created_at",
+    "updated_at",
+)
+PROPOSAL_COLUMNS = (
+    "number",
+    "revision",
+    "organization_id",
+    "contact_id",
+    "sales_rep_id",
+    "title",
+    "currency",
+    "terms",
+    "internal_notes",
+    "status",
+    "content_version",
+    "included_total",
+    "optional_total",
+    "opportunity_id",
+    "created_at",
+    "updated_at",
+)
+LINE_COLUMNS = ("proposal_id", "catalog_item_id", "position", "description", "quantity", "unit_price", "is_optional")
+OPPORTUNITY_LINE_COLUMNS = ("opportunity_id", "position", "service_id", "description", "quantity", "unit_price")
+TIMELINE_COLUMNS = ("subject_type", "subject_id", "kind", "staff_id", "contact_id", "detail", "created_at")
+ITEM_COLUMNS = (
+    "status",
+    "reason",
+    "revision_id",
+    "revision_number",
+    "opportunity_id",
+    "proposal_id",
+    "amount",
+    "processed_at",
+)
+# ON CONFLICT's target: the partial unique index, named by its columns and predicate.
+OPEN_KEY_CONFLICT = "(contract_id, offered_service_id) WHERE outcome = 'open' AND contract_id IS NOT NULL DO NOTHING"
+
+
 def _make(campaign: Campaign, service, stage, todo: list[dict], now: datetime, context: str) -> dict:
     """The bulk writes of one chunk: {contract id: (opportunity id, proposal id)}."""
     picks = plan_assignments([e["facts"] for e in todo], fallback=[e["manager_id"] for e in todo])
-    opportunities = Opportunity.__table__
+    title_of = _("%(service)s at %(property)s")  # translated once, filled per row
     rows = []
     for entry, pick in zip(todo, picks, strict=True):
-        title = _("%(service)s at %(property)s", service=service.name, property=entry["site_name"])[:200]
+        title = (title_of % {"service": service.name, "property": entry["site_name"]})[:200]
         entry["title"] = title
         entry["rep_id"] = pick.rep_id
         rows.append(
-            {
-                "title": title,
-                "label_key": search_key(f"{title} {entry['organization_name']}")[:400],
-                "organization_id": entry["organization_id"],
-                "contact_id": entry["contact_id"],
-                "type_id": entry["type_id"],
-                "stage_id": stage.id,
-                "outcome": Outcome.OPEN,
-                "amount": entry["amount"],
-                "currency": entry["currency"],
-                "rep_id": pick.rep_id,
-                "created_by_id": campaign.created_by_id,
-                "contract_id": entry["contract_id"],
-                "offered_service_id": campaign.service_id,
-                "campaign_id": campaign.id,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                title,
+                search_key(f"{title} {entry['organization_name']}")[:400],
+                entry["organization_id"],
+                entry["contact_id"],
+                entry["type_id"],
+                stage.id,
+                Outcome.OPEN,
+                entry["amount"],
+                entry["currency"],
+                pick.rep_id,
+                campaign.created_by_id,
+                entry["contract_id"],
+                campaign.service_id,
+                campaign.id,
+                now,
+                now,
+            )
         )
-    inserted = db.session.execute(
-        _insert(opportunities)
-        .on_conflict_do_nothing(index_elements=["contract_id", "offered_service_id"], index_where=OPEN_KEY_WHERE)
-        .returning(opportunities.c.id, opportunities.c.contract_id),
+    inserted = insert_rows(
+        Opportunity.__table__,
+        OPPORTUNITY_COLUMNS,
         rows,
-    ).all()
+        returning=("id", "contract_id"),
+        conflict=OPEN_KEY_CONFLICT,
+    )
     opportunity_of = {contract_id: opportunity_id for opportunity_id, contract_id in inserted}
     kept = [(e, p) for e, p in zip(todo, picks, strict=True) if e["contract_id"] in opportunity_of]
     if not kept:
         return {}
     for entry, _pick in kept:
         entry["opportunity_id"] = opportunity_of[entry["contract_id"]]
-    db.session.execute(
-        insert(OpportunityLine.__table__),
+    insert_rows(
+        OpportunityLine.__table__,
+        OPPORTUNITY_LINE_COLUMNS,
         [
-            {
-                "opportunity_id": e["opportunity_id"],
-                "position": 1,
-                "service_id": campaign.service_id,
-                "description": e["description"],
-                "quantity": e["quantity"],
-                "unit_price": e["unit_price"],
-            }
+            (e["opportunity_id"], 1, campaign.service_id, e["description"], e["quantity"], e["unit_price"])
             for e, _p in kept
         ],
     )
     numbers = reserve_numbers(len(kept))
-    proposals = Proposal.__table__
-    proposal_rows = [
-        {
-            "number": number,
-            "revision": 1,
-            "organization_id": e["organization_id"],
-            "contact_id": e["contact_id"],
-            # The opportunity's rep, else the staff member who ran the campaign.
-            "sales_rep_id": e["rep_id"] or campaign.created_by_id,
-            "title": e["title"],
-            "currency": e["currency"],
-            "terms": "",
-            "internal_notes": "",
-            "status": ProposalStatus.DRAFT,
-            "content_version": 1,
-            "included_total": Decimal("0.00"),
-            "optional_total": e["amount"],
-            "opportunity_id": e["opportunity_id"],
-            "created_at": now,
-            "updated_at": now,
-        }
-        for number, (e, _p) in zip(numbers, kept, strict=True)
-    ]
-    made = db.session.execute(
-        insert(proposals).returning(proposals.c.id, proposals.c.opportunity_id), proposal_rows
-    ).all()
-    proposal_of = {opportunity_id: proposal_id for proposal_id, opportunity_id in made}
-    db.session.execute(
-        insert(ProposalLine.__table__),
+    made = insert_rows(
+        Proposal.__table__,
+        PROPOSAL_COLUMNS,
         [
-            {
-                "proposal_id": proposal_of[e["opportunity_id"]],
-                "catalog_item_id": campaign.service_id,
-                "position": 1,
-                "description": e["description"],
-                "quantity": e["quantity"],
-                "unit_price": e["unit_price"],
-                "is_optional": True,
-            }
+            (
+                number,
+                1,
+                e["organization_id"],
+                e["contact_id"],
+                # The opportunity's rep, else the staff member who ran the campaign.
+                e["rep_id"] or campaign.created_by_id,
+                e["title"],
+                e["currency"],
+                "",
+                "",
+                ProposalStatus.DRAFT,
+                1,
+                Decimal("0.00"),
+                e["amount"],
+                e["opportunity_id"],
+                now,
+                now,
+            )
+            for number, (e, _p) in zip(numbers, kept, strict=True)
+        ],
+        returning=("id", "opportunity_id"),
+    )
+    proposal_of = {opportunity_id: proposal_id for proposal_id, opportunity_id in made}
+    insert_rows(
+        ProposalLine.__table__,
+        LINE_COLUMNS,
+        [
+            (
+                proposal_of[e["opportunity_id"]],
+                campaign.service_id,
+                1,
+                e["description"],
+                e["quantity"],
+                e["unit_price"],
+                True,
+            )
             for e, _p in kept
         ],
     )
@@ -511,9 +562,8 @@ def _make(campaign: Campaign, service, stage, todo: list[dict], now: datetime, c
     created = _("Made by campaign “%(name)s”.", name=campaign.name)
     entries = []
     for e, _p in kept:
-        entries.append(_entry(Subject.OPPORTUNITY, e["opportunity_id"], "created", actor_id, stage.name, now))
-        entries.append(_entry(Subject.PROPOSAL, proposal_of[e["opportunity_id"]], "created", actor_id, created, now))
-    db.session.execute(insert(TimelineEntry.__table__), entries)
+        entries.append((Subject.OPPORTUNITY, e["opportunity_id"], "created", actor_id, None, stage.name, now))
+        entries.append((Subject.PROPOSAL, proposal_of[e["opportunity_id"]], "created", actor_id, None, created, now))
     write_assignments(
         [Target(Subject.OPPORTUNITY, e["opportunity_id"], e["title"]) for e, _p in kept],
         [p for _e, p in kept],
@@ -521,42 +571,22 @@ def _make(campaign: Campaign, service, stage, todo: list[dict], now: datetime, c
         reason_context=context,
         set_rep=False,
         notify=False,  # one mail per rep at the end of the run, not one per chunk
+        timeline=entries,
     )
+    insert_rows(TimelineEntry.__table__, TIMELINE_COLUMNS, entries)
     return {e["contract_id"]: (e["opportunity_id"], proposal_of[e["opportunity_id"]]) for e, _p in kept}
-
-
-def _entry(subject: str, subject_id: int, kind: str, staff_id: int | None, detail: str, now: datetime) -> dict:
-    return {
-        "subject_type": subject,
-        "subject_id": subject_id,
-        "kind": kind,
-        "staff_id": staff_id,
-        "contact_id": None,
-        "detail": detail,
-        "created_at": now,
-    }
 
 
 def _record(campaign: Campaign, rows: list[dict], now: datetime) -> dict:
     """The items' outcomes and the campaign's counters, in the chunk's transaction; the
     chunk that processes the last pending item marks the campaign done."""
-    items = CampaignItem.__table__
-    if rows:
-        db.session.execute(
-            update(items)
-            .where(items.c.id == bindparam("item"), items.c.status == ItemStatus.PENDING)
-            .values(
-                status=bindparam("status"),
-                reason=bindparam("reason"),
-                revision_id=bindparam("revision_id"),
-                revision_number=bindparam("revision_number"),
-                opportunity_id=bindparam("opportunity_id"),
-                proposal_id=bindparam("proposal_id"),
-                amount=bindparam("amount"),
-                processed_at=bindparam("processed_at"),
-            ),
-            rows,
-        )
+    update_rows(
+        CampaignItem.__table__,
+        "id",
+        ITEM_COLUMNS,
+        [tuple(r[c] for c in ITEM_COLUMNS) + (r["item"],) for r in rows],
+        where="campaign_items.status = 'pending'",
+    )
     counts = {status: sum(1 for r in rows if r["status"] == status) for status in ItemStatus.ALL}
     done = len(rows)
     table = Campaign.__table__

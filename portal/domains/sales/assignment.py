@@ -41,6 +41,7 @@ from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.routing import BuildError
 
+from portal.core.bulk import insert_rows, update_rows
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.urls import external_url
@@ -436,6 +437,10 @@ class Target:
     label: str
 
 
+FLAG_COLUMNS = ("subject_type", "subject_id", "reason", "created_at")
+TIMELINE_COLUMNS = ("subject_type", "subject_id", "kind", "staff_id", "contact_id", "detail", "created_at")
+
+
 def plan_assignments(
     facts: list[Facts], *, now: datetime | None = None, fallback: list[int | None] | None = None
 ) -> list[Pick]:
@@ -494,11 +499,13 @@ def write_assignments(
     reason_context=None,
     set_rep: bool = True,
     notify: bool = True,
+    timeline: list[tuple] | None = None,
 ) -> dict[int, StaffUser]:
     """The write step of a batch: reps by primary key (``set_rep``; a caller that
     inserted the rows with their rep says False), flags removed or set, the timeline
     entries in one INSERT, and (``notify``) one mail per new owner listing what they
-    received. Returns the reps by id."""
+    received. ``timeline``: a list the caller inserts itself (one INSERT with its own
+    entries) to which the timeline rows are added instead. Returns the reps by id."""
     context = reason_context or _("new record")
     rep_ids = {pick.rep_id for pick in picks if pick.rep_id is not None}
     people = (
@@ -510,12 +517,9 @@ def write_assignments(
     actor_id = actor.id if actor is not None else None
     if set_rep:
         for subject, model in ((Subject.OPPORTUNITY, Opportunity), (Subject.LEAD, Lead)):
-            rows = [{"i": t.id, "r": p.rep_id} for t, p in assigned if t.subject_type == subject]
-            if rows:
-                table = model.__table__
-                db.session.execute(
-                    update(table).where(table.c.id == bindparam("i")).values(rep_id=bindparam("r")), rows
-                )
+            update_rows(
+                model.__table__, "id", ("rep_id",), [(p.rep_id, t.id) for t, p in assigned if t.subject_type == subject]
+            )
     for subject in (Subject.OPPORTUNITY, Subject.LEAD):
         ids = [t.id for t, _p in assigned + unassigned if t.subject_type == subject]
         if ids:
@@ -550,10 +554,12 @@ def write_assignments(
             {"subject_type": target.subject_type, "subject_id": target.id, "reason": details[key], "created_at": now}
         )
         entries.append(_entry(target, "unassigned", actor_id, details[key], now))
-    if flags:
-        db.session.execute(insert(AssignmentFlag.__table__), flags)
-    if entries:
-        db.session.execute(insert(TimelineEntry.__table__), entries)
+    insert_rows(AssignmentFlag.__table__, FLAG_COLUMNS, [tuple(f[c] for c in FLAG_COLUMNS) for f in flags])
+    rows = [tuple(e[c] for c in TIMELINE_COLUMNS) for e in entries]
+    if timeline is not None:
+        timeline.extend(rows)
+    else:
+        insert_rows(TimelineEntry.__table__, TIMELINE_COLUMNS, rows)
     if notify:
         _mail_new_owners(assigned, people, actor, context)
     return people
