@@ -29,7 +29,7 @@ from admin.sales.reports.charts import bar_chart
 from portal.access.staff.campaigns import staff_may_run_campaigns
 from portal.core.errors import InvalidInput
 from portal.core.extensions import db
-from portal.core.htmx import redirect_after_post, render_page
+from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import parse_id
 from portal.domains.campaigns import operations as service
 from portal.domains.campaigns import queries
@@ -245,7 +245,13 @@ def show(campaign_id: int):
 
 @bp.get("/<int:campaign_id>/progress")
 def progress(campaign_id: int):
-    return _show(_get(campaign_id), block="progress")
+    """The polled block; once done, it also tells the page (``HX-Trigger``) to reload
+    the items list, which was empty while the run had not enumerated them yet."""
+    campaign = _get(campaign_id)
+    response = _show(campaign, block="progress")
+    if campaign.is_done and wants_partial():
+        response.headers["HX-Trigger"] = "campaign-done"
+    return response
 
 
 @bp.post("/<int:campaign_id>/rerun")
