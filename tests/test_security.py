@@ -104,6 +104,7 @@ def world(app, make, login, open_link):
     # sales: the CSRF check answers before any of these is looked up, so ids of rows that
     # need not exist serve (each route's own tests load real ones)
     values.update(lead_id=1, opportunity_id=1, rule_id=1, team_id=1, absence_id=1, entry_id=1, slug="stages")
+    values["campaign_id"] = 1  # campaigns: likewise (tests/admin/campaigns load real ones)
     values["staff_id"] = staff.id
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},
