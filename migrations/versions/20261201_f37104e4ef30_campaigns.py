@@ -7,9 +7,8 @@ Create Date: 2026-12-01 15:02:49.215456
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "f37104e4ef30"
