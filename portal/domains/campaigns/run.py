@@ -50,7 +50,6 @@ from portal.domains.sales.assignment import Facts, Target, plan_assignments, wri
 from portal.domains.sales.lists import first_stage, stage_by_key
 from portal.domains.sales.models import (
     Opportunity,
-    OpportunityLine,
     OpportunityType,
     Outcome,
     StageKey,
@@ -447,7 +446,6 @@ PROPOSAL_COLUMNS = (
     "updated_at",
 )
 LINE_COLUMNS = ("proposal_id", "catalog_item_id", "position", "description", "quantity", "unit_price", "is_optional")
-OPPORTUNITY_LINE_COLUMNS = ("opportunity_id", "position", "service_id", "description", "quantity", "unit_price")
 TIMELINE_COLUMNS = ("subject_type", "subject_id", "kind", "staff_id", "contact_id", "detail", "created_at")
 ITEM_COLUMNS = (
     "status",
@@ -505,14 +503,6 @@ def _make(campaign: Campaign, service, stage, todo: list[dict], now: datetime, c
         return {}
     for entry, _pick in kept:
         entry["opportunity_id"] = opportunity_of[entry["contract_id"]]
-    insert_rows(
-        OpportunityLine.__table__,
-        OPPORTUNITY_LINE_COLUMNS,
-        [
-            (e["opportunity_id"], 1, campaign.service_id, e["description"], e["quantity"], e["unit_price"])
-            for e, _p in kept
-        ],
-    )
     numbers = reserve_numbers(len(kept))
     made = insert_rows(
         Proposal.__table__,
