@@ -19,6 +19,7 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -201,20 +202,20 @@ def _funnel(results: queries.Results):
 
 
 STATE_LABELS = {
-    queries.State.OPEN: "Open",
-    queries.State.DELIVERED: "Proposal delivered",
-    queries.State.SIGNED: "Signed",
-    queries.State.WON: "Won",
-    queries.State.LOST: "Lost",
-    queries.State.NO_REPLY: "No reply",
-    "skipped": "Skipped",
-    "failed": "Failed",
-    "pending": "Not yet made",
+    queries.State.OPEN: _l("Open"),
+    queries.State.DELIVERED: _l("Proposal delivered"),
+    queries.State.SIGNED: _l("Signed"),
+    queries.State.WON: _l("Won"),
+    queries.State.LOST: _l("Lost"),
+    queries.State.NO_REPLY: _l("No reply"),
+    "skipped": _l("Skipped"),
+    "failed": _l("Failed"),
+    "pending": _l("Not yet made"),
 }
 
 
 def _state_labels() -> dict[str, str]:
-    return {key: _(label) for key, label in STATE_LABELS.items()}
+    return {key: str(label) for key, label in STATE_LABELS.items()}
 
 
 def _show(campaign, block: str | None = None, status: int = 200):

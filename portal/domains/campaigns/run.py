@@ -12,12 +12,14 @@ transaction, the job's own (the queue commits the handler's work together with t
 job's "done"): a property's opportunity and proposal exist together or not at all.
 Nothing is made twice because the key is the partial unique index
 ``uq_opportunities_open_contract_service``: the opportunities go in with
-``INSERT ... ON CONFLICT DO NOTHING`` (its ``index_where``), so a second run, a re-run
-of a killed chunk, or another campaign for the same service at the same moment gets
-no row back for that contract and marks the item skipped. Everything is bulk Core
-SQL: one statement per table per chunk (``insert().returning`` with executemany,
-which SQLAlchemy sends as multi-row INSERTs), proposal numbers reserved in one counter
-step, no ORM flush per row.
+``INSERT ... ON CONFLICT (contract_id, offered_service_id) WHERE <the index's
+predicate> DO NOTHING``, so a second run, a re-run of a killed chunk, or another
+campaign for the same service at the same moment gets no row back for that contract
+and marks the item skipped. Everything is bulk SQL: one statement per table per chunk
+(``portal.core.bulk``: multi-row VALUES on SQLite, arrays on PostgreSQL, RETURNING
+the new ids), proposal numbers reserved in one counter step, timeline rows in one
+INSERT, no ORM flush per row. Rows go in ordered by contract, so two chunks racing
+for the same keys on PostgreSQL wait on each other in one order (no deadlock).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, literal, select, text, update
+from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, selectinload
@@ -62,9 +64,6 @@ logger = logging.getLogger("portal.campaigns")
 
 CHUNK_SIZE = 500
 DELIVERY_BATCH = 100
-# The partial unique index's predicate, written as the index has it: PostgreSQL infers
-# the index from ON CONFLICT's WHERE only when it implies the index's own predicate.
-OPEN_KEY_WHERE = text("outcome = 'open' AND contract_id IS NOT NULL")
 
 
 def _insert(table):
@@ -457,7 +456,9 @@ ITEM_COLUMNS = (
     "amount",
     "processed_at",
 )
-# ON CONFLICT's target: the partial unique index, named by its columns and predicate.
+# ON CONFLICT's target: the partial unique index, named by its columns and its predicate
+# written as the index has it (PostgreSQL infers a partial index only from a WHERE that
+# implies the index's own).
 OPEN_KEY_CONFLICT = "(contract_id, offered_service_id) WHERE outcome = 'open' AND contract_id IS NOT NULL DO NOTHING"
 
 
