@@ -20,6 +20,7 @@ from portal.domains.contracts.models import ContractStatus, LineKind
 from portal.domains.customers.models import Contact
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import Proposal, ProposalLine, ProposalStatus
+from portal.domains.sales.lists import stage_by_key
 from portal.domains.sales.models import Opportunity, OpportunityType, Outcome
 from portal.domains.sales.models_rules import AssignmentRule, SalesTeam, SalesTeamMember
 from portal.mail.models import OutboxMessage
@@ -72,9 +73,6 @@ def world(app, make):
     ids["h_eur"] = make_contract(app, harbor, h3, service.id, "40.00", currency="EUR")
     with app.app_context():
         sales_type = db.session.scalar(select(OpportunityType.id).where(OpportunityType.key == "sales"))
-        stage_id = db.session.scalar(select(func.min(Opportunity.stage_id)))  # none yet
-        from portal.domains.sales.lists import stage_by_key
-
         stage_id = stage_by_key("new").id
         db.session.add(
             Opportunity(
