@@ -40,6 +40,7 @@ def home():
 
 
 def _register() -> None:
+    from admin.campaigns.views import bp as campaigns_bp
     from admin.contracts.editor.views import bp as contracts_bp
     from admin.customers.contacts.views import bp as contacts_bp
     from admin.customers.organizations.views import bp as organizations_bp
@@ -83,6 +84,7 @@ def _register() -> None:
     bp.register_blueprint(sales_people_bp)
     bp.register_blueprint(sales_followup_bp)
     bp.register_blueprint(contracts_bp)
+    bp.register_blueprint(campaigns_bp)
 
     # Refusals (NotAllowed, ContentChanged, AlreadySigned) from any staff view: rolled
     # back and answered 409 once here; a feature blueprint may answer with its own page.

@@ -59,6 +59,7 @@ def _trust_proxies(app: Flask) -> None:
 
 def load_models() -> None:
     """Import every domain's models so their tables are on the metadata (Alembic, tests)."""
+    from portal.domains.campaigns import models as _campaigns  # noqa: F401
     from portal.domains.contracts import models as _contracts  # noqa: F401
     from portal.domains.customers import models as _customers  # noqa: F401
     from portal.domains.identity import models as _identity  # noqa: F401

@@ -102,6 +102,7 @@ def init_cli(app: Flask) -> None:
 
 def load_jobs() -> None:
     """Import every module that declares jobs, so the worker knows their handlers."""
+    from portal.domains.campaigns import jobs as _campaigns  # noqa: F401
     from portal.domains.contracts import jobs as _contracts  # noqa: F401
     from portal.domains.proposals import certificates as _certificates  # noqa: F401
     from portal.domains.sales import jobs as _sales  # noqa: F401

@@ -4,6 +4,7 @@
     python scripts/bench.py [--duration 8] [--concurrency 8] [--workers 2]
                             [--worker-class sync] [--threads 1] [--no-wrk]
                             [--tickets 100000] [--tickets-pg postgresql://.../scratch]
+                            [--campaigns 10000] [--campaigns-pg postgresql://.../scratch]
 
 Run it from the project root with the Python that has the project installed.
 
@@ -24,7 +25,11 @@ Run it from the project root with the Python that has the project installed.
    bare route; then the median server time of each queue page (Flask test client, in
    process) against the 100 ms budget, on SQLite and, with ``--tickets-pg URL``, on
    PostgreSQL too (that database is EMPTIED).
-7. Prints a table of figures, budgets and PASS/FAIL.
+7. The Optional Service Opportunity campaign at 10,000 qualifying contracts
+   (``scripts/bench_campaigns.py``): preview time, the run (opportunities and draft
+   proposals) and a second run, on SQLite and, with ``--campaigns-pg URL``, on
+   PostgreSQL too (that database is EMPTIED).
+8. Prints a table of figures, budgets and PASS/FAIL.
 
 Exit status: 0 whatever the figures say, 1 when a server did not start.
 """
@@ -674,6 +679,14 @@ def main() -> int:
         metavar="URL",
         help="also time the ticket queue on this PostgreSQL database (it is EMPTIED first)",
     )
+    parser.add_argument(
+        "--campaigns", type=int, default=10_000, help="qualifying contracts for step 7, the campaign run (0: skip)"
+    )
+    parser.add_argument(
+        "--campaigns-pg",
+        metavar="URL",
+        help="also time the campaign run on this PostgreSQL database (it is EMPTIED first)",
+    )
     args = parser.parse_args()
     if args.tickets < 1:  # step 6 divides a year among the tickets: 0 crashed after the setup
         parser.error("--tickets must be at least 1 (use a small number, e.g. 200, for a quick run)")
@@ -973,6 +986,50 @@ def main() -> int:
             except Exception as error:  # a report: say what broke and carry on
                 print(f"   failed: {error!r}")
                 rows.append(Row(f"ticket pages ({engine})", f"error: {error}"[:60], "< 100 ms", "FAIL"))
+
+        # 7. the Optional Service Opportunity campaign (scripts/bench_campaigns.py)
+        if args.campaigns:
+            import bench_campaigns
+
+            targets = [("sqlite", None)] + ([("postgresql", args.campaigns_pg)] if args.campaigns_pg else [])
+            for engine, url in targets:
+                print(f"\n7. campaign run, {args.campaigns:,} qualifying contracts, {engine}")
+                try:
+                    figures = bench_campaigns.run(bench_campaigns._app(url), args.campaigns)
+                    bench_campaigns.report(engine, figures, args.campaigns)
+                    rows.append(
+                        Row(
+                            f"campaign preview ({engine})",
+                            f"{figures['preview_ms']:.0f} ms",
+                            f"< {bench_campaigns.PREVIEW_BUDGET_MS:.0f} ms",
+                            "PASS" if figures["preview_ms"] < bench_campaigns.PREVIEW_BUDGET_MS else "FAIL",
+                        )
+                    )
+                    made_all = figures["made"] == args.campaigns
+                    rows.append(
+                        Row(
+                            f"campaign run ({engine})",
+                            f"{figures['made']:,} made in {figures['run_seconds']:.2f} s",
+                            f"< {bench_campaigns.RUN_BUDGET_SECONDS:.0f} s",
+                            "PASS"
+                            if made_all and figures["run_seconds"] < bench_campaigns.RUN_BUDGET_SECONDS
+                            else "FAIL",
+                        )
+                    )
+                    rows.append(
+                        Row(
+                            f"campaign second run ({engine})",
+                            f"{figures['second_made']} made in {figures['second_run_seconds']:.2f} s",
+                            f"< {bench_campaigns.SECOND_RUN_BUDGET_SECONDS:.0f} s",
+                            "PASS"
+                            if figures["second_made"] == 0
+                            and figures["second_run_seconds"] < bench_campaigns.SECOND_RUN_BUDGET_SECONDS
+                            else "FAIL",
+                        )
+                    )
+                except Exception as error:  # a report: say what broke and carry on
+                    print(f"   failed: {error!r}")
+                    rows.append(Row(f"campaign run ({engine})", f"error: {error}"[:60], "< 5 s", "FAIL"))
 
         print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("\nSummary")

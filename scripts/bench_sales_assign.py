@@ -7,8 +7,12 @@ and print the counts per rep. A report, not a test.
 
 A throw-away SQLite instance (``flask db upgrade``), or with ``--pg`` that PostgreSQL
 database (EMPTIED first). 50 reps share one team and one round-robin rule; the
-opportunities are created and assigned through ``assign_owners`` as a background import
-does (a batch per transaction), timeline entries and the new owners' mail included.
+opportunities are created and assigned by the batch path a background import (and the
+campaign run) takes, a batch per transaction: ``plan_assignments`` picks the reps from
+plain facts (the rule's lock and ledger), the rows go in with one bulk INSERT
+(``portal.core.bulk``), and ``write_assignments`` adds the timeline entries and one
+mail per new owner per batch. (``assign_owners``, the same two steps for ORM records
+already flushed, is what the tests hold to the rules.)
 ``scripts/bench_sales.py`` calls ``run`` for its table.
 """
 
@@ -50,16 +54,33 @@ def _app(url: str | None):
     return app
 
 
+COLUMNS = (
+    "title",
+    "label_key",
+    "type_id",
+    "stage_id",
+    "outcome",
+    "amount",
+    "currency",
+    "rep_id",
+    "created_at",
+    "updated_at",
+)
+
+
 def run(app, count: int = 10_000, reps: int = 50, batch: int = 500) -> tuple[float, Counter]:
     """Seconds to create and assign ``count`` opportunities, and the counts per rep name."""
     from sqlalchemy import select
 
+    from portal.core.bulk import insert_rows
+    from portal.core.db import utcnow
     from portal.core.extensions import db
     from portal.domains.identity.models import StaffUser
     from portal.domains.identity.staff import hash_password
-    from portal.domains.sales.assignment import assign_owners
+    from portal.domains.sales.assignment import Facts, Target, plan_assignments, write_assignments
     from portal.domains.sales.models import Opportunity, OpportunityType, Stage
-    from portal.domains.sales.models_rules import AssignmentRule, SalesTeam, SalesTeamMember
+    from portal.domains.sales.models_rules import AssignmentRule, RuleTarget, SalesTeam, SalesTeamMember
+    from portal.domains.timeline.models import Subject
 
     with app.app_context():
         password = hash_password("bench-password")
@@ -80,20 +101,39 @@ def run(app, count: int = 10_000, reps: int = 50, batch: int = 500) -> tuple[flo
         started, cpu_started = time.perf_counter(), time.process_time()
         assigning = 0.0
         got: Counter = Counter()
+        now = utcnow()
         for first in range(0, count, batch):
-            made = [
-                Opportunity(
-                    title=f"Bench {n}", type_id=type_id, stage_id=stage_id, amount=Decimal("100.00"), currency="USD"
+            numbers = range(first, min(first + batch, count))
+            # The batch path an import takes: the rules' plan from plain facts, the rows
+            # inserted in bulk with their reps, then the write step (timeline, flags, mail).
+            facts = [
+                Facts(
+                    kind=RuleTarget.OPPORTUNITY,
+                    source_id=None,
+                    type_id=type_id,
+                    zone="",
+                    city="",
+                    amount=Decimal("100.00"),
+                    currency="USD",
                 )
-                for n in range(first, min(first + batch, count))
+                for _n in numbers
             ]
-            db.session.add_all(made)
-            db.session.flush()
             began = time.perf_counter()
-            reps = assign_owners(made, reason_context="bench import")
+            picks = plan_assignments(facts)
+            rows = [
+                (f"Bench {n}", f"bench {n}", type_id, stage_id, "open", Decimal("100.00"), "USD", pick.rep_id, now, now)
+                for n, pick in zip(numbers, picks, strict=True)
+            ]
+            ids = [row[0] for row in insert_rows(Opportunity.__table__, COLUMNS, rows, returning=("id",))]
+            write_assignments(
+                [Target(Subject.OPPORTUNITY, i, f"Bench {n}") for i, n in zip(ids, numbers, strict=True)],
+                picks,
+                reason_context="bench import",
+                set_rep=False,
+            )
             db.session.commit()
             assigning += time.perf_counter() - began
-            got.update(names[rep.id] for rep in reps.values())
+            got.update(names[pick.rep_id] for pick in picks if pick.rep_id is not None)
         elapsed = time.perf_counter() - started
         # On a shared machine the wall clock includes waiting for a core: say both.
         print(

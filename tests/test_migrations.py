@@ -656,6 +656,51 @@ def _data_one_contract_per_opportunity(conn) -> None:
     conn.execute(text("UPDATE contracts SET opportunity_id = 101 WHERE id = 101"))
 
 
+def _data_campaigns(conn) -> None:
+    """f37104e4ef30: a finished campaign for the optional service of contract 101, its
+    one item made (the sample opportunity and proposal), the opportunity linked to it."""
+    _insert(
+        conn,
+        "campaigns",
+        id=101,
+        name="Aeration 2027",
+        name_key="aeration 2027",
+        service_id=101,
+        zone="",
+        include_sub_organizations=False,
+        status="done",
+        created_by_id=101,
+        created_at=NOW,
+        started_at=NOW,
+        finished_at=NOW,
+        total_items=1,
+        made_count=1,
+        skipped_count=0,
+        failed_count=0,
+        run_count=1,
+        delivered_count=0,
+    )
+    _insert(
+        conn,
+        "campaign_items",
+        id=101,
+        campaign_id=101,
+        contract_id=101,
+        site_id=101,
+        organization_id=101,
+        status="made",
+        reason="",
+        revision_id=101,
+        revision_number=0,
+        opportunity_id=101,
+        proposal_id=101,
+        amount="480.00",
+        currency="USD",
+        processed_at=NOW,
+    )
+    conn.execute(text("UPDATE opportunities SET campaign_id = 101 WHERE id = 101"))
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
@@ -668,6 +713,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "ef13710e4b14": _data_sales_more,
     "6d14615acd79": _data_contracts,
     "b7c41d2e9a10": _data_one_contract_per_opportunity,
+    "f37104e4ef30": _data_campaigns,
 }
 
 

@@ -106,6 +106,7 @@ def world(app, make, login, open_link):
     values.update(lead_id=1, opportunity_id=1, rule_id=1, team_id=1, absence_id=1, entry_id=1, slug="stages")
     # contracts: likewise, the CSRF check answers first (tests/admin/contracts load real ones)
     values.update(contract_id=1)
+    values["campaign_id"] = 1  # campaigns: likewise (tests/admin/campaigns load real ones)
     values["staff_id"] = staff.id
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},

@@ -2,7 +2,7 @@
 (each part of the staff access rule an index range per stage)
 
 Revision ID: ef78c8b8e367
-Revises: 6d14615acd79
+Revises: b7c41d2e9a10
 Create Date: 2026-12-01 15:20:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "ef78c8b8e367"
-down_revision = "6d14615acd79"
+down_revision = "b7c41d2e9a10"
 branch_labels = None
 depends_on = None
 

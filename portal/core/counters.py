@@ -26,15 +26,17 @@ class Counter(db.Model):
     value: Mapped[int]
 
 
-def next_counter_value(name: str, start: Callable[[], int]) -> int:
-    """The next value of counter ``name``, inside the current transaction.
+def next_counter_value(name: str, start: Callable[[], int], step: int = 1) -> int:
+    """The next value of counter ``name``, inside the current transaction; with
+    ``step`` n, the last of n values reserved at once (``value - n + 1`` .. ``value``:
+    a batch numbers its rows in one statement).
 
     A missing row (a database from before the counter, or emptied) is created from
     ``start()``, the last value already in use; of two transactions creating it at
     once, one insert wins and both go on to increment the same row.
     """
     table = Counter.__table__
-    increment = update(table).where(table.c.name == name).values(value=table.c.value + 1).returning(table.c.value)
+    increment = update(table).where(table.c.name == name).values(value=table.c.value + step).returning(table.c.value)
     value = db.session.execute(increment).scalar()
     if value is None:
         try:

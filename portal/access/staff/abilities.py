@@ -3,6 +3,7 @@ ability names a rule of the sibling modules; none is decided here."""
 
 from __future__ import annotations
 
+from portal.access.staff.campaigns import staff_may_run_campaigns
 from portal.access.staff.contracts import staff_may_work_contract, staff_may_work_contracts
 from portal.access.staff.leads import staff_may_work_leads
 from portal.access.staff.opportunities import (
@@ -46,6 +47,7 @@ _ABILITIES = {
     "see_people": lambda user, _obj: staff_may_see_people(user),
     "work_contracts": lambda user, _obj: staff_may_work_contracts(user),
     "work_contract": lambda user, obj: staff_may_work_contract(user, obj),
+    "run_campaigns": lambda user, _obj: staff_may_run_campaigns(user),
 }
 
 

@@ -238,6 +238,17 @@ def next_number() -> int:
     )
 
 
+def reserve_numbers(count: int) -> range:
+    """``count`` consecutive proposal numbers reserved in one counter step (a batch of
+    drafts: the campaign run)."""
+    last = next_counter_value(
+        PROPOSAL_NUMBER_COUNTER,
+        start=lambda: db.session.scalar(select(func.max(Proposal.number))) or 1000,
+        step=count,
+    )
+    return range(last - count + 1, last + 1)
+
+
 def create_proposal(
     staff: StaffUser, contact: Contact, title: str, currency: str, terms: str = "", opportunity_id: int | None = None
 ) -> Proposal:

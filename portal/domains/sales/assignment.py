@@ -41,6 +41,7 @@ from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.routing import BuildError
 
+from portal.core.bulk import insert_rows, update_rows
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.core.urls import external_url
@@ -416,121 +417,176 @@ def assign_owner(record, *, actor=None, reason_context=None, now: datetime | Non
     return rep
 
 
-def assign_owners(records: list, *, actor=None, reason_context=None, now: datetime | None = None) -> dict:
-    """``assign_owner`` for a batch (an import, a campaign run): the same rules, the
-    same fairness, in a fixed number of statements per rule rather than per record.
-    Each round-robin rule is locked once for the whole batch, so concurrent batches and
-    single assignments still take turns in one ledger. Timeline entries go in one
-    INSERT; each new owner gets one mail listing what they received. Returns
-    ``{(subject_type, id): rep or None}`` for the records without a rep."""
-    todo = [record for record in records if record.rep_id is None]
-    if not todo:
-        return {}
-    db.session.flush()
-    context = reason_context or _("new record")
-    organization_ids = {r.organization_id for r in todo if r.organization_id is not None}
-    organizations = (
-        {o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(organization_ids)))}
-        if organization_ids
-        else {}
-    )
-    rules = {kind: active_rules(kind) for kind in {_kind(r) for r in todo}}
-    groups: dict[int | None, list[tuple[object, list[str]]]] = {}
-    by_id: dict[int, AssignmentRule] = {}
+@dataclass(frozen=True)
+class Pick:
+    """What the rules decided for one record: the rule that fired (None: none matched,
+    or the caller's fallback rep), why, and the rep's id (None: stays unassigned)."""
+
+    rule: AssignmentRule | None
+    why: tuple[str, ...]
+    rep_id: int | None
+    fallback: bool = False  # the caller's fallback rep (a campaign: the account manager)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A record the write step updates, by key only: no ORM record needed."""
+
+    subject_type: str
+    id: int
+    label: str
+
+
+FLAG_COLUMNS = ("subject_type", "subject_id", "reason", "created_at")
+TIMELINE_COLUMNS = ("subject_type", "subject_id", "kind", "staff_id", "contact_id", "detail", "created_at")
+
+
+def plan_assignments(
+    facts: list[Facts], *, now: datetime | None = None, fallback: list[int | None] | None = None
+) -> list[Pick]:
+    """The plan step of a batch: a ``Pick`` per ``Facts``, in order, from plain facts
+    (no ORM records). Each round-robin rule is locked once for the whole batch and its
+    ledger moved and saved (so concurrent batches and single assignments take turns in
+    one ledger); a named rep's rule counts its firings. ``fallback`` (same length): a
+    rep id to use when the rules give none (no rule matches, or no eligible rep)."""
+    rules: dict[str, list[AssignmentRule]] = {}
     matched: dict[Facts, tuple[AssignmentRule, list[str]] | None] = {}  # records alike match alike
-    for record in todo:
-        facts = _facts(record, organizations.get(record.organization_id))
-        if facts not in matched:
-            matched[facts] = next(
-                ((rule, why) for rule in rules[facts.kind] if (why := rule_match(rule, facts)) is not None), None
+    groups: dict[int, list[int]] = {}
+    by_id: dict[int, AssignmentRule] = {}
+    found_for: list[tuple[AssignmentRule, list[str]] | None] = []
+    for index, fact in enumerate(facts):
+        if fact.kind not in rules:
+            rules[fact.kind] = active_rules(fact.kind)
+        if fact not in matched:
+            matched[fact] = next(
+                ((rule, why) for rule in rules[fact.kind] if (why := rule_match(rule, fact)) is not None), None
             )
-        found = matched[facts]
-        if found is None:
-            groups.setdefault(None, []).append((record, []))
-        else:
-            groups.setdefault(found[0].id, []).append((record, found[1]))
+        found = matched[fact]
+        found_for.append(found)
+        if found is not None:
+            groups.setdefault(found[0].id, []).append(index)
             by_id[found[0].id] = found[0]
-    result: dict = {}
-    assigned: list[tuple[object, StaffUser, AssignmentRule, list[str]]] = []
-    for rule_id, items in groups.items():
-        rule = by_id.get(rule_id)
-        if rule is None:
-            for record, _why in items:
-                _flag(record, _("Not assigned (%(context)s): no assignment rule matches.", context=context), actor)
-                result[(subject_of(record), record.id)] = None
-            continue
+    rep_of: dict[int, int | None] = {}
+    for rule_id, indices in groups.items():
+        rule = by_id[rule_id]
         if rule.team_id is not None:
-            turns = Turns(rule, now, fired=len(items))
-            picks = [turns.next() for _item in items]
+            turns = Turns(rule, now, fired=len(indices))
+            for index in indices:
+                rep_of[index] = turns.next()
             turns.save()
         else:
-            rep_ok = rule.rep is not None and eligible([rule.rep], now)
+            rep_ok = rule.rep_id is not None and bool(eligible([db.session.get(StaffUser, rule.rep_id)], now))
             if rep_ok:
-                _lock_rule(rule, len(items))
-            picks = [rule.rep_id if rep_ok else None for _item in items]
-        people = (
-            {p.id: p for p in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(set(picks) - {None})))}
-            if any(picks)
-            else {}
-        )
-        for (record, why), pick in zip(items, picks, strict=True):
-            rep = people.get(pick) if pick is not None else None
-            result[(subject_of(record), record.id)] = rep
-            if rep is None:
-                _flag(record, _no_rep_reason(rule, why, context), actor)
-            else:
-                assigned.append((record, rep, rule, why))
-    if assigned:
-        _write_assignments(assigned, actor, context)
-    return result
+                _lock_rule(rule, len(indices))
+            for index in indices:
+                rep_of[index] = rule.rep_id if rep_ok else None
+    picks = []
+    for index, found in enumerate(found_for):
+        rule, why = found if found is not None else (None, [])
+        rep_id = rep_of.get(index)
+        if rep_id is None and fallback is not None and fallback[index] is not None:
+            picks.append(Pick(rule=rule, why=tuple(why), rep_id=fallback[index], fallback=True))
+        else:
+            picks.append(Pick(rule=rule, why=tuple(why), rep_id=rep_id))
+    return picks
 
 
-def _write_assignments(assigned: list, actor, context: str) -> None:
-    """The writes of a batch: reps by primary key, flags removed, timeline entries and
-    one mail per new owner."""
-    for kind, model in ((Opportunity, Opportunity), (Lead, Lead)):
-        rows = [{"id": record.id, "rep_id": rep.id} for record, rep, _r, _w in assigned if isinstance(record, kind)]
-        if rows:
-            db.session.execute(update(model), rows)
-    for record, rep, _rule, _why in assigned:
-        set_committed_value(record, "rep_id", rep.id)
+def write_assignments(
+    targets: list[Target],
+    picks: list[Pick],
+    *,
+    actor=None,
+    reason_context=None,
+    set_rep: bool = True,
+    notify: bool = True,
+    timeline: list[tuple] | None = None,
+) -> dict[int, StaffUser]:
+    """The write step of a batch: reps by primary key (``set_rep``; a caller that
+    inserted the rows with their rep says False), flags removed or set, the timeline
+    entries in one INSERT, and (``notify``) one mail per new owner listing what they
+    received. ``timeline``: a list the caller inserts itself (one INSERT with its own
+    entries) to which the timeline rows are added instead. Returns the reps by id."""
+    context = reason_context or _("new record")
+    rep_ids = {pick.rep_id for pick in picks if pick.rep_id is not None}
+    people = (
+        {p.id: p for p in db.session.scalars(select(StaffUser).where(StaffUser.id.in_(rep_ids)))} if rep_ids else {}
+    )
+    assigned = [(t, p) for t, p in zip(targets, picks, strict=True) if p.rep_id in people]
+    unassigned = [(t, p) for t, p in zip(targets, picks, strict=True) if p.rep_id not in people]
+    now = utcnow()
+    actor_id = actor.id if actor is not None else None
+    if set_rep:
+        for subject, model in ((Subject.OPPORTUNITY, Opportunity), (Subject.LEAD, Lead)):
+            update_rows(
+                model.__table__, "id", ("rep_id",), [(p.rep_id, t.id) for t, p in assigned if t.subject_type == subject]
+            )
     for subject in (Subject.OPPORTUNITY, Subject.LEAD):
-        ids = [record.id for record, _rep, _r, _w in assigned if subject_of(record) == subject]
+        ids = [t.id for t, _p in assigned + unassigned if t.subject_type == subject]
         if ids:
             db.session.execute(
                 delete(AssignmentFlag).where(AssignmentFlag.subject_type == subject, AssignmentFlag.subject_id.in_(ids))
             )
-    now = utcnow()
     details: dict[tuple, str] = {}  # one translated text per rep, rule and reason
-    for _record, rep, rule, why in assigned:
-        key = (rep.id, rule.id, tuple(why))
+    entries = []
+    for target, pick in assigned:
+        key = (pick.rep_id, pick.rule.id if pick.rule else None, pick.why, pick.fallback)
         if key not in details:
-            details[key] = _assigned_detail(rep, rule, why, context)
-    db.session.execute(
-        insert(TimelineEntry),
-        [
-            {
-                "subject_type": subject_of(record),
-                "subject_id": record.id,
-                "kind": "assigned",
-                "staff_id": actor.id if actor is not None else None,
-                "contact_id": None,
-                "detail": details[(rep.id, rule.id, tuple(why))],
-                "created_at": now,
-            }
-            for record, rep, rule, why in assigned
-        ],
-    )
-    per_rep: dict[int, list] = {}
-    for record, rep, _rule, _why in assigned:
-        if actor is None or actor.id != rep.id:
-            per_rep.setdefault(rep.id, []).append((rep, record))
-    for items in per_rep.values():
-        rep = items[0][0]
-        labels = [_label(record) for _rep, record in items]
+            rep = people[pick.rep_id]
+            if pick.fallback or pick.rule is None:
+                details[key] = _(
+                    "Assigned to %(rep)s, the account manager: no assignment rule gave a rep (%(context)s).",
+                    rep=rep.name,
+                    context=context,
+                )
+            else:
+                details[key] = _assigned_detail(rep, pick.rule, list(pick.why), context)
+        entries.append(_entry(target, "assigned", actor_id, details[key], now))
+    flags = []
+    for target, pick in unassigned:
+        key = ("flag", pick.rule.id if pick.rule else None, pick.why)
+        if key not in details:
+            details[key] = (
+                _no_rep_reason(pick.rule, list(pick.why), context)
+                if pick.rule is not None
+                else _("Not assigned (%(context)s): no assignment rule matches.", context=context)
+            )
+        flags.append(
+            {"subject_type": target.subject_type, "subject_id": target.id, "reason": details[key], "created_at": now}
+        )
+        entries.append(_entry(target, "unassigned", actor_id, details[key], now))
+    insert_rows(AssignmentFlag.__table__, FLAG_COLUMNS, [tuple(f[c] for c in FLAG_COLUMNS) for f in flags])
+    rows = [tuple(e[c] for c in TIMELINE_COLUMNS) for e in entries]
+    if timeline is not None:
+        timeline.extend(rows)
+    else:
+        insert_rows(TimelineEntry.__table__, TIMELINE_COLUMNS, rows)
+    if notify:
+        _mail_new_owners(assigned, people, actor, context)
+    return people
+
+
+def _entry(target: Target, kind: str, staff_id: int | None, detail: str, now: datetime) -> dict:
+    return {
+        "subject_type": target.subject_type,
+        "subject_id": target.id,
+        "kind": kind,
+        "staff_id": staff_id,
+        "contact_id": None,
+        "detail": detail,
+        "created_at": now,
+    }
+
+
+def _mail_new_owners(assigned: list, people: dict, actor, context: str) -> None:
+    per_rep: dict[int, list[str]] = {}
+    for target, pick in assigned:
+        if actor is None or actor.id != pick.rep_id:
+            per_rep.setdefault(pick.rep_id, []).append(target.label)
+    for rep_id, labels in per_rep.items():
+        rep = people[rep_id]
         queue_mail(
             rep.email,
-            _("Assigned to you: %(n)s new (%(context)s)", n=len(items), context=context),
+            _("Assigned to you: %(n)s new (%(context)s)", n=len(labels), context=context),
             "sales_assigned_many",
             kind="sales_assigned",
             user=rep,
@@ -538,6 +594,57 @@ def _write_assignments(assigned: list, actor, context: str) -> None:
             more=max(len(labels) - MAIL_LIST, 0),
             context=context,
         )
+
+
+def assign_owners(records: list, *, actor=None, reason_context=None, now: datetime | None = None) -> dict:
+    """``assign_owner`` for a batch (an import, a campaign run): the same rules, the
+    same fairness, in a fixed number of statements per rule rather than per record:
+    ``plan_assignments`` then ``write_assignments``. Timeline entries go in one
+    INSERT; each new owner gets one mail listing what they received. Returns
+    ``{(subject_type, id): rep or None}`` for the records without a rep."""
+    todo = [record for record in records if record.rep_id is None]
+    if not todo:
+        return {}
+    db.session.flush()
+    organization_ids = {r.organization_id for r in todo if r.organization_id is not None}
+    places = (
+        {
+            org_id: (zone, city)
+            for org_id, zone, city in db.session.execute(
+                select(Organization.id, Organization.zone, Organization.city).where(
+                    Organization.id.in_(organization_ids)
+                )
+            )
+        }
+        if organization_ids
+        else {}
+    )
+    facts = [_facts_of_place(record, places.get(record.organization_id)) for record in todo]
+    picks = plan_assignments(facts, now=now)
+    targets = [Target(subject_of(record), record.id, _label(record)) for record in todo]
+    people = write_assignments(targets, picks, actor=actor, reason_context=reason_context)
+    result: dict = {}
+    for record, pick in zip(todo, picks, strict=True):
+        rep = people.get(pick.rep_id) if pick.rep_id is not None else None
+        if rep is not None:
+            set_committed_value(record, "rep_id", rep.id)
+        result[(subject_of(record), record.id)] = rep
+    return result
+
+
+def _facts_of_place(record, place: tuple[str, str] | None) -> Facts:
+    """``Facts`` of a record from its organization's (zone, city), read in bulk."""
+    is_opportunity = isinstance(record, Opportunity)
+    zone, city = place if place is not None else ("", "")
+    return Facts(
+        kind=RuleTarget.OPPORTUNITY if is_opportunity else RuleTarget.LEAD,
+        source_id=record.source_id,
+        type_id=record.type_id if is_opportunity else None,
+        zone=zone or "",
+        city=city or "",
+        amount=record.amount if is_opportunity else None,
+        currency=record.currency if is_opportunity else "",
+    )
 
 
 def reassign_automatically(record, *, actor=None, now: datetime | None = None) -> StaffUser | None:

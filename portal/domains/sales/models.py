@@ -268,6 +268,8 @@ class Opportunity(db.Model):
     # (the Optional Service Opportunity screen); by table name, contracts sit above.
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
     offered_service_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_items.id"))
+    # The Optional Service Opportunity campaign that made it (by table name: campaigns sit above).
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
