@@ -1,0 +1,123 @@
+"""The cached page's per-request shortcuts (issue 8, performance) answer as Flask would."""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+from datetime import datetime
+
+import pytest
+from flask import Flask
+
+from portal.core import flask_app
+from portal.core.i18n import babel_locale, babel_zone
+from portal.core.sessions import _copy
+
+HX = {"HX-Request": "true"}
+
+
+def _names(response) -> list[str]:
+    return [key for key, _value in response.headers]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", None])
+def test_a_cached_page_answers_with_the_headers_of_a_rendered_one(make, client, open_link, encoding):
+    delivered = make.delivered()
+    open_link(client, delivered.token)
+    headers = {"Accept-Encoding": encoding} if encoding else {}
+    response = client.get(f"/p/proposals/{delivered.proposal.id}", headers=headers)
+    raw = response.get_data()
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Content-Length"] == str(len(raw))
+    assert response.headers["Vary"] == "HX-Request, Accept-Encoding, Cookie"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    names = ["Content-Type", "Content-Length", "Content-Encoding", "Vary"] if encoding else []
+    names = names or ["Content-Type", "Content-Length", "Vary"]
+    assert _names(response)[: len(names)] == names  # the order make_response gave
+    html = gzip.decompress(raw).decode() if encoding else raw.decode()
+    assert html.startswith("<!doctype html>") or "<html" in html[:200]
+    assert "__porchlight_csrf_token__" not in html
+
+
+def test_a_cached_toggle_answers_with_the_headers_of_a_rendered_one(make, client, open_link):
+    delivered = make.delivered()
+    open_link(client, delivered.token)
+    option = next(line.id for line in delivered.proposal.lines if line.is_optional)
+    response = client.post(f"/p/proposals/{delivered.proposal.id}/options", data={"option": [option]}, headers=HX)
+    assert response.status_code == 200
+    assert _names(response)[:3] == ["Content-Type", "Content-Length", "Vary"]
+    assert response.headers["Content-Length"] == str(len(response.get_data()))
+    assert response.headers["Vary"] == "HX-Request, Accept-Encoding, Cookie"
+    assert "<html" not in response.get_data(as_text=True)
+
+
+def test_ensure_sync_asks_about_a_function_once(monkeypatch):
+    calls = []
+    original = inspect.iscoroutinefunction
+
+    def counting(func):
+        calls.append(func)
+        return original(func)
+
+    monkeypatch.setattr("flask.app.iscoroutinefunction", counting)
+    app = flask_app.PortalFlask(__name__)
+
+    def view():
+        return "ok"
+
+    assert app.ensure_sync(view) is view
+    assert app.ensure_sync(view) is view
+    assert calls == [view]
+
+
+def test_ensure_sync_still_wraps_a_coroutine_function(monkeypatch):
+    app = flask_app.PortalFlask(__name__)
+    wrapped = []
+    monkeypatch.setattr(Flask, "async_to_sync", lambda self, func: wrapped.append(func) or "sync")
+
+    async def view():
+        return "ok"
+
+    assert app.ensure_sync(view) == "sync"
+    assert app.ensure_sync(view) == "sync"
+    assert wrapped == [view]
+
+
+def test_ensure_sync_keeps_a_bounded_table(monkeypatch):
+    monkeypatch.setattr(flask_app, "SYNC_CACHE_SIZE", 2)
+    app = flask_app.PortalFlask(__name__)
+    for _ in range(5):
+        app.ensure_sync(lambda: None)
+    assert len(app._sync_callables) == 2
+
+
+def test_a_kept_session_is_copied_deeply():
+    kept = {"portal": {"links": [1, 2], "contact": 3}, "seen": ["1:2:3"], "at": datetime(2026, 1, 1), "t": ([1],)}
+    copy = _copy(kept)
+    assert copy == kept
+    copy["portal"]["links"].append(9)
+    copy["seen"].append("x")
+    copy["t"][0].append(2)
+    assert kept == {
+        "portal": {"links": [1, 2], "contact": 3},
+        "seen": ["1:2:3"],
+        "at": datetime(2026, 1, 1),
+        "t": ([1],),
+    }
+
+
+def test_locales_and_zones_are_made_once_per_name():
+    assert babel_locale("es") is babel_locale("es")
+    assert str(babel_locale("es")) == "es"
+    assert babel_zone("Europe/Rome") is babel_zone("Europe/Rome")
+    assert str(babel_zone("Europe/Rome")) == "Europe/Rome"
+
+
+def test_the_browser_language_is_read_per_request(client):
+    # The choice is kept per header value, not per client: each request gets its own.
+    assert 'lang="it"' in client.get("/sign-in", headers={"Accept-Language": "it"}).get_data(as_text=True)
+    assert 'lang="es"' in client.get("/sign-in", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert 'lang="en"' in client.get("/sign-in").get_data(as_text=True)
