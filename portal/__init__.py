@@ -103,6 +103,10 @@ def _init_extensions(app: Flask) -> None:
     if limiter._check_request_limit in hooks:  # absent when RATELIMIT_ENABLED is off
         hooks.remove(limiter._check_request_limit)
     compress.init_app(app)
+    from portal.core.flask_app import skip_compress_when_done, skip_idle_limiter_hooks
+
+    skip_idle_limiter_hooks(app, limiter)
+    skip_compress_when_done(app, compress)
 
     @app.after_request  # registered after Compress, so it runs before Compress's hook
     def _close_streamed_body(response):

@@ -39,3 +39,69 @@ class PortalFlask(Flask):
         if isinstance(func, _CACHEABLE) and len(cache) < SYNC_CACHE_SIZE:
             cache[func] = sync
         return sync
+
+
+# Flask-Limiter keeps what a request's limit checks found on the request context under
+# this name, made by the first check (tests/core/test_hot_path.py holds the name).
+LIMITER_CONTEXT = "_limiter_request_context"
+
+
+def skip_idle_limiter_hooks(app: Flask, limiter) -> None:
+    """Run Flask-Limiter's after-request hook (conditional deductions, limit headers) and
+    its teardown (reset) only in requests that checked a limit.
+
+    Every limit is declared on its view, so most requests (every cached page view and
+    toggle) check none, and both hooks then find an empty context they made for
+    nothing: about a twentieth of a small request. A request that checked a limit has
+    the context, and gets both hooks as before.
+    """
+    from flask.globals import request_ctx
+
+    def guarded(hook: Callable) -> Callable:
+        def run_if_limited(value):
+            if hasattr(request_ctx, LIMITER_CONTEXT):
+                return hook(value)
+            return value
+
+        run_if_limited.__wrapped__ = hook
+        return run_if_limited
+
+    def teardown_guarded(hook: Callable) -> Callable:
+        def run_if_limited(exc=None):
+            if hasattr(request_ctx, LIMITER_CONTEXT):
+                hook(exc)
+
+        run_if_limited.__wrapped__ = hook
+        return run_if_limited
+
+    def is_limiters(func) -> bool:
+        owner = func.args[0] if isinstance(func, functools.partial) and func.args else getattr(func, "__self__", None)
+        return owner is limiter
+
+    after = app.after_request_funcs.get(None, [])
+    after[:] = [guarded(f) if is_limiters(f) else f for f in after]
+    teardown = app.teardown_request_funcs.get(None, [])
+    teardown[:] = [teardown_guarded(f) if is_limiters(f) else f for f in teardown]
+
+
+def skip_compress_when_done(app: Flask, compress) -> None:
+    """Skip Flask-Compress's after-request hook for a response it would leave as it is
+    (one the render cache built: already gzip, or under the minimum size) and whose
+    ``Vary`` already names ``Accept-Encoding`` (the one change the hook would make).
+    Everything else goes through the hook as before."""
+    hook = compress.after_request
+    after = app.after_request_funcs.get(None, [])
+
+    def compress_unless_done(response):
+        headers = response.headers
+        vary = headers.get("Vary")
+        if vary and "accept-encoding" in vary.lower() and not response.is_streamed:
+            if "Content-Encoding" in headers:
+                return response
+            length = response.content_length
+            if length is not None and length < app.config["COMPRESS_MIN_SIZE"]:
+                return response
+        return hook(response)
+
+    compress_unless_done.__wrapped__ = hook
+    after[:] = [compress_unless_done if f == hook else f for f in after]

@@ -156,7 +156,12 @@ class NulFreeMultiDict(ImmutableMultiDict):
     PostgreSQL refuses NUL in any text parameter (a 500 from every text field)."""
 
     def __init__(self, mapping=None):
-        items = iter_multi_items(mapping) if mapping is not None else ()
+        if mapping is None:
+            super().__init__()
+            return
+        # Werkzeug's parsers hand over a list of pairs: walked as it is (``iter_multi_items``
+        # asks ``isinstance(..., Mapping)``, an ABC check, first), anything else as before.
+        items = mapping if type(mapping) is list else iter_multi_items(mapping)
         super().__init__(
             [(key, value.replace("\x00", "") if isinstance(value, str) else value) for key, value in items]
         )

@@ -121,3 +121,103 @@ def test_the_browser_language_is_read_per_request(client):
     assert 'lang="it"' in client.get("/sign-in", headers={"Accept-Language": "it"}).get_data(as_text=True)
     assert 'lang="es"' in client.get("/sign-in", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert 'lang="en"' in client.get("/sign-in").get_data(as_text=True)
+
+
+# --- hooks that have nothing to do on most requests ------------------------------------
+
+
+def test_a_limited_request_still_has_flask_limiters_context_under_the_name_we_check(rate_limited_app):
+    # ``skip_idle_limiter_hooks`` runs Flask-Limiter's hooks only where this attribute
+    # exists: a Flask-Limiter that renamed it would skip them everywhere.
+    seen = []
+
+    @rate_limited_app.after_request
+    def look(response):
+        from flask.globals import request_ctx
+
+        seen.append(hasattr(request_ctx, flask_app.LIMITER_CONTEXT))
+        return response
+
+    client = rate_limited_app.test_client()
+    client.post("/sign-in", data={"email": "someone@greenleaf.example"})  # a limited view
+    client.get("/healthz")  # no limit
+    assert seen == [True, False]
+
+
+def test_limit_headers_still_come_with_a_limited_view_when_enabled(rate_limited_app, monkeypatch):
+    from portal.core.extensions import limiter
+
+    monkeypatch.setattr(limiter, "_headers_enabled", True)
+    response = rate_limited_app.test_client().post("/sign-in", data={"email": "someone@greenleaf.example"})
+    assert response.headers["X-RateLimit-Limit"]
+    assert "X-RateLimit-Limit" not in rate_limited_app.test_client().get("/healthz").headers
+
+
+def test_compression_still_applies_to_a_page_not_from_the_cache(client):
+    response = client.get("/sign-in", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response.headers["Vary"]
+    assert "<html" in gzip.decompress(response.get_data()).decode()
+
+
+def test_a_small_answer_is_not_compressed_but_varies_on_accept_encoding(client):
+    response = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in response.headers
+    assert response.headers["Vary"].startswith("Accept-Encoding")
+
+
+@pytest.fixture
+def fresh_app(app, tmp_path_factory):
+    """An app of its own on the same database, to add test routes to."""
+    from tests.conftest import make_app
+
+    fresh = make_app(tmp_path_factory, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    yield fresh
+    with fresh.app_context():
+        from portal.core.extensions import db
+
+        db.engine.dispose()
+
+
+def test_security_headers_keep_a_views_own_values(fresh_app):
+    app = fresh_app
+
+    @app.get("/_test/own-headers")
+    def own():
+        return "x", 200, {"Cache-Control": "private", "X-Frame-Options": "SAMEORIGIN"}
+
+    response = app.test_client().get("/_test/own-headers")
+    assert response.headers.getlist("Cache-Control") == ["private"]
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_security_headers_on_a_response_with_a_headers_subclass(fresh_app):
+    app = fresh_app
+    from werkzeug.datastructures import Headers
+
+    class MyHeaders(Headers):
+        pass
+
+    @app.get("/_test/subclass-headers")
+    def subclass():
+        response = app.response_class("x", mimetype="text/html")
+        response.headers = MyHeaders(response.headers)
+        return response
+
+    response = app.test_client().get("/_test/subclass-headers")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_get_skips_the_csrf_check_before_any_exemption_lookup(app, monkeypatch):
+    from portal.core.extensions import csrf
+
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    looked = []
+    monkeypatch.setattr(csrf, "_is_exempt", lambda: looked.append(1) or False)
+    assert app.test_client().get("/healthz").status_code == 200
+    assert looked == []
+    assert app.test_client().post("/sign-in", data={"email": "a@b.example"}).status_code in (400, 422)  # refused
+    assert looked == [1]
