@@ -221,3 +221,73 @@ def test_a_get_skips_the_csrf_check_before_any_exemption_lookup(app, monkeypatch
     assert looked == []
     assert app.test_client().post("/sign-in", data={"email": "a@b.example"}).status_code in (400, 422)  # refused
     assert looked == [1]
+
+
+# --- small urlencoded forms, read the short way --------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from werkzeug.exceptions import ClientDisconnected  # noqa: E402
+from werkzeug.test import EnvironBuilder  # noqa: E402
+
+
+def _forms(app, body: bytes, content_type: str = "application/x-www-form-urlencoded", **environ):
+    """(the app's request form, Werkzeug's own parse of the same request) as item lists."""
+    from flask.wrappers import Request as FlaskRequest
+
+    from portal.core.parsing import NulFreeMultiDict
+
+    reference = type("Reference", (FlaskRequest,), {"parameter_storage_class": NulFreeMultiDict})
+    results = []
+    for request_class in (app.request_class, reference):
+        builder = EnvironBuilder(method="POST", data=body, content_type=content_type)
+        env = builder.get_environ()
+        env.update(environ)
+        with app.test_request_context(environ_overrides=env):
+            request = request_class(env)
+            results.append((list(request.form.items(multi=True)), list(request.files.items(multi=True))))
+    return results
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.text(alphabet="ab=&%+;\x00é2F0", max_size=60).map(str.encode))
+def test_a_small_form_parses_as_werkzeug_parses_it(app, body):
+    ours, werkzeugs = _forms(app, body)
+    assert ours == werkzeugs
+
+
+def test_the_toggles_form_comes_out_as_sent(app):
+    (ours, _files), _ = _forms(app, b"option=3&option=5&csrf_token=x%2By")
+    assert ours == [("option", "3"), ("option", "5"), ("csrf_token", "x+y")]
+
+
+def test_a_body_cut_short_is_a_client_disconnect(app):
+    builder = EnvironBuilder(method="POST", data=b"option=3", content_type="application/x-www-form-urlencoded")
+    env = builder.get_environ()
+    env["CONTENT_LENGTH"] = "20"
+    with app.test_request_context(environ_overrides=env), pytest.raises(ClientDisconnected):
+        _ = app.request_class(env).form
+
+
+def test_a_body_cut_short_by_a_terminating_server_is_what_arrived(app):
+    (ours, _), (werkzeugs, _) = _forms(app, b"option=3", CONTENT_LENGTH="20", **{"wsgi.input_terminated": True})
+    assert ours == werkzeugs == [("option", "3")]
+
+
+def test_other_forms_take_werkzeugs_way(app, monkeypatch):
+    from portal.core import parsing
+
+    monkeypatch.setattr(parsing, "SMALL_FORM_BYTES", 4)
+    for body, content_type in (
+        (b"option=3&option=5", "application/x-www-form-urlencoded"),  # over the small size
+        (b"option=3", "application/x-www-form-urlencoded; charset=utf-8"),
+        (b"option=3", "text/plain"),
+    ):
+        ours, werkzeugs = _forms(app, body, content_type)
+        assert ours == werkzeugs
+
+
+def test_a_small_form_over_the_content_limit_is_refused(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 8)
+    response = client.post("/sign-in", data={"email": "someone@greenleaf.example"})
+    assert response.status_code == 413
