@@ -14,7 +14,9 @@ from portal.core.config import Config, engine_options
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides the environment (tests use it)."""
-    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    from portal.core.flask_app import PortalFlask
+
+    app = PortalFlask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
     from portal.core.parsing import BoundedIntConverter, nul_free_request
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route: every <int:> is bounded
@@ -102,6 +104,10 @@ def _init_extensions(app: Flask) -> None:
     if limiter._check_request_limit in hooks:  # absent when RATELIMIT_ENABLED is off
         hooks.remove(limiter._check_request_limit)
     compress.init_app(app)
+    from portal.core.flask_app import skip_compress_when_done, skip_idle_limiter_hooks
+
+    skip_idle_limiter_hooks(app, limiter)
+    skip_compress_when_done(app, compress)
 
     @app.after_request  # registered after Compress, so it runs before Compress's hook
     def _close_streamed_body(response):
@@ -183,11 +189,14 @@ def _register_blueprints(app: Flask) -> None:
         return {"ok": True}
 
 
-def _select_timezone() -> str | None:
+def _select_timezone():
     from flask import g
 
+    from portal.core.i18n import babel_zone
+
     if getattr(g, "timezone", None):
-        return g.timezone
+        return babel_zone(g.timezone)
     if request and request.blueprint and request.blueprint.startswith("admin") and current_user.is_authenticated:
-        return current_user.timezone
+        zone = current_user.timezone
+        return babel_zone(zone) if isinstance(zone, str) else zone
     return None

@@ -26,9 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from functools import lru_cache
 from pathlib import Path
 
+import pytz
 from babel import Locale, UnknownLocaleError
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import force_locale, refresh
@@ -191,19 +193,52 @@ def request_choice() -> LocaleChoice:
     """The locale of this request's reader."""
     if not has_request_context():
         return resolve_locale()
-    return resolve_locale(
-        contact=getattr(g, "contact_language", None),
-        cookie=request.cookies.get(COOKIE),
-        organization=getattr(g, "organization_language", None),
-        accept_language=request.headers.get("Accept-Language"),
+    config = current_app.config
+    accept_language = request.headers.get("Accept-Language")
+    return _resolved(
+        getattr(g, "contact_language", None),
+        request.cookies.get(COOKIE),
+        getattr(g, "organization_language", None),
+        # best_accepted reads no further, so the kept key stays small.
+        accept_language[:ACCEPT_LANGUAGE_MAX] if accept_language else accept_language,
+        tuple(config["LANGUAGES"]),
+        config.get("DEFAULT_LANGUAGE"),
     )
 
 
-def select_locale() -> str:
+@lru_cache(maxsize=256)
+def _resolved(contact, cookie, organization, accept_language, offered, default) -> LocaleChoice:
+    # A pure function of the rungs and the settings, asked on every page view with the
+    # same few answers (parsing Accept-Language each time was most of the cost).
+    return resolve_locale(
+        contact=contact,
+        cookie=cookie,
+        organization=organization,
+        accept_language=accept_language,
+        offered=offered,
+        default=default,
+    )
+
+
+@lru_cache(maxsize=64)
+def babel_locale(code: str) -> Locale:
+    """The ``Locale`` for a language code, made once (Flask-Babel passes a ``Locale``
+    through and would otherwise parse the code again on every request)."""
+    return Locale.parse(code)
+
+
+@lru_cache(maxsize=256)
+def babel_zone(name: str) -> tzinfo:
+    """The zone Flask-Babel makes of a name (pytz's), made once per name; an unknown
+    name raises as Flask-Babel's own lookup does."""
+    return pytz.timezone(name)
+
+
+def select_locale() -> Locale:
     """Flask-Babel's locale selector: the admin area stays English."""
     if has_request_context() and request.blueprint and request.blueprint.startswith("admin"):
-        return SOURCE_LANGUAGE
-    return request_choice().locale
+        return babel_locale(SOURCE_LANGUAGE)
+    return babel_locale(request_choice().locale)
 
 
 # --- mail -----------------------------------------------------------------------
