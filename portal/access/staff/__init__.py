@@ -19,6 +19,7 @@ has one copy, in its module.
 """
 
 from portal.access.staff.abilities import staff_can
+from portal.access.staff.campaigns import staff_may_run_campaigns
 from portal.access.staff.contracts import (
     contract_filter,
     staff_contract,
@@ -66,6 +67,14 @@ from portal.access.staff.proposals import (
     staff_proposal,
     staff_proposals_query,
 )
+from portal.access.staff.sales_reports import staff_may_see_sales_reports
+from portal.access.staff.sales_rules import (
+    staff_may_edit_absences,
+    staff_may_edit_assignment_rules,
+    staff_may_manage_feed,
+    staff_may_see_assignment_rules,
+    staff_may_see_people,
+)
 from portal.access.staff.setup import staff_may_configure_service, staff_may_see_outbox, staff_may_see_reports
 from portal.access.staff.tickets import (
     staff_may_see_ticket,
@@ -84,6 +93,13 @@ __all__ = [
     "staff_may_see_contract",
     "staff_may_work_contract",
     "staff_may_work_contracts",
+    "staff_may_run_campaigns",
+    "staff_may_see_sales_reports",
+    "staff_may_edit_absences",
+    "staff_may_edit_assignment_rules",
+    "staff_may_manage_feed",
+    "staff_may_see_assignment_rules",
+    "staff_may_see_people",
     "lead_filter",
     "opportunity_filter",
     "opportunity_filter_parts",
