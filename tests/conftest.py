@@ -100,6 +100,16 @@ def pytest_configure(config) -> None:
             bundle.urls()
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist, tests marked ``slow`` go first (the same stable order on every worker).
+
+    Collected in file order, the admin fuzz test (a few minutes) comes near the end,
+    and one worker would run it alone while the other sits idle.
+    """
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def _reset_schema(app) -> None:
     from flask_migrate import upgrade
 
