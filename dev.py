@@ -5,7 +5,10 @@
     python3 dev.py test    install into .venv (with test extras) and run the whole suite
     python3 dev.py lint    ruff and the import-linter contracts (CI runs it)
 
-Anything after ``test`` goes to pytest (``python3 dev.py test -k signing``).
+Anything after ``test`` goes to pytest (``python3 dev.py test -k signing``). The suite
+runs in 2 processes (pytest-xdist ``-n 2 --dist worksteal``) unless the arguments choose
+(``-n 1``, ``-n 0``, ``-p no:xdist``, ``--pdb``); on PostgreSQL each process gets its own
+database beside ``TEST_DATABASE_URL`` (``<name>_gw0``, ``<name>_gw1``, made on first use).
 """
 
 from __future__ import annotations
@@ -97,13 +100,35 @@ def ensure_chromium() -> None:
     print("No Chromium found: browser tests will be skipped (set REQUIRE_BROWSER=1 to make that an error).", flush=True)
 
 
+# Two processes: CI and the shared development machine have 2 cores. ``worksteal``
+# rather than ``load``: at the end an idle worker takes half of the other's queue
+# instead of waiting for it, and tests marked ``slow`` are handed out first
+# (tests/conftest.py), so no worker is left alone with a long one. The suite needs no
+# ``xdist_group`` (each worker has its own database, temporary directory, ports, seal key).
+WORKERS = ["-n", "2"]
+DIST = ["--dist", "worksteal"]
+SINGLE_PROCESS = {"--pdb", "--trace", "-s", "--capture=no", "--collect-only", "--co"}
+
+
+def xdist_args(args: list[str]) -> list[str]:
+    """``-n 2 --dist worksteal`` unless the caller chose the processes or needs one (a debugger, -s)."""
+    words = [*args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    if "no:xdist" in words or "-pno:xdist" in words or SINGLE_PROCESS.intersection(words):
+        return []
+    if any(w in ("-n", "--numprocesses") or w.startswith(("-n", "--numprocesses=")) for w in words):
+        return []
+    if any(w == "--dist" or w.startswith("--dist=") for w in words):
+        return WORKERS
+    return WORKERS + DIST
+
+
 def test(args: list[str]) -> None:
     install("[test]")
     ensure_chromium()
     env = dict(os.environ)
     if find_chromium():
         env.setdefault("CHROMIUM_PATH", find_chromium())
-    result = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env)
+    result = subprocess.run([str(PY), "-m", "pytest", *xdist_args(args), *args], cwd=ROOT, env=env)
     sys.exit(result.returncode)
 
 

@@ -23,10 +23,91 @@ from tests import factories
 
 
 def _database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
+    url = worker_database_url()
     if url:
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+_WORKER_DATABASES: dict[str, str] = {}
+
+
+def worker_database_url() -> str | None:
+    """``TEST_DATABASE_URL``, or under pytest-xdist this worker's own database beside it.
+
+    Each session drops and rebuilds the schema (``_reset_schema``), so two workers on one
+    PostgreSQL database would drop each other's tables: worker ``gw0`` of ``.../test`` uses
+    ``.../test_gw0``, created on first use. Without xdist (or on SQLite, where every worker
+    has its own temporary file) this is ``TEST_DATABASE_URL`` itself. Everything that
+    reaches the test database (the session app, the migration tests, worker subprocesses
+    through the app's URI) goes through here.
+    """
+    url = os.environ.get("TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker or not url.startswith(("postgres://", "postgresql")):
+        return url
+    if url not in _WORKER_DATABASES:
+        _WORKER_DATABASES[url] = _create_worker_database(url, worker)
+    return _WORKER_DATABASES[url]
+
+
+def _create_worker_database(url: str, worker: str) -> str:
+    """Create ``<dbname>_<worker>`` if missing, through a connection to the given database."""
+    import time
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    given = make_url(url)
+    name = f"{given.database}_{worker}"
+    admin = create_engine(given.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        for attempt in range(10):
+            with admin.connect() as conn:
+                if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar():
+                    break
+                try:
+                    conn.execute(text('CREATE DATABASE "{}"'.format(name.replace('"', '""'))))
+                    break
+                except DBAPIError as exc:
+                    # Two workers copying template1 at the same instant: one is refused
+                    # ("being accessed by other users"); wait and look again.
+                    if attempt == 9:
+                        raise
+                    print(f"{worker}: CREATE DATABASE {name} refused ({exc.orig}); retrying", flush=True)
+            time.sleep(0.5 + attempt)
+    finally:
+        admin.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist, build the asset bundles once in the controller, before any worker.
+
+    Otherwise every worker's first page builds them (a fresh checkout has no
+    ``static/gen/``), writing the same files in ``portal/static`` at the same time as
+    the other worker's live server may be serving them. This also makes the
+    ``instance/`` folder (its secret key) before the workers start.
+    """
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    from portal.core.assets import BUNDLES
+
+    application = create_app({"TESTING": True, "SECRET_KEY": "assets", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with application.app_context():
+        for bundle in BUNDLES.values():
+            bundle.urls()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist, tests marked ``slow`` go first (the same stable order on every worker).
+
+    Collected in file order, the admin fuzz test (a few minutes) comes near the end,
+    and one worker would run it alone while the other sits idle.
+    """
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _reset_schema(app) -> None:

@@ -20,6 +20,7 @@ import os
 import re
 import traceback
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -293,9 +294,11 @@ def _fuzz(app, side: str) -> None:
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow
 def test_no_admin_route_answers_5xx(app):
     _fuzz(app, "admin")
 
 
+@pytest.mark.slow
 def test_no_portal_route_answers_5xx(app):
     _fuzz(app, "portal")

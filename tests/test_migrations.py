@@ -32,7 +32,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
 from portal.core.extensions import db
-from tests.conftest import make_app
+from tests.conftest import make_app, worker_database_url
 
 ENGINES = ["sqlite"]
 if (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres"):
@@ -40,7 +40,7 @@ if (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres"):
 
 
 def _pg_url() -> str:
-    url = os.environ["TEST_DATABASE_URL"]
+    url = worker_database_url()  # this xdist worker's own database, as the session app's
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

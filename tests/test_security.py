@@ -159,6 +159,7 @@ def world(app, make, login, open_link):
     return client, values, forms
 
 
+@pytest.mark.slow
 def test_every_post_route_refuses_a_request_without_a_csrf_token(app, world, monkeypatch):
     client, values, forms = world
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)

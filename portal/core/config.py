@@ -187,7 +187,17 @@ def _instance_secret(instance_path: str) -> str:
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         import secrets
+        import tempfile
 
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Written aside and linked into place: processes starting together (gunicorn
+        # workers, test workers) never read a half-written key, and the first one wins.
+        fd, draft = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as draft_file:
+                draft_file.write(secrets.token_urlsafe(48))
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()

@@ -52,10 +52,14 @@ def _make_due(app, *message_ids: int) -> None:
         db.session.commit()
 
 
-def _closed_port() -> int:
+@pytest.fixture
+def closed_port():
+    """A port where nothing listens: bound but never listening, so a connection is
+    refused, and held for the test so no other process (another xdist worker's live
+    server or mail server) can take it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens here once the socket closes
+        yield s.getsockname()[1]
 
 
 def _hook_data(mail_server, hook):
@@ -117,9 +121,9 @@ def test_message_id_is_the_same_on_a_retry(app, mail_server):
 
 
 def test_smtp_down_does_not_stop_delivering_or_signing_and_mail_goes_out_once_it_is_back(
-    app, make, login, open_link, mail_server, monkeypatch
+    app, make, login, open_link, mail_server, monkeypatch, closed_port
 ):
-    monkeypatch.setitem(app.config, "MAIL_PORT", _closed_port())
+    monkeypatch.setitem(app.config, "MAIL_PORT", closed_port)
     staff = make.staff(name="Sam Sales")
     proposal = make.proposal(rep=staff)
     staff_client = app.test_client()
@@ -166,8 +170,8 @@ def test_smtp_down_does_not_stop_delivering_or_signing_and_mail_goes_out_once_it
     assert {m.status for m in _all(app)} == {OutboxStatus.SENT}
 
 
-def test_backoff_grows_with_each_failed_attempt(app, mail_server, monkeypatch):
-    monkeypatch.setitem(app.config, "MAIL_PORT", _closed_port())
+def test_backoff_grows_with_each_failed_attempt(app, mail_server, monkeypatch, closed_port):
+    monkeypatch.setitem(app.config, "MAIL_PORT", closed_port)
     queued = queued_mail(app)
     delays = []
     for _ in range(3):
@@ -179,8 +183,8 @@ def test_backoff_grows_with_each_failed_attempt(app, mail_server, monkeypatch):
     assert _message(app, queued.id).attempts == 3
 
 
-def test_a_message_gives_up_after_the_maximum_attempts(app, mail_server, monkeypatch):
-    monkeypatch.setitem(app.config, "MAIL_PORT", _closed_port())
+def test_a_message_gives_up_after_the_maximum_attempts(app, mail_server, monkeypatch, closed_port):
+    monkeypatch.setitem(app.config, "MAIL_PORT", closed_port)
     monkeypatch.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 2)
     queued = queued_mail(app)
     _deliver(app)
