@@ -43,6 +43,26 @@ def make_property(app, organization_id: int, zone: str = "", with_contact: bool 
         return site.id
 
 
+def _make_current_revision(contract: Contract, number: int, service_id: int, price: str, kind: str) -> ContractRevision:
+    """Revision ``number`` of ``contract`` listing the one service at ``price``, made current."""
+    revision = ContractRevision(contract_id=contract.id, number=number)
+    db.session.add(revision)
+    db.session.flush()
+    db.session.add(
+        ContractLine(
+            revision_id=revision.id,
+            kind=kind,
+            service_id=service_id,
+            description="Aeration",
+            quantity=Decimal("1"),
+            unit_price=Decimal(price),
+            position=1,
+        )
+    )
+    contract.current_revision_id = revision.id
+    return revision
+
+
 def make_contract(
     app,
     organization_id: int,
@@ -71,21 +91,7 @@ def make_contract(
         )
         db.session.add(contract)
         db.session.flush()
-        revision = ContractRevision(contract_id=contract.id, number=0)
-        db.session.add(revision)
-        db.session.flush()
-        db.session.add(
-            ContractLine(
-                revision_id=revision.id,
-                kind=kind,
-                service_id=service_id,
-                description="Aeration",
-                quantity=Decimal("1"),
-                unit_price=Decimal(price),
-                position=1,
-            )
-        )
-        contract.current_revision_id = revision.id
+        _make_current_revision(contract, 0, service_id, price, kind)
         db.session.commit()
         return contract.id
 
@@ -99,21 +105,7 @@ def new_revision(app, contract_id: int, service_id: int, price: str, kind: str =
             .where(ContractRevision.contract_id == contract_id)
             .order_by(ContractRevision.number.desc())
         )
-        revision = ContractRevision(contract_id=contract_id, number=number + 1)
-        db.session.add(revision)
-        db.session.flush()
-        db.session.add(
-            ContractLine(
-                revision_id=revision.id,
-                kind=kind,
-                service_id=service_id,
-                description="Aeration",
-                quantity=Decimal("1"),
-                unit_price=Decimal(price),
-                position=1,
-            )
-        )
-        contract.current_revision_id = revision.id
+        revision = _make_current_revision(contract, number + 1, service_id, price, kind)
         db.session.commit()
         return revision.number
 
