@@ -9,10 +9,13 @@ per batch, or one driver ``executemany`` for an ``UPDATE`` by key. They run on t
 session's connection (``exec_driver_sql``), so they join its transaction and the
 engine's statement listeners (the tests' query counters) see them.
 
-On PostgreSQL the rows travel as one array per column (``INSERT ... SELECT * FROM
+On PostgreSQL the rows travel as one array per column (``INSERT ... SELECT ... FROM
 unnest(%s::integer[], ...)``, ``UPDATE ... FROM unnest(...)``): a handful of
 parameters whatever the number of rows, where a multi-row VALUES of 8,000 placeholders
-costs psycopg more to parse than the database takes to insert.
+costs psycopg more to parse than the database takes to insert. A column that holds the
+same value in every row (a campaign's stage, its timestamps, "open") travels once, as
+a scalar in the SELECT list: psycopg builds every array in Python, and in a campaign
+chunk about half the columns are such constants.
 
 Every column must be given in every row: column defaults are not applied here.
 """
@@ -76,8 +79,12 @@ def insert_rows(
     )
     converted = _convert(rows, _processors(table, columns, dialect))
     if dialect.name == "postgresql":
-        sql = f"{head.removesuffix(' VALUES ')} SELECT * FROM {_unnest(table, columns, dialect)}{tail}"
-        result = connection.exec_driver_sql(sql, _columns_of(converted, len(columns)))
+        values, scalars, arrays, varying = _split(table, columns, converted, dialect)
+        sql = (
+            f"{head.removesuffix(' VALUES ')} SELECT {', '.join(values)}"
+            f" FROM {_unnest(table, varying, dialect)} AS v({', '.join(quote(c) for c in varying)}){tail}"
+        )
+        result = connection.exec_driver_sql(sql, (*scalars, *arrays))
         return [tuple(row) for row in result.all()] if returning else []
     per_statement = max(1, MAX_PARAMETERS // len(columns))
     found: list[tuple] = []
@@ -107,14 +114,48 @@ def update_rows(table: Table, key: str, columns: Sequence[str], rows: Sequence[S
     converted = _convert(rows, _processors(table, [*columns, key], dialect))
     if dialect.name == "postgresql":
         name = quote(table.name)
+        # The key always travels as an array: it is what names the rows.
+        values, scalars, arrays, varying = _split(table, [*columns, key], converted, dialect, keep=key)
         sql = (
-            f"UPDATE {name} SET {', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns)}"
-            f" FROM {_unnest(table, [*columns, key], dialect)} AS v({', '.join(quote(c) for c in [*columns, key])})"
+            f"UPDATE {name} SET {', '.join(f'{quote(c)} = {v}' for c, v in zip(columns, values, strict=False))}"
+            f" FROM {_unnest(table, varying, dialect)} AS v({', '.join(quote(c) for c in varying)})"
             f" WHERE {name}.{quote(key)} = v.{quote(key)}" + (f" AND {where}" if where else "")
         )
-        connection.exec_driver_sql(sql, _columns_of(converted, len(columns) + 1))
+        connection.exec_driver_sql(sql, (*scalars, *arrays))
         return
     connection.exec_driver_sql(sql, converted)
+
+
+def _split(
+    table: Table, columns: Sequence[str], rows: list[tuple], dialect, keep: str | None = None
+) -> tuple[list[str], list, list[list], list[str]]:
+    """The PostgreSQL form of ``rows``: for each column, in order, the SQL of its value
+    (``%s::type`` for a column with one value in every row, else ``v."name"`` from the
+    unnest); the scalar parameters; the arrays; the names of the array columns. At
+    least one column (``keep``, else the first varying or the first) stays an array,
+    so that the unnest has the rows' number of rows."""
+    quote = dialect.identifier_preparer.quote
+    by_column = _columns_of(rows, len(columns))
+    constant = [name != keep and _one_value(values) for name, values in zip(columns, by_column, strict=True)]
+    if all(constant):
+        constant[0] = False
+    values, scalars, arrays, varying = [], [], [], []
+    for name, column, is_constant in zip(columns, by_column, constant, strict=True):
+        if is_constant:
+            values.append(f"%s::{_array_of(table.c[name].type, dialect).removesuffix('[]')}")
+            scalars.append(column[0])
+        else:
+            values.append(f"v.{quote(name)}")
+            arrays.append(column)
+            varying.append(name)
+    return values, scalars, arrays, varying
+
+
+def _one_value(values: list) -> bool:
+    """Every value the same, of the same type (``True`` and ``1`` are not the same)."""
+    first = values[0]
+    kind = type(first)
+    return all(value is first or (type(value) is kind and value == first) for value in values)
 
 
 def _unnest(table: Table, columns: Sequence[str], dialect) -> str:
