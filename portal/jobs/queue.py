@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.jobs.models import Job, JobStatus
-from portal.jobs.registry import HANDLERS, SCHEDULE
+from portal.jobs.registry import HANDLERS, ON_DEAD, SCHEDULE
 
 logger = logging.getLogger("portal.jobs")
 
@@ -82,16 +82,17 @@ def claim_next(worker_id: str) -> int | None:
         now = utcnow()
         # A job whose lease ran out after its last allowed claim killed every worker
         # that ran it: give up on it rather than take it again forever.
-        db.session.execute(
-            update(Job)
+        abandoned = db.session.scalars(
+            select(Job)
             .where(*_due(now), Job.claimed_until.is_not(None), Job.attempts >= max_attempts())
-            .values(
-                status=JobStatus.DEAD,
-                claimed_until=None,
-                finished_at=now,
-                last_error="gave up: the worker running it stopped before it finished, every time",
-            )
-        )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for dead in abandoned:
+            dead.status = JobStatus.DEAD
+            dead.claimed_until = None
+            dead.finished_at = now
+            dead.last_error = "gave up: the worker running it stopped before it finished, every time"
+            _give_up(dead)
         job_id = db.session.scalar(
             select(Job.id)
             .where(*_due(now))
@@ -195,12 +196,26 @@ def _record_failure(job_id: int, worker_id: str, error: str) -> str:
     if job.attempts >= max_attempts():
         job.status = JobStatus.DEAD
         job.finished_at = utcnow()
+        _give_up(job)
         outcome = "dead"
     else:
         job.run_at = utcnow() + backoff(job.attempts)
         outcome = "retry"
     db.session.commit()
     return outcome
+
+
+def _give_up(job: Job) -> None:
+    """The job's ``on_dead`` (see ``registry``), in a savepoint of the transaction that
+    marks it dead: a hook that fails is logged and the job is given up all the same."""
+    hook = ON_DEAD.get(job.name)
+    if hook is None:
+        return
+    try:
+        with db.session.begin_nested():
+            hook(**json.loads(job.payload or "{}"))
+    except Exception:
+        logger.exception("job %s (%s): its on_dead hook failed", job.id, job.name)
 
 
 def prune_finished(older_than: timedelta = timedelta(days=7)) -> int:

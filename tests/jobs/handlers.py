@@ -21,6 +21,31 @@ def fail(label: str) -> None:
     raise RuntimeError(f"{label} broke")
 
 
+def noted_dead(label: str) -> None:
+    CALLS.append(f"dead {label}")
+
+
+def broken_hook(label: str) -> None:
+    CALLS.append(f"hook {label}")
+    raise RuntimeError("the hook broke too")
+
+
+@job("test.fail_noted", on_dead=noted_dead)
+def fail_noted(label: str) -> None:
+    CALLS.append(label)
+    raise RuntimeError(f"{label} broke")
+
+
+@job("test.record_noted", on_dead=noted_dead)
+def record_noted(label: str) -> None:
+    CALLS.append(label)
+
+
+@job("test.fail_bad_hook", on_dead=broken_hook)
+def fail_bad_hook(label: str) -> None:
+    raise RuntimeError(f"{label} broke")
+
+
 @job("test.sleep")
 def sleep(label: str, seconds: float) -> None:
     CALLS.append(f"start {label}")

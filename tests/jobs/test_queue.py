@@ -159,3 +159,46 @@ def test_a_job_whose_workers_keep_dying_goes_dead_instead_of_looping(app, monkey
     assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
     assert "stopped" in job.last_error
     assert handlers.CALLS == []
+
+
+def _due_now(app) -> None:
+    with app.app_context():
+        db.session.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+
+def test_a_job_given_up_after_its_last_failure_calls_its_on_dead_hook_once(app, monkeypatch):
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
+    _enqueue(app, "test.fail_noted", label="x")
+    for _ in range(3):  # two attempts, then nothing is due any more
+        _due_now(app)
+        _pass(app)
+    (job,) = _jobs(app)
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
+    assert handlers.CALLS == ["x", "x", "dead x"]
+
+
+def test_a_job_whose_workers_keep_dying_calls_its_on_dead_hook_when_given_up(app, monkeypatch):
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
+    _enqueue(app, "test.record_noted", key="killer", label="k")
+    with app.app_context():
+        db.session.execute(
+            update(Job).values(attempts=2, claimed_by="gone", claimed_until=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        assert queue.claim_next("w1") is None
+        assert queue.claim_next("w1") is None  # given up once: the hook is not called again
+        db.session.remove()
+    (job,) = _jobs(app)
+    assert job.status == JobStatus.DEAD and "stopped" in job.last_error
+    assert handlers.CALLS == ["dead k"]
+
+
+def test_an_on_dead_hook_that_fails_is_logged_and_the_job_is_given_up_all_the_same(app, monkeypatch, caplog):
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 1)
+    _enqueue(app, "test.fail_bad_hook", label="y")
+    _pass(app)
+    (job,) = _jobs(app)
+    assert job.status == JobStatus.DEAD and "y broke" in job.last_error
+    assert handlers.CALLS == ["hook y"]
+    assert "its on_dead hook failed" in caplog.text

@@ -2,6 +2,7 @@
 
 - ``campaigns.run``: enumerate the items of a run and enqueue its chunks;
 - ``campaigns.chunk``: make one slice's opportunities and proposals (one transaction);
+  given up (every attempt failed), its items become failed so the run ends;
 - ``campaigns.deliver``: Deliver all.
 
 The bodies are in ``portal.domains.campaigns.run``; tests call them directly too.
@@ -18,7 +19,7 @@ def campaign_run(campaign_id: int, run: int) -> None:
     runs.begin_run(campaign_id, run)
 
 
-@job("campaigns.chunk")
+@job("campaigns.chunk", on_dead=runs.abandon_chunk)
 def campaign_chunk(campaign_id: int, first_id: int, last_id: int) -> dict:
     return runs.process_chunk(campaign_id, first_id, last_id)
 

@@ -22,6 +22,7 @@ from portal.domains.contracts.models import Contract
 from portal.domains.customers.models import Organization, Site
 from portal.domains.proposals.models import Proposal, ProposalStatus
 from portal.domains.sales.models import LostReason, LostReasonKey, Opportunity, Outcome, opportunity_lost_reasons
+from portal.jobs.models import Job, JobStatus
 
 PAGE_SIZE = 50
 LIST_PAGE_SIZE = 50
@@ -82,6 +83,8 @@ class Progress:
     skipped: int
     failed: int
     seconds_left: int | None  # None: unknown yet, or done
+    retrying: int = 0  # parts of the run that failed and wait for their next attempt
+    retry_at: datetime | None = None  # the first of those next attempts
 
     @property
     def processed(self) -> int:
@@ -106,6 +109,18 @@ def progress(campaign: Campaign, now: datetime | None = None) -> Progress:
         elapsed = max(((now or utcnow()) - campaign.started_at).total_seconds(), 0.001)
         remaining = max(campaign.total_items - processed, 0)
         left = int(round(remaining * elapsed / processed))
+    retrying, retry_at = 0, None
+    if campaign.status == CampaignStatus.RUNNING:
+        # A chunk whose attempt failed waits for its next one (the queue's backoff):
+        # the page says so rather than a bar that stands still without a word.
+        retrying, retry_at = db.session.execute(
+            select(func.count(), func.min(Job.run_at)).where(
+                Job.status == JobStatus.PENDING,
+                Job.name == "campaigns.chunk",
+                Job.last_error.is_not(None),
+                Job.key.startswith(f"campaigns.chunk:{campaign.id}:", autoescape=True),
+            )
+        ).one()
     return Progress(
         status=campaign.status,
         total=campaign.total_items,
@@ -113,6 +128,8 @@ def progress(campaign: Campaign, now: datetime | None = None) -> Progress:
         skipped=campaign.skipped_count,
         failed=campaign.failed_count,
         seconds_left=left,
+        retrying=retrying,
+        retry_at=retry_at,
     )
 
 

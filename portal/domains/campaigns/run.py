@@ -62,7 +62,7 @@ from portal.jobs import enqueue
 
 logger = logging.getLogger("portal.campaigns")
 
-CHUNK_SIZE = 500
+CHUNK_SIZE = 1000
 DELIVERY_BATCH = 100
 
 
@@ -281,18 +281,7 @@ def process_chunk(campaign_id: int, first_id: int, last_id: int) -> dict:
     todo: list[dict] = []
 
     def finish(item_id: int, status: str, reason: str = "", **values) -> None:
-        row = {
-            "item": item_id,
-            "status": status,
-            "reason": reason,
-            "revision_id": values.get("revision_id"),
-            "revision_number": values.get("revision_number"),
-            "opportunity_id": None,
-            "proposal_id": None,
-            "amount": values.get("amount"),
-            "processed_at": now,
-        }
-        updates[item_id] = row
+        updates[item_id] = _outcome(item_id, status, reason, now, **values)
 
     for row in _chunk_rows(campaign, first_id, last_id):
         (
@@ -406,6 +395,54 @@ def process_chunk(campaign_id: int, first_id: int, last_id: int) -> dict:
         finish(entry["item"], ItemStatus.MADE, entry["note"], amount=entry["amount"], **revision)
         updates[entry["item"]]["opportunity_id"], updates[entry["item"]]["proposal_id"] = result
     return _record(campaign, list(updates.values()), now)
+
+
+def abandon_chunk(campaign_id: int, first_id: int, last_id: int) -> None:
+    """The chunk's job was given up (every attempt failed, or it stopped the worker each
+    time): its pending items become failed, saying so, and the campaign's counters move
+    as a chunk's would, so the run ends instead of showing "Running" forever and Run
+    again tries them once more."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not _lock_pending(campaign_id, first_id, last_id):
+        return
+    now = utcnow()
+    reason = _("Not made: this part of the run failed every time it was tried. Run again to try once more.")
+    pending = db.session.execute(
+        select(CampaignItem.id, CampaignItem.revision_id, CampaignItem.revision_number).where(
+            CampaignItem.campaign_id == campaign_id,
+            CampaignItem.id.between(first_id, last_id),
+            CampaignItem.status == ItemStatus.PENDING,
+        )
+    ).all()
+    logger.warning("campaign %s: chunk %s..%s given up, %s items failed", campaign_id, first_id, last_id, len(pending))
+    rows = [
+        _outcome(item_id, ItemStatus.FAILED, reason, now, revision_id=revision_id, revision_number=revision_number)
+        for item_id, revision_id, revision_number in pending
+    ]
+    _record(campaign, rows, now)
+
+
+def _outcome(
+    item_id: int,
+    status: str,
+    reason: str,
+    now: datetime,
+    revision_id: int | None = None,
+    revision_number: int | None = None,
+    amount: Decimal | None = None,
+) -> dict:
+    """An item's row for ``_record`` (a made one gets its ids after the inserts)."""
+    return {
+        "item": item_id,
+        "status": status,
+        "reason": reason,
+        "revision_id": revision_id,
+        "revision_number": revision_number,
+        "opportunity_id": None,
+        "proposal_id": None,
+        "amount": amount,
+        "processed_at": now,
+    }
 
 
 OPPORTUNITY_COLUMNS = (

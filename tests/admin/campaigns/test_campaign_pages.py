@@ -4,8 +4,10 @@ results, items by state, Deliver all and Run again; query counts."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.core.extensions import db
 from portal.domains.campaigns.models import Campaign
@@ -207,3 +209,54 @@ def test_the_campaign_page_and_list_take_a_fixed_number_of_queries(app, manager_
     manager_client.post("/admin/campaigns/new", data={"service_id": offered["nobody"], "name": "Zero"})
     work_off(app)
     assert counts() == before
+
+
+def _make_due_now(app) -> None:
+    """Bring retries forward (the queue's backoff is 30 s and more)."""
+    from portal.core.db import utcnow
+    from portal.jobs.models import Job, JobStatus
+
+    with app.app_context():
+        db.session.execute(
+            update(Job).where(Job.status == JobStatus.PENDING).values(run_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+
+def test_a_part_that_keeps_failing_is_shown_retrying_then_failed_and_run_again_makes_it(
+    app, manager_client, offered, monkeypatch
+):
+    from portal.domains.campaigns import run as runs
+
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
+
+    def broken(count):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(runs, "reserve_numbers", broken)
+    manager_client.post("/admin/campaigns/new", data={"service_id": offered["service"], "name": "Stuck"})
+    campaign_id = _campaign_id(app)
+    work_off(app)  # the run enumerates; its one chunk fails once and waits for its retry
+    part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
+    assert 'id="progress-retry"' in part and "1 part of the run failed; it is tried again from" in part
+    assert "Running…" in part and "disk is full" not in part  # the error stays in the job, not on the page
+    _make_due_now(app)
+    work_off(app)  # the second and last attempt fails: the job is given up
+    part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
+    assert 'data-status="done"' in part and 'id="progress-retry"' not in part
+    assert "0 made, 0 skipped, 4 failed, of 4 properties" in part
+    assert "4 properties failed: Run again tries them once more." in part
+    failed = manager_client.get(f"/admin/campaigns/{campaign_id}?state=failed", headers=HX).get_data(as_text=True)
+    assert failed.count("this part of the run failed every time it was tried") == 4
+    monkeypatch.undo()  # the disk has room again
+    assert manager_client.post(f"/admin/campaigns/{campaign_id}/rerun", data={"run": "1"}).status_code == 303
+    work_off(app)
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert (campaign.status, campaign.made_count, campaign.skipped_count, campaign.failed_count) == (
+            "done",
+            3,
+            1,
+            0,
+        )
+        assert db.session.scalar(select(func.count()).select_from(Opportunity)) == 3
