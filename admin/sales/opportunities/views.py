@@ -30,8 +30,13 @@ from portal.core.csv_export import csv_response
 from portal.core.errors import DomainError, InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
-from portal.core.parsing import optional_id
-from portal.domains.contracts.operations import contract_from_opportunity, contract_of_opportunity
+from portal.core.parsing import optional_id, parse_id
+from portal.domains.contracts.operations import (
+    contract_from_opportunity,
+    contract_of_opportunity,
+    contract_sites,
+    proposed_site_id,
+)
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import CatalogItem
@@ -452,15 +457,25 @@ def _show_context(opportunity: Opportunity, lost_form: LostForm | None = None) -
     move_form.stage_id.choices = [
         (s.id, s.name) for s in lists.entries(Stage) if s.outcome != Outcome.LOST or s.id == opportunity.stage_id
     ]
+    may_work = staff_may_work_opportunity(current_user, opportunity)
+    contract = contract_of_opportunity(opportunity.id)
+    # "Make contract" asks which property when the organization has several.
+    sites = (
+        contract_sites(opportunity.organization_id)
+        if may_work and contract is None and opportunity.outcome == Outcome.WON and opportunity.organization_id
+        else []
+    )
     return dict(
         opportunity=opportunity,
         probability=service.effective_probability(opportunity),
         customer=service.customer_name(opportunity),
-        may_work=staff_may_work_opportunity(current_user, opportunity),
+        may_work=may_work,
         lost_form=lost_form,
         move_form=move_form,
         events=events_for(Subject.OPPORTUNITY, opportunity.id, limit=100),
-        contract=contract_of_opportunity(opportunity.id),
+        contract=contract,
+        contract_sites=sites,
+        contract_site_id=proposed_site_id(opportunity, sites) if sites else None,
     )
 
 
@@ -513,6 +528,10 @@ def make_contract(opportunity_id: int):
     (a second attempt is refused with the first contract's number: 409)."""
     staff_opportunity(current_user, opportunity_id, work=True)
     opportunity = service.load_opportunity(opportunity_id)
-    outcome = attempt(lambda: contract_from_opportunity(current_user, opportunity).id)
+    raw = (request.form.get("site_id") or "").strip()
+    # Absent: the proposed property; anything but one of the organization's active
+    # properties (0 matches none) is refused with the message.
+    site_id = (parse_id(raw) or 0) if raw else None
+    outcome = attempt(lambda: contract_from_opportunity(current_user, opportunity, site_id=site_id).id)
     flash(_("Draft contract made from the signed proposal: check it, then activate it."), "success")
     return redirect_after_post(url_for("admin.contracts.show", contract_id=outcome.value))

@@ -569,14 +569,25 @@ def signed_proposal_of(opportunity: Opportunity) -> Proposal | None:
     )
 
 
-def default_site(organization_id: int) -> Site | None:
-    """A contract's property when none is chosen: the organization's first active one."""
-    return db.session.scalar(
-        select(Site)
-        .where(Site.organization_id == organization_id, Site.is_active.is_(True))
-        .order_by(Site.name, Site.id)
-        .limit(1)
+def contract_sites(organization_id: int) -> list[Site]:
+    """The properties a contract of the organization may be for: its active ones, by name."""
+    return list(
+        db.session.scalars(
+            select(Site)
+            .where(Site.organization_id == organization_id, Site.is_active.is_(True))
+            .order_by(Site.name, Site.id)
+        )
     )
+
+
+def proposed_site_id(opportunity: Opportunity, sites: list[Site]) -> int | None:
+    """The property "Make contract" offers first: the one of the contract the
+    opportunity came from (a campaign's), else the first by name."""
+    if opportunity.contract_id is not None:
+        site_id = db.session.scalar(select(Contract.site_id).where(Contract.id == opportunity.contract_id))
+        if any(site.id == site_id for site in sites):
+            return site_id
+    return sites[0].id if sites else None
 
 
 def contract_from_opportunity(
@@ -597,9 +608,13 @@ def contract_from_opportunity(
     proposal = signed_proposal_of(opportunity)
     if proposal is None or proposal.signature is None:
         raise NotAllowed(_("This opportunity has no signed proposal to make a contract from."))
-    site = db.session.get(Site, site_id) if site_id else default_site(opportunity.organization_id)
-    if site is None or site.organization_id != opportunity.organization_id:
+    sites = contract_sites(opportunity.organization_id)
+    if not sites:
         raise NotAllowed(_("Add a property to this organization first: a contract is for one property."))
+    site_id = site_id if site_id is not None else proposed_site_id(opportunity, sites)
+    site = next((site for site in sites if site.id == site_id), None)
+    if site is None:
+        raise NotAllowed(_("Choose one of this organization's active properties."))
     ticked = set(json.loads(proposal.signature.selected_line_ids))
     try:
         with db.session.begin_nested():

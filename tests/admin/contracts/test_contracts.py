@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.core.extensions import db
 from portal.domains.contracts.models import Contract, ContractLine, ContractRevision, ContractStatus, LineKind
 from portal.domains.customers.models import Site
+from portal.domains.sales.models import Opportunity
 from tests.contract_factories import make_contract, won_opportunity
 
 HX = {"HX-Request": "true"}
@@ -265,3 +266,36 @@ def test_list_and_detail_pages_run_the_same_number_of_queries_as_rows_grow(
         with count_queries() as counter:
             assert admin_client.get(url).status_code == 200
         assert counter.count == few[url], url
+
+
+def test_make_contract_asks_which_property_and_proposes_the_campaign_contracts_one(app, make, admin_client, world):
+    admin, org, site, mowing, aeration = world
+    annex = make.site(org, "Annex")  # first by name
+    retired = make.site(org, "Boathouse")
+    with app.app_context():
+        db.session.get(Site, retired.id).is_active = False
+        db.session.commit()
+    stranger = make.site(make.organization("Elsewhere Ltd"), "Elsewhere lot")
+    contact = make.contact(org, portal_enabled=True)
+    opportunity, _p = won_opportunity(app, make, admin, org, contact, [mowing], [aeration], tick=0)
+    url = f"/admin/sales/opportunities/{opportunity.id}"
+    page = admin_client.get(url).get_data(as_text=True)
+    choices = page.split('id="contract-site"')[1].split("</select>")[0]
+    assert "Annex" in choices and "Clubhouse" in choices and "Boathouse" not in choices
+    assert f'value="{annex.id}" selected' in choices  # no contract behind it: the first by name
+    for bad in (str(stranger.id), str(retired.id), "x", "99999999999"):
+        refused = admin_client.post(f"{url}/contract", data={"site_id": bad})
+        assert refused.status_code == 409, bad
+        assert "Choose one of this organization&#39;s active properties." in refused.get_data(as_text=True)
+    # An opportunity a campaign made from the Clubhouse contract proposes the Clubhouse.
+    earlier = make_contract(app, admin, org, site, included=[(mowing, 1, "40")], active=True)
+    with app.app_context():
+        db.session.get(Opportunity, opportunity.id).contract_id = earlier.id
+        db.session.commit()
+    page = admin_client.get(url).get_data(as_text=True)
+    assert f'value="{site.id}" selected' in page.split('id="contract-site"')[1]
+    made = admin_client.post(f"{url}/contract", data={"site_id": str(site.id)})
+    assert made.status_code == 303
+    with app.app_context():
+        contract = db.session.scalar(select(Contract).where(Contract.opportunity_id == opportunity.id))
+        assert contract.site_id == site.id
