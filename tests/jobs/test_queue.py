@@ -144,21 +144,23 @@ def test_two_workers_scheduling_the_same_slot_make_one_job(app, monkeypatch):
         SCHEDULE.pop("test.periodic", None)
 
 
-def test_a_job_whose_workers_keep_dying_goes_dead_instead_of_looping(app, monkeypatch):
-    """A job that kills its worker (out of memory, say) is not taken again forever."""
+def test_a_job_whose_workers_keep_dying_goes_dead_once_instead_of_looping(app, monkeypatch):
+    """A job that kills its worker (out of memory, say) is not taken again forever; it is
+    given up once, and its on_dead hook runs once."""
     monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
-    _enqueue(app, "test.record", key="killer", label="never again")
+    _enqueue(app, "test.record_noted", key="killer", label="never again")
     with app.app_context():
         db.session.execute(
             update(Job).values(attempts=2, claimed_by="gone", claimed_until=utcnow() - timedelta(seconds=1))
         )
         db.session.commit()
         assert queue.claim_next("w1") is None
+        assert queue.claim_next("w1") is None
         db.session.remove()
     (job,) = _jobs(app)
     assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
     assert "stopped" in job.last_error
-    assert handlers.CALLS == []
+    assert handlers.CALLS == ["dead never again"]  # the hook, once; never the handler
 
 
 def _due_now(app) -> None:
@@ -176,22 +178,6 @@ def test_a_job_given_up_after_its_last_failure_calls_its_on_dead_hook_once(app, 
     (job,) = _jobs(app)
     assert (job.status, job.attempts) == (JobStatus.DEAD, 2)
     assert handlers.CALLS == ["x", "x", "dead x"]
-
-
-def test_a_job_whose_workers_keep_dying_calls_its_on_dead_hook_when_given_up(app, monkeypatch):
-    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
-    _enqueue(app, "test.record_noted", key="killer", label="k")
-    with app.app_context():
-        db.session.execute(
-            update(Job).values(attempts=2, claimed_by="gone", claimed_until=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
-        assert queue.claim_next("w1") is None
-        assert queue.claim_next("w1") is None  # given up once: the hook is not called again
-        db.session.remove()
-    (job,) = _jobs(app)
-    assert job.status == JobStatus.DEAD and "stopped" in job.last_error
-    assert handlers.CALLS == ["dead k"]
 
 
 def test_an_on_dead_hook_that_fails_is_logged_and_the_job_is_given_up_all_the_same(app, monkeypatch, caplog):
