@@ -98,3 +98,11 @@ def add_lines(app, actor: StaffUser, contract: Contract, rows, kind: str = LineK
                 staff, loaded, contracts.LineInput(item.id, kind, Decimal(str(quantity)), Decimal(str(price)))
             )
         db.session.commit()
+
+
+def from_contract(app, opportunity: Opportunity, contract: Contract) -> Opportunity:
+    """Mark ``opportunity`` as made from ``contract``, as a campaign's are; committed."""
+    with app.app_context():
+        db.session.get(Opportunity, opportunity.id).contract_id = contract.id
+        db.session.commit()
+        return _detach(db.session.get(Opportunity, opportunity.id))

@@ -701,6 +701,22 @@ def _data_campaigns(conn) -> None:
     conn.execute(text("UPDATE opportunities SET campaign_id = 101 WHERE id = 101"))
 
 
+def _data_revision_from_opportunity(conn) -> None:
+    """a9d3f1c2b7e4: v.1 of contract 101, the revision the sample opportunity's signed
+    services added (its key: one revision per opportunity)."""
+    _insert(
+        conn,
+        "contract_revisions",
+        id=102,
+        contract_id=101,
+        number=1,
+        included_total="300.00",
+        note="Added from the signed proposal",
+        created_at=NOW,
+        opportunity_id=101,
+    )
+
+
 SAMPLE_DATA: dict[str, Callable] = {
     "d34629f5abb6": _data_signing_slice,
     "ee713271e4f3": _data_organizations,
@@ -714,6 +730,7 @@ SAMPLE_DATA: dict[str, Callable] = {
     "6d14615acd79": _data_contracts,
     "b7c41d2e9a10": _data_one_contract_per_opportunity,
     "f37104e4ef30": _data_campaigns,
+    "a9d3f1c2b7e4": _data_revision_from_opportunity,
 }
 
 

@@ -20,8 +20,11 @@ from portal.access.staff import (
     lead_filter,
     opportunity_filter_parts,
     organization_filter,
+    staff_contract,
     staff_may_create_opportunity,
+    staff_may_see_contract,
     staff_may_see_organization,
+    staff_may_work_contract,
     staff_may_work_opportunity,
     staff_opportunities_query,
     staff_opportunity,
@@ -31,11 +34,14 @@ from portal.core.errors import DomainError, InvalidInput
 from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page, wants_partial
 from portal.core.parsing import optional_id, parse_id
+from portal.domains.contracts.models import Contract
 from portal.domains.contracts.operations import (
+    add_signed_services,
     contract_from_opportunity,
     contract_of_opportunity,
     contract_sites,
     proposed_site_id,
+    revision_of_opportunity,
 )
 from portal.domains.customers.models import Contact, Organization
 from portal.domains.identity.models import StaffUser
@@ -459,10 +465,20 @@ def _show_context(opportunity: Opportunity, lost_form: LostForm | None = None) -
     ]
     may_work = staff_may_work_opportunity(current_user, opportunity)
     contract = contract_of_opportunity(opportunity.id)
+    # A campaign's opportunity came from a contract: once won, its signed services go
+    # back onto that contract ("Add to contract") rather than into a new one.
+    source = db.session.get(Contract, opportunity.contract_id) if opportunity.contract_id else None
+    if source is not None and not staff_may_see_contract(current_user, source):
+        source = None
+    applied = revision_of_opportunity(opportunity.id) if source is not None else None
     # "Make contract" asks which property when the organization has several.
     sites = (
         contract_sites(opportunity.organization_id)
-        if may_work and contract is None and opportunity.outcome == Outcome.WON and opportunity.organization_id
+        if may_work
+        and contract is None
+        and source is None
+        and opportunity.outcome == Outcome.WON
+        and opportunity.organization_id
         else []
     )
     return dict(
@@ -474,6 +490,9 @@ def _show_context(opportunity: Opportunity, lost_form: LostForm | None = None) -
         move_form=move_form,
         events=events_for(Subject.OPPORTUNITY, opportunity.id, limit=100),
         contract=contract,
+        source_contract=source,
+        applied_revision=applied,
+        may_change_source=bool(source) and may_work and staff_may_work_contract(current_user, source),
         contract_sites=sites,
         contract_site_id=proposed_site_id(opportunity, sites) if sites else None,
     )
@@ -520,6 +539,27 @@ def make_proposal(opportunity_id: int):
     outcome = attempt(lambda: service.make_proposal(current_user, opportunity).id)
     flash(_("Draft proposal made from the opportunity."), "success")
     return redirect_after_post(url_for("admin.proposals.show", proposal_id=outcome.value))
+
+
+@bp.post("/opportunities/<int:opportunity_id>/contract/add")
+def add_to_contract(opportunity_id: int):
+    """A won campaign opportunity's signed services onto the contract it came from, in
+    a new revision, opened on the contract's page (a second attempt: 409)."""
+    staff_opportunity(current_user, opportunity_id, work=True)
+    opportunity = service.load_opportunity(opportunity_id)
+    if opportunity.contract_id is None:
+        abort(404)
+    contract = staff_contract(current_user, opportunity.contract_id, work=True)
+    outcome = attempt(lambda: add_signed_services(current_user, opportunity).label)
+    flash(
+        _(
+            "The signed services were added to %(number)s in %(revision)s.",
+            number=contract.number,
+            revision=outcome.value,
+        ),
+        "success",
+    )
+    return redirect_after_post(url_for("admin.contracts.show", contract_id=contract.id))
 
 
 @bp.post("/opportunities/<int:opportunity_id>/contract")

@@ -134,6 +134,10 @@ class ContractRevision(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = created_at_column()
+    # The won opportunity whose signed services this revision added (a campaign's "Add
+    # to contract"). Unique: an opportunity changes its contract once, held by the
+    # index (a double tap, a second tab), not only a check.
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True, unique=True)
 
     contract: Mapped[Contract] = relationship(back_populates="revisions", foreign_keys=[contract_id], lazy="raise")
     created_by: Mapped[StaffUser | None] = relationship(lazy="raise")

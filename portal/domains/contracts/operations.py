@@ -663,3 +663,83 @@ def contract_from_opportunity(
     _event(contract, "made_from_opportunity", staff=actor, detail=proposal.label)
     record_event(Subject.OPPORTUNITY, opportunity.id, "contract_made", staff=actor, detail=contract.number)
     return contract
+
+
+# --- a won campaign opportunity back onto its contract -----------------------------
+
+
+def revision_of_opportunity(opportunity_id: int) -> ContractRevision | None:
+    """The revision a won opportunity's signed services added to its contract, if any."""
+    return db.session.scalar(select(ContractRevision).where(ContractRevision.opportunity_id == opportunity_id))
+
+
+def add_signed_services(actor: StaffUser, opportunity: Opportunity) -> ContractRevision:
+    """A won opportunity made from a contract (a campaign's): the services its customer
+    signed for (the proposal's included lines and the options ticked) become included
+    services of that contract, at the signed quantity and price, in a new revision
+    (a draft's v.0 itself); an optional service of the contract that was signed for
+    moves from optional to included. Once per opportunity: a second attempt is refused
+    with the revision it made (a unique key on the revision holds it too)."""
+    if opportunity.outcome != Outcome.WON:
+        raise NotAllowed(_("Only a won opportunity changes a contract."))
+    if opportunity.contract_id is None:
+        raise NotAllowed(_("This opportunity was not made from a contract."))
+    contract = db.session.get(Contract, opportunity.contract_id)
+    applied = revision_of_opportunity(opportunity.id)
+    if applied is not None:
+        raise NotAllowed(
+            _("Already added to %(number)s in %(revision)s.", number=contract.number, revision=applied.label)
+        )
+    if contract.status not in (ContractStatus.DRAFT, ContractStatus.ACTIVE):
+        raise NotAllowed(
+            _(
+                "Contract %(number)s is %(status)s: make a new contract instead.",
+                number=contract.number,
+                status=status_label(contract.status),
+            )
+        )
+    proposal = signed_proposal_of(opportunity)
+    if proposal is None or proposal.signature is None:
+        raise NotAllowed(_("This opportunity has no signed proposal to take the services from."))
+    ticked = set(json.loads(proposal.signature.selected_line_ids))
+    signed = [
+        line
+        for line in proposal.lines
+        if line.catalog_item_id is not None and (not line.is_optional or line.id in ticked)
+    ]
+    if not signed:
+        raise NotAllowed(_("The customer signed for no catalog service: there is nothing to add."))
+    note = _("Added from %(proposal)s, as signed.", proposal=proposal.label)
+    try:
+        with db.session.begin_nested():
+            revision, _mapping = _revision_for_change(actor, contract, note)
+            revision.opportunity_id = opportunity.id
+            db.session.flush()
+    except IntegrityError:
+        raise NotAllowed(_("This opportunity's services were added meanwhile: reload the page.")) from None
+    lines = _load_lines(revision)
+    offered = {line.service_id: line for line in lines if line.kind == LineKind.OPTIONAL}
+    if len(lines) + len(signed) > MAX_LINES:
+        raise InvalidInput({"service_id": _("A contract lists at most %(n)d services.", n=MAX_LINES)})
+    for order, source in enumerate(signed, start=1):
+        line = offered.pop(source.catalog_item_id, None)
+        if line is None:
+            line = ContractLine(revision_id=revision.id, service_id=source.catalog_item_id, position=0)
+            db.session.add(line)
+            lines.append(line)
+        line.kind = LineKind.INCLUDED
+        line.description = source.description
+        line.quantity = source.quantity
+        line.unit_price = source.unit_price
+        line.position = MAX_LINES + order  # after the included services there, in the signed order
+    db.session.flush()
+    _renumber(lines)
+    _refresh_total(revision)
+    record_event(
+        Subject.OPPORTUNITY,
+        opportunity.id,
+        "contract_changed",
+        staff=actor,
+        detail=f"{contract.number} {revision.label}",
+    )
+    return revision

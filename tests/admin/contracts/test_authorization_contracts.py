@@ -1,4 +1,5 @@
-"""Who gets what on the contract pages, the property page and Make contract: each
+"""Who gets what on the contract pages, the property page, Make contract and Add to
+contract: each
 role, on the customer's account team or a stranger to it, for every route and method.
 
 - admins and managers: everything;
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from portal.core.extensions import db
 from portal.domains.contracts.models import Contract, ContractLine
-from tests.contract_factories import make_contract, won_opportunity
+from tests.contract_factories import from_contract, make_contract, won_opportunity
 from tests.factories import add_to_team
 
 CLASSIFIED = {
@@ -30,6 +31,7 @@ CLASSIFIED = {
     ("admin.contracts.activate", "POST"),
     ("admin.contracts.cancel", "POST"),
     ("admin.opportunities.make_contract", "POST"),
+    ("admin.opportunities.add_to_contract", "POST"),
     ("admin.sites.show", "GET"),
     ("admin.sites.update", "POST"),
 }
@@ -59,11 +61,14 @@ def world(app, make):
     )
     contact = make.contact(org, portal_enabled=True)
     opportunity, _p = won_opportunity(app, make, owner, org, contact, [mowing], [aeration])
+    # A campaign's opportunity, made from the contract, won with its option ticked.
+    campaign_won, _p = won_opportunity(app, make, owner, org, contact, [], [aeration])
+    from_contract(app, campaign_won, contract)
     with app.app_context():
         line_id = db.session.scalar(
             select(ContractLine.id).where(ContractLine.revision_id == contract.current_revision_id).limit(1)
         )
-    return org, site, contract, line_id, opportunity, mowing
+    return org, site, contract, line_id, opportunity, mowing, campaign_won
 
 
 def _actor(app, make, role, relation, org):
@@ -76,7 +81,7 @@ def _actor(app, make, role, relation, org):
 @pytest.mark.parametrize(("role", "relation"), list(ACTORS))
 def test_each_role_reads_what_it_may_and_gets_404_otherwise(app, make, client, login, world, role, relation):
     sees, _changes = ACTORS[(role, relation)]
-    org, site, contract, _line, _opp, _m = world
+    org, site, contract, _line, _opp, _m, _c = world
     login(client, _actor(app, make, role, relation, org))
     for path in (f"/admin/contracts/{contract.id}", f"/admin/contracts/{contract.id}/revisions/0"):
         page = client.get(path)
@@ -94,7 +99,7 @@ def test_each_role_reads_what_it_may_and_gets_404_otherwise(app, make, client, l
 @pytest.mark.parametrize(("role", "relation"), list(ACTORS))
 def test_each_role_changes_what_it_may_and_gets_404_otherwise(app, make, client, login, world, role, relation):
     _sees, changes = ACTORS[(role, relation)]
-    org, site, contract, line_id, opportunity, mowing = world
+    org, site, contract, line_id, opportunity, mowing, campaign_won = world
     login(client, _actor(app, make, role, relation, org))
     base = f"/admin/contracts/{contract.id}"
     expect = {True: None, False: 404}[changes]
@@ -105,6 +110,14 @@ def test_each_role_changes_what_it_may_and_gets_404_otherwise(app, make, client,
     status(client.post(f"{base}/header", data={"starts_on": "1900-01-01"}), 422)
     status(client.post(f"{base}/lines", data={"service_id": mowing.id, "quantity": "0"}), 422)
     status(client.post(f"{base}/lines/{line_id}", data={"service_id": mowing.id, "quantity": "2"}), 303)
+    status(client.post(f"/admin/sales/opportunities/{campaign_won.id}/contract/add"), 303)
+    with app.app_context():
+        added = db.session.scalar(
+            select(ContractLine.kind).where(
+                ContractLine.revision_id == contract.current_revision_id, ContractLine.description == "Aeration"
+            )
+        )
+        assert added == ("included" if changes else "optional")
     status(client.post(f"{base}/activate"), 303)
     with app.app_context():
         line_id = db.session.scalar(
@@ -129,7 +142,7 @@ def test_each_role_changes_what_it_may_and_gets_404_otherwise(app, make, client,
 
 
 def test_an_activate_refusal_names_the_reason_for_who_may_change(app, make, client, login, world):
-    org, _site, _contract, _line, _opp, _m = world
+    org, _site, _contract, _line, _opp, _m, _c = world
     login(client, make.staff(role="admin"))
     empty = make_contract(app, make.staff(role="admin"), org, make.site(org, "Empty yard"))
     response = client.post(f"/admin/contracts/{empty.id}/activate")
@@ -142,10 +155,11 @@ def test_unknown_ids_are_404(client, login, make):
         assert client.get(path).status_code == 404
     assert client.post("/admin/contracts/999999/activate").status_code == 404
     assert client.post("/admin/sales/opportunities/999999/contract").status_code == 404
+    assert client.post("/admin/sales/opportunities/999999/contract/add").status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, world):
-    _org, site, contract, _line, _opp, _m = world
+    _org, site, contract, _line, _opp, _m, _c = world
     for path in ("/admin/contracts/", f"/admin/contracts/{contract.id}", f"/admin/sites/{site.id}"):
         response = client.get(path)
         assert response.status_code in (302, 303) and "/admin/login" in response.headers["Location"]

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from portal.core.extensions import db
 from portal.domains.contracts.models import Contract, ContractLine, ContractRevision, ContractStatus, LineKind
 from portal.domains.customers.models import Site
-from portal.domains.sales.models import Opportunity
-from tests.contract_factories import make_contract, won_opportunity
+from tests.contract_factories import from_contract, make_contract, won_opportunity
 
 HX = {"HX-Request": "true"}
 
@@ -268,7 +267,7 @@ def test_list_and_detail_pages_run_the_same_number_of_queries_as_rows_grow(
         assert counter.count == few[url], url
 
 
-def test_make_contract_asks_which_property_and_proposes_the_campaign_contracts_one(app, make, admin_client, world):
+def test_make_contract_asks_which_property_and_defaults_to_the_campaign_contracts_one(app, make, admin_client, world):
     admin, org, site, mowing, aeration = world
     annex = make.site(org, "Annex")  # first by name
     retired = make.site(org, "Boathouse")
@@ -287,15 +286,52 @@ def test_make_contract_asks_which_property_and_proposes_the_campaign_contracts_o
         refused = admin_client.post(f"{url}/contract", data={"site_id": bad})
         assert refused.status_code == 409, bad
         assert "Choose one of this organization&#39;s active properties." in refused.get_data(as_text=True)
-    # An opportunity a campaign made from the Clubhouse contract proposes the Clubhouse.
+    # An opportunity a campaign made from the Clubhouse contract: its page offers Add to
+    # contract instead; a Make contract posted without a choice takes the Clubhouse.
     earlier = make_contract(app, admin, org, site, included=[(mowing, 1, "40")], active=True)
-    with app.app_context():
-        db.session.get(Opportunity, opportunity.id).contract_id = earlier.id
-        db.session.commit()
-    page = admin_client.get(url).get_data(as_text=True)
-    assert f'value="{site.id}" selected' in page.split('id="contract-site"')[1]
-    made = admin_client.post(f"{url}/contract", data={"site_id": str(site.id)})
+    from_contract(app, opportunity, earlier)
+    made = admin_client.post(f"{url}/contract")
     assert made.status_code == 303
     with app.app_context():
         contract = db.session.scalar(select(Contract).where(Contract.opportunity_id == opportunity.id))
         assert contract.site_id == site.id
+
+
+def test_a_won_campaign_opportunity_adds_its_signed_option_to_its_contract_from_its_page(
+    app, make, admin_client, world
+):
+    admin, org, site, mowing, aeration = world
+    contract = make_contract(
+        app, admin, org, site, included=[(mowing, 4, "45")], optional=[(aeration, 1, "99")], active=True
+    )
+    contact = make.contact(org, portal_enabled=True)
+    opportunity, _p = won_opportunity(app, make, admin, org, contact, [], [aeration], tick=1)
+    from_contract(app, opportunity, contract)
+    url = f"/admin/sales/opportunities/{opportunity.id}"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'id="source-contract-link"' in page and contract.number in page
+    assert 'id="add-to-contract"' in page and 'id="make-contract"' not in page  # one path, not two
+    added = admin_client.post(f"{url}/contract/add")
+    assert added.status_code == 303 and added.headers["Location"].endswith(f"/admin/contracts/{contract.id}")
+    contract_page = admin_client.get(added.headers["Location"]).get_data(as_text=True)
+    assert f"The signed services were added to {contract.number} in v.1." in contract_page
+    assert "v.1" in contract_page and "300.00" in contract_page  # 4 x 45 + the signed 120
+    again = admin_client.post(f"{url}/contract/add")
+    assert again.status_code == 409 and f"Already added to {contract.number} in v.1." in again.get_data(as_text=True)
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'id="contract-added"' in page and f"/admin/contracts/{contract.id}/revisions/1" in page
+    assert 'id="add-to-contract"' not in page
+
+
+def test_an_open_campaign_opportunity_names_its_contract_without_a_button(app, make, admin_client, world):
+    from tests.sales_factories import make_opportunity
+
+    admin, org, site, mowing, aeration = world
+    contract = make_contract(app, admin, org, site, optional=[(aeration, 1, "99")])
+    contact = make.contact(org, portal_enabled=True)
+    opportunity = from_contract(app, make_opportunity(app, admin, org, contact, title="Aeration"), contract)
+    page = admin_client.get(f"/admin/sales/opportunities/{opportunity.id}").get_data(as_text=True)
+    assert 'id="source-contract-link"' in page
+    assert 'id="add-to-contract"' not in page and 'id="make-contract"' not in page
+    refused = admin_client.post(f"/admin/sales/opportunities/{opportunity.id}/contract/add")
+    assert refused.status_code == 409 and "Only a won opportunity changes a contract." in refused.get_data(as_text=True)

@@ -19,6 +19,7 @@ ADMIN_ENDPOINTS = {
     "admin.contracts.activate",
     "admin.contracts.cancel",
     "admin.opportunities.make_contract",
+    "admin.opportunities.add_to_contract",
     "admin.sites.show",
     "admin.sites.update",
 }

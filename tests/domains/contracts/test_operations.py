@@ -9,14 +9,16 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.core.errors import InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.domains.contracts import operations as contracts
 from portal.domains.contracts.models import Contract, ContractLine, ContractRevision, ContractStatus, LineKind
 from portal.domains.identity.models import StaffUser
+from portal.domains.sales.models import Opportunity
 from portal.domains.timeline.models import Subject, TimelineEntry
-from tests.contract_factories import contract_input, make_contract, won_opportunity
+from tests.contract_factories import contract_input, from_contract, make_contract, won_opportunity
 
 
 @pytest.fixture
@@ -300,3 +302,121 @@ def test_a_change_from_a_stale_page_is_refused_not_made_twice(app, world):
             contracts.add_line(staff, stale, contracts.LineInput(aeration.id, LineKind.OPTIONAL, "1", "98"))
         db.session.rollback()
         assert [r.number for r in contracts.revisions_of(db.session.get(Contract, contract.id))] == [0, 1]
+
+
+def _lines(revision_id: int) -> list[tuple]:
+    return [
+        (line.kind, line.description, line.quantity, line.unit_price, line.position)
+        for line in db.session.scalars(
+            select(ContractLine)
+            .where(ContractLine.revision_id == revision_id)
+            .order_by(ContractLine.kind, ContractLine.position)
+        )
+    ]
+
+
+def test_a_won_campaign_opportunity_adds_its_ticked_option_to_its_active_contract_once(app, make, world):
+    rep, org, site, mowing, aeration = world
+    contract = make_contract(
+        app, rep, org, site, included=[(mowing, 4, "45")], optional=[(aeration, 1, "99")], active=True
+    )
+    contact = make.contact(org, portal_enabled=True)
+    opportunity, _p = won_opportunity(app, make, rep, org, contact, [], [aeration], tick=1)
+    opportunity = from_contract(app, opportunity, contract)
+    with app.app_context():
+        staff = db.session.get(StaffUser, rep.id)
+        won = db.session.get(Opportunity, opportunity.id)
+        revision = contracts.add_signed_services(staff, won)
+        db.session.commit()
+        assert revision.label == "v.1" and revision.opportunity_id == opportunity.id
+        assert _lines(revision.id) == [
+            ("included", "Mowing", Decimal("4.000"), Decimal("45.00"), 1),
+            ("included", "Aeration", Decimal("1.000"), Decimal("120.00"), 2),  # the signed price
+        ]
+        assert revision.included_total == Decimal("300.00")
+        old = db.session.scalar(
+            select(ContractRevision).where(ContractRevision.contract_id == contract.id, ContractRevision.number == 0)
+        )
+        assert [row[0] for row in _lines(old.id)] == ["included", "optional"]  # v.0 as it was
+        with pytest.raises(NotAllowed, match="Already added to C-.* in v.1"):
+            contracts.add_signed_services(staff, db.session.get(Opportunity, opportunity.id))
+        kinds = db.session.scalars(
+            select(TimelineEntry.detail).where(
+                TimelineEntry.subject_type == Subject.OPPORTUNITY,
+                TimelineEntry.subject_id == opportunity.id,
+                TimelineEntry.kind == "contract_changed",
+            )
+        ).all()
+        assert kinds == [f"{contract.number} v.1"]
+
+
+def test_a_draft_contract_takes_the_signed_services_in_its_v0(app, make, world):
+    rep, org, site, mowing, aeration = world
+    contract = make_contract(app, rep, org, site, optional=[(aeration, 1, "99")])
+    contact = make.contact(org, portal_enabled=True)
+    opportunity, _p = won_opportunity(app, make, rep, org, contact, [mowing], [aeration], tick=1)
+    opportunity = from_contract(app, opportunity, contract)
+    with app.app_context():
+        revision = contracts.add_signed_services(
+            db.session.get(StaffUser, rep.id), db.session.get(Opportunity, opportunity.id)
+        )
+        db.session.commit()
+        assert revision.number == 0 and revision.id == contract.current_revision_id
+        assert [(kind, name) for kind, name, *_rest in _lines(revision.id)] == [
+            ("included", "Mowing"),
+            ("included", "Aeration"),
+        ]
+
+
+def test_add_signed_services_refuses_what_it_cannot_do(app, make, world):
+    rep, org, site, mowing, aeration = world
+    contact = make.contact(org, portal_enabled=True)
+    contract = make_contract(app, rep, org, site, included=[(mowing, 1, "40")], optional=[(aeration, 1, "99")])
+    nothing_ticked, _p = won_opportunity(app, make, rep, org, contact, [], [aeration], tick=0)
+    nothing_ticked = from_contract(app, nothing_ticked, contract)
+    plain, _p = won_opportunity(app, make, rep, org, contact, [mowing], [], tick=0)
+    cancelled_source = make_contract(app, rep, org, site, included=[(mowing, 1, "40")], active=True)
+    on_cancelled, _p = won_opportunity(app, make, rep, org, contact, [mowing], [], tick=0)
+    on_cancelled = from_contract(app, on_cancelled, cancelled_source)
+    with app.app_context():
+        staff = db.session.get(StaffUser, rep.id)
+        contracts.cancel_contract(staff, db.session.get(Contract, cancelled_source.id), "Moved")
+        db.session.commit()
+        for opportunity, message in (
+            (nothing_ticked, "signed for no catalog service"),
+            (plain, "not made from a contract"),
+            (on_cancelled, "is cancelled: make a new contract instead"),
+        ):
+            with pytest.raises(NotAllowed, match=message):
+                contracts.add_signed_services(staff, db.session.get(Opportunity, opportunity.id))
+            db.session.rollback()
+        reopened = db.session.get(Opportunity, nothing_ticked.id)
+        reopened.outcome = "open"
+        with pytest.raises(NotAllowed, match="Only a won opportunity"):
+            contracts.add_signed_services(staff, reopened)
+        db.session.rollback()
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(ContractRevision).where(ContractRevision.opportunity_id.is_not(None))
+            )
+            == 0
+        )
+
+
+def test_the_unique_key_holds_one_revision_per_opportunity(app, make, world):
+    rep, org, site, mowing, aeration = world
+    contract = make_contract(app, rep, org, site, included=[(mowing, 1, "40")], optional=[(aeration, 1, "99")])
+    contact = make.contact(org, portal_enabled=True)
+    opportunity, _p = won_opportunity(app, make, rep, org, contact, [], [aeration], tick=1)
+    with app.app_context():
+        db.session.execute(
+            update(ContractRevision)
+            .where(ContractRevision.id == contract.current_revision_id)
+            .values(opportunity_id=opportunity.id)
+        )
+        db.session.flush()
+        other = ContractRevision(contract_id=contract.id, number=5, opportunity_id=opportunity.id)
+        db.session.add(other)
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
