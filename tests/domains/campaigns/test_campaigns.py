@@ -1,5 +1,6 @@
 """The Optional Service Opportunity campaign without HTTP: the preview's figures, the
-run (made together or not at all, never twice), edits during the run, Deliver all."""
+run (made together or not at all, never twice, a dropped database connection mid-chunk
+included), edits during the run, Deliver all."""
 
 from __future__ import annotations
 
@@ -370,3 +371,64 @@ def test_deliver_all_queues_one_mail_per_proposal_exactly_once(app, world):
         statuses = db.session.scalars(select(Proposal.status)).all()
         assert set(statuses) == {ProposalStatus.DELIVERED}
     assert campaign_state(app, campaign_id).delivered_count == 4
+
+
+def _cut_connection(app):
+    """Drop the connection the session is using, as a database restart does: on
+    PostgreSQL the server ends its backend (``pg_terminate_backend`` from a second
+    connection); on SQLite, whose database is a file with no server to restart, the
+    next statement fails as one on a closed connection does."""
+    from sqlalchemy import event, text
+    from sqlalchemy.exc import OperationalError
+
+    if db.engine.dialect.name == "postgresql":
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        return
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        raise OperationalError(statement, parameters, Exception("server closed the connection unexpectedly"))
+
+    event.listen(db.engine, "before_cursor_execute", refuse, once=True)
+
+
+def test_the_database_connection_dropped_mid_chunk_loses_nothing_and_the_retry_completes(app, world, monkeypatch):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from portal.core.db import utcnow
+    from portal.jobs.models import Job, JobStatus
+
+    monkeypatch.setattr(runs, "CHUNK_SIZE", 2)
+    real = runs.reserve_numbers
+    cuts = {"n": 0}
+
+    def cut_once(count):
+        if cuts["n"] == 0:  # the second chunk, after its opportunities went in, before its proposals
+            cuts["n"] = 1
+            _cut_connection(app)
+        return real(count)
+
+    campaign_id = start(app, world["boss"], world["service"])
+    work_off(app, limit=2)  # the enumeration and the first chunk
+    monkeypatch.setattr(runs, "reserve_numbers", cut_once)
+    work_off(app)
+    assert cuts["n"] == 1
+    failed = [job for job in jobs_named(app, "campaigns.chunk") if job.last_error]
+    assert len(failed) == 1 and failed[0].status == JobStatus.PENDING  # waits for its retry
+    assert "OperationalError" in failed[0].last_error  # the connection's end, not another error
+    with app.app_context():
+        # Nothing of the cut chunk was kept: every opportunity has its proposal.
+        for opportunity in _made(app, campaign_id):
+            assert db.session.scalar(select(func.count()).where(Proposal.opportunity_id == opportunity.id)) == 1
+        db.session.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    work_off(app)
+    state = campaign_state(app, campaign_id)
+    assert (state.status, state.made_count, state.skipped_count, state.failed_count) == (CampaignStatus.DONE, 4, 2, 0)
+    made = _made(app, campaign_id)
+    assert len(made) == 4 and len({o.contract_id for o in made}) == 4
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Proposal)) == 4
