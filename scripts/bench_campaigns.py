@@ -4,10 +4,11 @@ figures): the preview under 200 ms; the run, 10,000 opportunities with their dra
 proposals, under 5 s on SQLite and on PostgreSQL; a second run of the same campaign
 creating 0 in under 2 s. A report, not a test.
 
-    python scripts/bench_campaigns.py [--contracts 10000] [--pg postgresql://.../scratch]
+    python scripts/bench_campaigns.py [--contracts 10000] [--pg auto|none|postgresql://.../scratch]
 
-A throw-away SQLite instance (``flask db upgrade``), and with ``--pg`` that PostgreSQL
-database (EMPTIED first). The contracts are seeded in bulk (each property with its
+A throw-away SQLite instance (``flask db upgrade``), then PostgreSQL: by default a
+throw-away database made on the local server (``DEFAULT_PG_SERVER``) and dropped after,
+or with ``--pg URL`` that database (EMPTIED first). The contracts are seeded in bulk (each property with its
 site contact, 1,000 organizations, 20 reps sharing one round-robin rule); the run is
 timed from Run (``start_campaign``, committed) to the campaign marked done, its jobs
 run by one worker in this process (``claim_next`` / ``run_claimed``, as ``flask
@@ -17,6 +18,7 @@ worker`` does). ``scripts/bench.py`` calls ``run`` for its table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -33,6 +35,45 @@ RUN_BUDGET_SECONDS = 5.0
 SECOND_RUN_BUDGET_SECONDS = 2.0
 ORGANIZATIONS = 1_000
 REPS = 20
+
+
+# Where ``--pg auto`` (the default of ``bench.py``'s step 7) looks for a PostgreSQL
+# server: a throw-away database is made there for the run and dropped after.
+DEFAULT_PG_SERVER = os.environ.get("PORCHLIGHT_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.contextmanager
+def throwaway_database(server_url: str = DEFAULT_PG_SERVER):
+    """A new PostgreSQL database on ``server_url``'s server for one run, dropped after:
+    its URL, or None (and a line saying why) when no server answers there."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    server = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"porchlight_bench_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except SQLAlchemyError as error:
+        print(
+            f"PostgreSQL: skipped, no database could be made at {server.render_as_string(hide_password=True)}"
+            f" ({type(error.orig or error).__name__}); pass --pg URL (that database is emptied)"
+        )
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        from portal.core.extensions import db  # the run's engines hold connections to it
+
+        with contextlib.suppress(Exception):
+            db.session.remove()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _app(url: str | None):
@@ -292,10 +333,19 @@ def report(label: str, figures: dict, contracts: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=10_000)
-    parser.add_argument("--pg", default=None, help="a PostgreSQL URL to run on as well (the database is EMPTIED)")
+    parser.add_argument(
+        "--pg",
+        default="auto",
+        help="a PostgreSQL URL to run on as well (the database is EMPTIED); 'auto' (the default): a"
+        f" throw-away database on {DEFAULT_PG_SERVER} (PORCHLIGHT_BENCH_PG_SERVER), dropped after; 'none': SQLite only",
+    )
     args = parser.parse_args()
     report("SQLite", run(_app(None), args.contracts), args.contracts)
-    if args.pg:
+    if args.pg == "auto":
+        with throwaway_database() as url:
+            if url:
+                report("PostgreSQL", run(_app(url), args.contracts), args.contracts)
+    elif args.pg != "none":
         report("PostgreSQL", run(_app(args.pg), args.contracts), args.contracts)
 
 
