@@ -1,6 +1,7 @@
 """The campaign's background work, run by the one worker (``flask worker``):
 
-- ``campaigns.run``: enumerate the items of a run and enqueue its chunks;
+- ``campaigns.run``: enumerate the items of a run and enqueue its chunks; given up,
+  the campaign stops waiting and offers Run again;
 - ``campaigns.chunk``: make one slice's opportunities and proposals (one transaction);
   given up (every attempt failed), its items become failed so the run ends;
 - ``campaigns.deliver``: Deliver all.
@@ -14,7 +15,7 @@ from portal.domains.campaigns import run as runs
 from portal.jobs import job
 
 
-@job("campaigns.run")
+@job("campaigns.run", on_dead=runs.abandon_run)
 def campaign_run(campaign_id: int, run: int) -> None:
     runs.begin_run(campaign_id, run)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.core.db import utcnow
@@ -85,6 +85,7 @@ class Progress:
     seconds_left: int | None  # None: unknown yet, or done
     retrying: int = 0  # parts of the run that failed and wait for their next attempt
     retry_at: datetime | None = None  # the first of those next attempts
+    run_given_up: bool = False  # the latest run's enumeration failed every attempt
 
     @property
     def processed(self) -> int:
@@ -109,18 +110,30 @@ def progress(campaign: Campaign, now: datetime | None = None) -> Progress:
         elapsed = max(((now or utcnow()) - campaign.started_at).total_seconds(), 0.001)
         remaining = max(campaign.total_items - processed, 0)
         left = int(round(remaining * elapsed / processed))
-    retrying, retry_at = 0, None
-    if campaign.status == CampaignStatus.RUNNING:
-        # A chunk whose attempt failed waits for its next one (the queue's backoff):
-        # the page says so rather than a bar that stands still without a word.
+    retrying, retry_at, given_up = 0, None, False
+    if campaign.status != CampaignStatus.DONE:
+        # A job of the run whose attempt failed waits for its next one (the queue's
+        # backoff): the page says so rather than a bar that stands still without a word.
         retrying, retry_at = db.session.execute(
             select(func.count(), func.min(Job.run_at)).where(
                 Job.status == JobStatus.PENDING,
-                Job.name == "campaigns.chunk",
+                Job.name.in_(("campaigns.run", "campaigns.chunk")),
                 Job.last_error.is_not(None),
-                Job.key.startswith(f"campaigns.chunk:{campaign.id}:", autoescape=True),
+                or_(
+                    Job.key.startswith(f"campaigns.run:{campaign.id}:", autoescape=True),
+                    Job.key.startswith(f"campaigns.chunk:{campaign.id}:", autoescape=True),
+                ),
             )
         ).one()
+    else:  # one lookup by the job's unique key
+        given_up = (
+            db.session.scalar(
+                select(Job.id).where(
+                    Job.key == f"campaigns.run:{campaign.id}:{campaign.run_count}", Job.status == JobStatus.DEAD
+                )
+            )
+            is not None
+        )
     return Progress(
         status=campaign.status,
         total=campaign.total_items,
@@ -130,6 +143,7 @@ def progress(campaign: Campaign, now: datetime | None = None) -> Progress:
         seconds_left=left,
         retrying=retrying,
         retry_at=retry_at,
+        run_given_up=given_up,
     )
 
 

@@ -154,6 +154,23 @@ def begin_run(campaign_id: int, run: int) -> None:
     db.session.expire(campaign)
 
 
+def abandon_run(campaign_id: int, run: int) -> None:
+    """The run's enumeration job was given up: the campaign stops waiting for it (done,
+    so the page stops polling and Run again is offered); the page says why, from the
+    dead job (``queries.progress``)."""
+    table = Campaign.__table__
+    db.session.execute(
+        update(table)
+        .where(
+            table.c.id == campaign_id,
+            table.c.run_count == run,
+            table.c.status.in_((CampaignStatus.QUEUED, CampaignStatus.RUNNING)),
+        )
+        .values(status=CampaignStatus.DONE, finished_at=utcnow())
+    )
+    logger.warning("campaign %s: run %s given up before its chunks were made", campaign_id, run)
+
+
 # --- one chunk -----------------------------------------------------------------------
 
 

@@ -260,3 +260,31 @@ def test_a_part_that_keeps_failing_is_shown_retrying_then_failed_and_run_again_m
             0,
         )
         assert db.session.scalar(select(func.count()).select_from(Opportunity)) == 3
+
+
+def test_a_run_that_cannot_list_its_properties_stops_waiting_says_so_and_can_run_again(
+    app, manager_client, offered, monkeypatch
+):
+    from portal.domains.campaigns import run as runs
+
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
+    real = runs.begin_run
+
+    def broken(campaign_id, run):
+        raise RuntimeError("the database is read-only")
+
+    monkeypatch.setattr(runs, "begin_run", broken)
+    manager_client.post("/admin/campaigns/new", data={"service_id": offered["service"], "name": "Never listed"})
+    campaign_id = _campaign_id(app)
+    work_off(app)
+    part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
+    assert "Starting…" in part and "1 part of the run failed; it is tried again from" in part
+    _make_due_now(app)
+    work_off(app)  # the last attempt: given up
+    part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
+    assert 'data-status="done"' in part and 'id="progress-given-up"' in part and 'id="run-again"' in part
+    monkeypatch.setattr(runs, "begin_run", real)
+    assert manager_client.post(f"/admin/campaigns/{campaign_id}/rerun", data={"run": "1"}).status_code == 303
+    work_off(app)
+    part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
+    assert 'id="progress-given-up"' not in part and "3 made, 1 skipped, 0 failed, of 4 properties" in part
