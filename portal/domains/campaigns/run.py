@@ -15,7 +15,8 @@ Nothing is made twice because the key is the partial unique index
 ``INSERT ... ON CONFLICT (contract_id, offered_service_id) WHERE <the index's
 predicate> DO NOTHING``, so a second run, a re-run of a killed chunk, or another
 campaign for the same service at the same moment gets no row back for that contract
-and marks the item skipped. Everything is bulk SQL: one statement per table per chunk
+and marks the item skipped. Each opportunity gets its item (the service offered, as a
+line) and its proposal that line as an option. Everything is bulk SQL: one statement per table per chunk
 (``portal.core.bulk``: multi-row VALUES on SQLite, arrays on PostgreSQL, RETURNING
 the new ids), proposal numbers reserved in one counter step, timeline rows in one
 INSERT, no ORM flush per row. Rows go in ordered by contract, so two chunks racing
@@ -52,6 +53,7 @@ from portal.domains.sales.assignment import Facts, Target, plan_assignments, wri
 from portal.domains.sales.lists import first_stage, stage_by_key
 from portal.domains.sales.models import (
     Opportunity,
+    OpportunityLine,
     OpportunityType,
     Outcome,
     StageKey,
@@ -498,6 +500,7 @@ PROPOSAL_COLUMNS = (
     "created_at",
     "updated_at",
 )
+OPPORTUNITY_LINE_COLUMNS = ("opportunity_id", "position", "service_id", "description", "quantity", "unit_price")
 LINE_COLUMNS = ("proposal_id", "catalog_item_id", "position", "description", "quantity", "unit_price", "is_optional")
 TIMELINE_COLUMNS = ("subject_type", "subject_id", "kind", "staff_id", "contact_id", "detail", "created_at")
 ITEM_COLUMNS = (
@@ -558,6 +561,15 @@ def _make(campaign: Campaign, service, stage, todo: list[dict], now: datetime, c
         return {}
     for entry, _pick in kept:
         entry["opportunity_id"] = opportunity_of[entry["contract_id"]]
+    # The opportunity's own item, as one typed by staff has: the service offered.
+    insert_rows(
+        OpportunityLine.__table__,
+        OPPORTUNITY_LINE_COLUMNS,
+        [
+            (e["opportunity_id"], 1, campaign.service_id, e["description"], e["quantity"], e["unit_price"])
+            for e, _p in kept
+        ],
+    )
     numbers = reserve_numbers(len(kept))
     made = insert_rows(
         Proposal.__table__,

@@ -22,7 +22,7 @@ from portal.domains.customers.models import Contact
 from portal.domains.identity.models import StaffUser
 from portal.domains.proposals.models import Proposal, ProposalLine, ProposalStatus
 from portal.domains.sales.lists import stage_by_key
-from portal.domains.sales.models import Opportunity, OpportunityType, Outcome
+from portal.domains.sales.models import Opportunity, OpportunityLine, OpportunityType, Outcome
 from portal.domains.sales.models_rules import AssignmentRule, SalesTeam, SalesTeamMember
 from portal.mail.models import OutboxMessage
 from tests.campaign_factories import (
@@ -168,6 +168,15 @@ def test_a_run_makes_an_opportunity_and_a_draft_proposal_per_property(app, world
         assert opportunity.campaign_id == campaign_id and opportunity.outcome == Outcome.OPEN
         # No assignment rule: the organization's account manager
         assert opportunity.rep_id == world["mia"]
+        (item_line,) = db.session.scalars(
+            select(OpportunityLine).where(OpportunityLine.opportunity_id == opportunity.id)
+        )
+        assert (item_line.service_id, item_line.quantity, item_line.unit_price, item_line.amount) == (
+            world["service"],
+            Decimal("1.000"),
+            Decimal("120.00"),
+            opportunity.amount,
+        )
         proposal = db.session.get(Proposal, item.proposal_id)
         assert proposal.status == ProposalStatus.DRAFT and proposal.opportunity_id == opportunity.id
         assert proposal.sales_rep_id == world["mia"]
@@ -387,6 +396,7 @@ def _cut_connection(app):
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             other.commit()
         return
+
     def refuse(conn, cursor, statement, parameters, context, executemany):
         raise OperationalError(statement, parameters, Exception("server closed the connection unexpectedly"))
 
