@@ -629,6 +629,7 @@ def _make(campaign: Campaign, service, stage, todo: list[dict], now: datetime, c
         set_rep=False,
         notify=False,  # one mail per rep at the end of the run, not one per chunk
         timeline=entries,
+        fresh=True,  # inserted above: no flag to remove
     )
     insert_rows(TimelineEntry.__table__, TIMELINE_COLUMNS, entries)
     return {e["contract_id"]: (e["opportunity_id"], proposal_of[e["opportunity_id"]]) for e, _p in kept}

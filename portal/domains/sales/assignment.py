@@ -500,12 +500,14 @@ def write_assignments(
     set_rep: bool = True,
     notify: bool = True,
     timeline: list[tuple] | None = None,
+    fresh: bool = False,
 ) -> dict[int, StaffUser]:
     """The write step of a batch: reps by primary key (``set_rep``; a caller that
     inserted the rows with their rep says False), flags removed or set, the timeline
     entries in one INSERT, and (``notify``) one mail per new owner listing what they
     received. ``timeline``: a list the caller inserts itself (one INSERT with its own
-    entries) to which the timeline rows are added instead. Returns the reps by id."""
+    entries) to which the timeline rows are added instead. ``fresh``: the targets were
+    inserted in this transaction, so they have no flag to remove. Returns the reps by id."""
     context = reason_context or _("new record")
     rep_ids = {pick.rep_id for pick in picks if pick.rep_id is not None}
     people = (
@@ -520,7 +522,7 @@ def write_assignments(
             update_rows(
                 model.__table__, "id", ("rep_id",), [(p.rep_id, t.id) for t, p in assigned if t.subject_type == subject]
             )
-    for subject in (Subject.OPPORTUNITY, Subject.LEAD):
+    for subject in () if fresh else (Subject.OPPORTUNITY, Subject.LEAD):
         ids = [t.id for t, _p in assigned + unassigned if t.subject_type == subject]
         if ids:
             db.session.execute(
