@@ -1,6 +1,7 @@
 """The one way a staff view runs an operation: commit on success, roll back on a
 domain error. Views used to repeat "try, rollback, attach the errors, 422 / 409"
-about forty times; now ``attempt`` and the refusal handlers hold it once."""
+about forty times; now ``attempt`` and the refusal handlers hold it once, and
+``saved_or_form`` the end of a new or edit page's POST (the form again, or flash and 303)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from markupsafe import escape
 from admin.forms import attach_errors
 from portal.core.errors import AlreadySigned, ContentChanged, DomainError, InvalidInput, NotAllowed
 from portal.core.extensions import db
-from portal.core.htmx import wants_partial
+from portal.core.htmx import redirect_after_post, wants_partial
 
 T = TypeVar("T")
 
@@ -63,6 +64,19 @@ def attempt(operation: Callable[[], T], form: FlaskForm | None = None, keep_refu
         return Outcome(ok=False, refusal=refusal)
     db.session.commit()
     return Outcome(ok=True, value=value)
+
+
+def saved_or_form(
+    saved: T | None, form_page: Callable[[], object], message: str | Callable[[T], str], to: str | Callable[[T], str]
+):
+    """The end of a new or edit page's POST: ``saved`` is what its save returned, None
+    when it was refused (the messages already on the form); then ``form_page()``, the
+    form again (status 422, the object reloaded). Else flash ``message`` and 303 to
+    ``to`` (each a text, or made from what was saved)."""
+    if saved is None:
+        return form_page()
+    flash(message(saved) if callable(message) else message, "success")
+    return redirect_after_post(to(saved) if callable(to) else to)
 
 
 def refused_response(error: Exception):

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import pytest
+from flask import session
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from admin.operations import attempt
+from admin.operations import attempt, saved_or_form
 from portal.core.errors import ContentChanged, InvalidInput, NotAllowed
 from portal.core.extensions import db
 from portal.domains.customers import sites as site_service
@@ -128,3 +129,12 @@ def test_an_unkept_refusal_in_attempt_rolls_back_and_propagates(app, make):
         with pytest.raises(NotAllowed):
             attempt(rename_then_refuse)
     assert stored(app, Organization, organization.id).name == "Greenleaf"
+
+
+def test_saved_or_form_shows_the_form_when_refused_and_otherwise_flashes_and_redirects(app):
+    with app.test_request_context("/admin/", method="POST"):
+        refused = saved_or_form(None, lambda: ("the form", 422), "never", "/nowhere")
+        assert refused == ("the form", 422) and "_flashes" not in session
+        done = saved_or_form("Greenleaf", lambda: ("the form", 422), lambda name: f"{name} saved.", lambda n: f"/{n}")
+        assert done.status_code == 303 and done.headers["Location"] == "/Greenleaf"
+        assert session["_flashes"] == [("success", "Greenleaf saved.")]

@@ -9,6 +9,9 @@ member may not see is a 404 (technicians see no leads at all).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -24,7 +27,7 @@ from portal.core.extensions import db
 from portal.core.htmx import redirect_after_post, render_page
 from portal.core.parsing import optional_id, parse_text
 from portal.domains.sales import leads as service
-from portal.domains.sales.models import Lead, LeadStatus
+from portal.domains.sales.models import Lead, LeadStatus, Opportunity
 from portal.domains.timeline.models import Subject
 from portal.domains.timeline.operations import events_for
 
@@ -160,9 +163,42 @@ def show(lead_id: int):
     return _page(staff_lead(current_user, lead_id, options=LEAD_OPTIONS))
 
 
+def _act(
+    lead_id: int,
+    action: Callable[[Lead], object],
+    success: str | Callable[[Any], str],
+    redirect: Callable[[Any], str | None] | None = None,
+    form: ConvertToCustomerForm | None = None,
+):
+    """Run one of the lead page's actions on the lead: a refusal or bad input keeps
+    the lead page with its status (flashed, or on ``form`` when there is one); on
+    success flash ``success`` (a text, or made from the action's value) and go to
+    ``redirect``'s address (made from the value) when it gives one, else back to
+    the lead page."""
+    lead = staff_lead(current_user, lead_id)
+    outcome = attempt(lambda: action(lead), form, True)
+    if not outcome.ok:
+        if form is None:
+            flash(str(outcome.refusal or outcome.error), "error")
+        return _page(_reload(lead_id), form, status=outcome.status)
+    flash(success(outcome.value) if callable(success) else success, "success")
+    target = redirect(outcome.value) if redirect is not None else None
+    return redirect_after_post(target or url_for(".show", lead_id=lead_id))
+
+
+def _converted_message(done: service.Conversion) -> str:
+    """What a conversion into a customer made or reused, for the flash."""
+    return _(
+        "Converted: %(org)s (%(org_how)s) and %(contact)s (%(contact_how)s).",
+        org=done.organization.name,
+        org_how=_("an existing organization, reused") if done.reused_organization else _("a new organization"),
+        contact=done.contact.full_name,
+        contact_how=_("an existing contact, reused") if done.reused_contact else _("a new contact"),
+    )
+
+
 @bp.post("/<int:lead_id>/convert/customer")
 def convert_customer(lead_id: int):
-    lead = staff_lead(current_user, lead_id)
     form = ConvertToCustomerForm()
     data = service.CustomerInput(
         organization_name=form.organization_name.data or "",
@@ -173,54 +209,37 @@ def convert_customer(lead_id: int):
         phone=form.phone.data or "",
     )
     join = not sees_everything(current_user)
-    outcome = attempt(lambda: service.convert_to_customer(lead, data, current_user, join_team=join), form, True)
-    if not outcome.ok:
-        return _page(_reload(lead_id), form, status=outcome.status)
-    done = outcome.value
-    flash(
-        _(
-            "Converted: %(org)s (%(org_how)s) and %(contact)s (%(contact_how)s).",
-            org=done.organization.name,
-            org_how=_("an existing organization, reused") if done.reused_organization else _("a new organization"),
-            contact=done.contact.full_name,
-            contact_how=_("an existing contact, reused") if done.reused_contact else _("a new contact"),
-        ),
-        "success",
+    return _act(
+        lead_id,
+        lambda lead: service.convert_to_customer(lead, data, current_user, join_team=join),
+        _converted_message,
+        form=form,
     )
-    return redirect_after_post(url_for(".show", lead_id=lead_id))
+
+
+def _opportunity_page(opportunity: Opportunity) -> str | None:
+    """The new opportunity's page, once the opportunity pages are registered."""
+    if "admin.opportunities.show" in current_app.view_functions:
+        return url_for("admin.opportunities.show", opportunity_id=opportunity.id)
+    return None
 
 
 @bp.post("/<int:lead_id>/convert/opportunity")
 def convert_opportunity(lead_id: int):
-    lead = staff_lead(current_user, lead_id)
-    outcome = attempt(lambda: service.convert_to_opportunity(lead, current_user), None, True)
-    if not outcome.ok:
-        flash(str(outcome.refusal or outcome.error), "error")
-        return _page(_reload(lead_id), status=outcome.status)
-    flash(_("Converted into the opportunity %(title)s.", title=outcome.value.title), "success")
-    if "admin.opportunities.show" in current_app.view_functions:
-        return redirect_after_post(url_for("admin.opportunities.show", opportunity_id=outcome.value.id))
-    return redirect_after_post(url_for(".show", lead_id=lead_id))
+    return _act(
+        lead_id,
+        lambda lead: service.convert_to_opportunity(lead, current_user),
+        lambda opportunity: _("Converted into the opportunity %(title)s.", title=opportunity.title),
+        redirect=_opportunity_page,
+    )
 
 
 @bp.post("/<int:lead_id>/take")
 def take(lead_id: int):
     """Pick an unassigned lead up: it becomes the staff member's own."""
-    lead = staff_lead(current_user, lead_id)
-    outcome = attempt(lambda: service.take_lead(lead, current_user), None, True)
-    if not outcome.ok:
-        flash(str(outcome.refusal), "error")
-        return _page(_reload(lead_id), status=outcome.status)
-    flash(_("The lead is yours now."), "success")
-    return redirect_after_post(url_for(".show", lead_id=lead_id))
+    return _act(lead_id, lambda lead: service.take_lead(lead, current_user), _("The lead is yours now."))
 
 
 @bp.post("/<int:lead_id>/discard")
 def discard(lead_id: int):
-    lead = staff_lead(current_user, lead_id)
-    outcome = attempt(lambda: service.discard_lead(lead, current_user), None, True)
-    if not outcome.ok:
-        flash(str(outcome.refusal), "error")
-        return _page(_reload(lead_id), status=outcome.status)
-    flash(_("The lead was discarded."), "success")
-    return redirect_after_post(url_for(".show", lead_id=lead_id))
+    return _act(lead_id, lambda lead: service.discard_lead(lead, current_user), _("The lead was discarded."))

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin.operations import attempt
+from admin.operations import attempt, saved_or_form
 from admin.sales.rules.forms import TARGET_LABELS, RuleForm, TeamForm
 from portal.access.staff.sales_rules import staff_may_edit_assignment_rules, staff_may_see_assignment_rules
 from portal.core.extensions import db
@@ -39,13 +39,6 @@ def only_admins_and_managers():
         allowed = staff_may_edit_assignment_rules(current_user)
     if not allowed:
         abort(404)
-
-
-def _get(model, object_id: int):
-    found = db.session.get(model, object_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 @bp.get("/")
@@ -106,16 +99,17 @@ def new_rule():
     if request.method == "GET":
         return _rule_page(RuleForm(formdata=None), None)
     form = RuleForm()
-    rule = _save_rule(form, None)
-    if rule is None:
-        return _rule_page(form, None, status=422)
-    flash(_("Rule %(name)s added at the end of the list.", name=rule.name), "success")
-    return redirect_after_post(url_for(".index"))
+    return saved_or_form(
+        _save_rule(form, None),
+        lambda: _rule_page(form, None, status=422),
+        lambda rule: _("Rule %(name)s added at the end of the list.", name=rule.name),
+        url_for(".index"),
+    )
 
 
 @bp.route("/<int:rule_id>", methods=["GET", "POST"])
 def edit_rule(rule_id: int):
-    rule = _get(AssignmentRule, rule_id)
+    rule = db.get_or_404(AssignmentRule, rule_id)
     if request.method == "GET":
         form = RuleForm(formdata=None, obj=rule)
         form.action.data = "team" if rule.team_id else "rep"
@@ -123,15 +117,17 @@ def edit_rule(rule_id: int):
         form.rep_id.data, form.team_id.data = rule.rep_id or 0, rule.team_id or 0
         return _rule_page(form, rule)
     form = RuleForm()
-    if _save_rule(form, rule) is None:
-        return _rule_page(form, _get(AssignmentRule, rule_id), status=422)
-    flash(_("Saved. New opportunities and leads follow the rules from now on."), "success")
-    return redirect_after_post(url_for(".index"))
+    return saved_or_form(
+        _save_rule(form, rule),
+        lambda: _rule_page(form, db.get_or_404(AssignmentRule, rule_id), status=422),
+        _("Saved. New opportunities and leads follow the rules from now on."),
+        url_for(".index"),
+    )
 
 
 @bp.post("/<int:rule_id>/move")
 def move_rule(rule_id: int):
-    rule = _get(AssignmentRule, rule_id)
+    rule = db.get_or_404(AssignmentRule, rule_id)
     direction = request.form.get("direction", "")
     if direction not in ("up", "down"):
         abort(400)
@@ -142,7 +138,7 @@ def move_rule(rule_id: int):
 
 @bp.post("/<int:rule_id>/delete")
 def delete_rule(rule_id: int):
-    rule = _get(AssignmentRule, rule_id)
+    rule = db.get_or_404(AssignmentRule, rule_id)
     name = rule.name
     service.delete_rule(rule)
     db.session.commit()
@@ -206,21 +202,25 @@ def new_team():
         return _team_page(TeamForm(formdata=None), None, {})
     form = TeamForm()
     team, typed = _save_team(form, None)
-    if team is None:
-        return _team_page(form, None, typed, status=422)
-    flash(_("Team %(name)s added.", name=team.name), "success")
-    return redirect_after_post(url_for(".index"))
+    return saved_or_form(
+        team,
+        lambda: _team_page(form, None, typed, status=422),
+        lambda added: _("Team %(name)s added.", name=added.name),
+        url_for(".index"),
+    )
 
 
 @bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
 def edit_team(team_id: int):
-    team = _get(SalesTeam, team_id)
+    team = db.get_or_404(SalesTeam, team_id)
     if request.method == "GET":
         weights = {member.staff_id: str(member.weight) for member in team.members}
         return _team_page(TeamForm(formdata=None, obj=team), team, weights)
     form = TeamForm()
     saved, typed = _save_team(form, team)
-    if saved is None:
-        return _team_page(form, _get(SalesTeam, team_id), typed, status=422)
-    flash(_("Team %(name)s saved.", name=saved.name), "success")
-    return redirect_after_post(url_for(".index"))
+    return saved_or_form(
+        saved,
+        lambda: _team_page(form, db.get_or_404(SalesTeam, team_id), typed, status=422),
+        lambda saved_team: _("Team %(name)s saved.", name=saved_team.name),
+        url_for(".index"),
+    )

@@ -16,7 +16,7 @@ from wtforms.fields import SelectChoice
 
 from admin.customers.contacts.forms import COMMON_TIMEZONES
 from admin.forms import attach_errors
-from admin.operations import attempt
+from admin.operations import attempt, saved_or_form
 from admin.service_desk.setup.forms import (
     PRIORITY_LABELS,
     STATE_LABELS,
@@ -58,13 +58,6 @@ def only_admins_and_managers():
 @bp.get("/")
 def index():
     return redirect(url_for(".slas"))
-
-
-def _get(model, object_id: int):
-    found = db.session.get(model, object_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _sla_choices(none_label: str) -> list[SelectChoice]:
@@ -147,16 +140,17 @@ def new_sla():
         form = SlaForm(formdata=None, calendar_id=1 if db.session.get(ServiceCalendar, 1) else 0)
         return _sla_form_page(form, None)
     form = SlaForm()
-    sla = _save_sla(form, None)
-    if sla is None:
-        return _sla_form_page(form, None, status=422)
-    flash(_("%(name)s was added.", name=sla.name), "success")
-    return redirect_after_post(url_for(".slas"))
+    return saved_or_form(
+        _save_sla(form, None),
+        lambda: _sla_form_page(form, None, status=422),
+        lambda sla: _("%(name)s was added.", name=sla.name),
+        url_for(".slas"),
+    )
 
 
 @bp.route("/slas/<int:sla_id>", methods=["GET", "POST"])
 def edit_sla(sla_id: int):
-    sla = _get(Sla, sla_id)
+    sla = db.get_or_404(Sla, sla_id)
     if request.method == "GET":
         form = SlaForm(formdata=None, obj=sla, calendar_id=sla.calendar_id or 0)
         for target in sla.targets:
@@ -164,10 +158,12 @@ def edit_sla(sla_id: int):
             getattr(form, f"resolution_{target.priority}").data = service.format_duration(target.resolution_minutes)
         return _sla_form_page(form, sla)
     form = SlaForm()
-    if _save_sla(form, sla) is None:
-        return _sla_form_page(form, _get(Sla, sla_id), status=422)
-    flash(_("Saved. Tickets opened from now on use the new targets."), "success")
-    return redirect_after_post(url_for(".slas"))
+    return saved_or_form(
+        _save_sla(form, sla),
+        lambda: _sla_form_page(form, db.get_or_404(Sla, sla_id), status=422),
+        _("Saved. Tickets opened from now on use the new targets."),
+        url_for(".slas"),
+    )
 
 
 # --- calendars -----------------------------------------------------------------------
@@ -224,29 +220,32 @@ def new_calendar():
         days = {f"day_{d}": service.DEFAULT_DAY for d in range(5)}
         return _calendar_page(CalendarForm(formdata=None, **days), None)
     form = CalendarForm()
-    calendar = _save_calendar(form, None)
-    if calendar is None:
-        return _calendar_page(form, None, status=422)
-    flash(_("%(name)s was added. Add its holidays below.", name=calendar.name), "success")
-    return redirect_after_post(url_for(".edit_calendar", calendar_id=calendar.id))
+    return saved_or_form(
+        _save_calendar(form, None),
+        lambda: _calendar_page(form, None, status=422),
+        lambda calendar: _("%(name)s was added. Add its holidays below.", name=calendar.name),
+        lambda calendar: url_for(".edit_calendar", calendar_id=calendar.id),
+    )
 
 
 @bp.route("/calendars/<int:calendar_id>", methods=["GET", "POST"])
 def edit_calendar(calendar_id: int):
-    calendar = _get(ServiceCalendar, calendar_id)
+    calendar = db.get_or_404(ServiceCalendar, calendar_id)
     if request.method == "GET":
         days = {f"day_{d}": service.format_day(day) for d, day in enumerate(service.calendar_week(calendar))}
         return _calendar_page(CalendarForm(formdata=None, obj=calendar, **days), calendar)
     form = CalendarForm()
-    if _save_calendar(form, calendar) is None:
-        return _calendar_page(form, _get(ServiceCalendar, calendar_id), status=422)
-    flash(_("Saved. Tickets opened from now on are timed by these hours."), "success")
-    return redirect_after_post(url_for(".edit_calendar", calendar_id=calendar_id))
+    return saved_or_form(
+        _save_calendar(form, calendar),
+        lambda: _calendar_page(form, db.get_or_404(ServiceCalendar, calendar_id), status=422),
+        _("Saved. Tickets opened from now on are timed by these hours."),
+        url_for(".edit_calendar", calendar_id=calendar_id),
+    )
 
 
 @bp.post("/calendars/<int:calendar_id>/holidays")
 def add_holiday(calendar_id: int):
-    calendar = _get(ServiceCalendar, calendar_id)
+    calendar = db.get_or_404(ServiceCalendar, calendar_id)
     holiday_form = HolidayForm()
     valid = holiday_form.validate()
     if (
@@ -262,7 +261,7 @@ def add_holiday(calendar_id: int):
 
 @bp.post("/calendars/<int:calendar_id>/holidays/<int:holiday_id>/remove")
 def remove_holiday(calendar_id: int, holiday_id: int):
-    calendar = _get(ServiceCalendar, calendar_id)
+    calendar = db.get_or_404(ServiceCalendar, calendar_id)
     if not service.remove_holiday(calendar, holiday_id):
         abort(404)
     db.session.commit()
@@ -274,7 +273,7 @@ def _holidays(calendar_id: int, status: int = 200, holiday_form: HolidayForm | N
     with an #anchor would not reload it); a plain form, the calendar page (or 422 page)."""
     if status == 200 and not wants_partial():
         return redirect_after_post(url_for(".edit_calendar", calendar_id=calendar_id, _anchor="holidays"))
-    calendar = _get(ServiceCalendar, calendar_id)
+    calendar = db.get_or_404(ServiceCalendar, calendar_id)
     days = {f"day_{d}": service.format_day(day) for d, day in enumerate(service.calendar_week(calendar))}
     form = CalendarForm(formdata=None, obj=calendar, **days)
     return _calendar_page(form, calendar, status=status, holiday_form=holiday_form, block="holidays")
@@ -311,7 +310,7 @@ def statuses():
 
 @bp.route("/statuses/<int:status_id>", methods=["GET", "POST"])
 def edit_status(status_id: int):
-    ticket_status = _get(TicketStatus, status_id)
+    ticket_status = db.get_or_404(TicketStatus, status_id)
     if request.method == "GET":
         form = StatusForm(formdata=None, obj=ticket_status)
         return render_page(
@@ -329,7 +328,7 @@ def edit_status(status_id: int):
             STATUS_FORM,
             status=422,
             form=form,
-            ticket_status=_get(TicketStatus, status_id),
+            ticket_status=db.get_or_404(TicketStatus, status_id),
             in_use=service.status_usage().get(status_id, 0),
         )
     flash(_("Saved."), "success")
@@ -338,7 +337,7 @@ def edit_status(status_id: int):
 
 def _status_action(status_id: int, action, done):
     """Run ``action`` on the status; a refusal (NotAllowed) becomes the list's message."""
-    ticket_status = _get(TicketStatus, status_id)
+    ticket_status = db.get_or_404(TicketStatus, status_id)
     name = ticket_status.name
     outcome = attempt(lambda: action(ticket_status), keep_refusal=True)
     if outcome.refusal is not None:
@@ -411,7 +410,7 @@ def issue_types():
 
 @bp.route("/issue-types/<int:issue_type_id>", methods=["GET", "POST"])
 def edit_issue_type(issue_type_id: int):
-    kind = _get(IssueType, issue_type_id)
+    kind = db.get_or_404(IssueType, issue_type_id)
     if request.method == "GET":
         form = IssueTypeForm(formdata=None, obj=kind, sla_id=kind.sla_id or 0)
         return render_page(ISSUE_TYPE_FORM, form=_issue_type_choices(form), kind=kind)
@@ -420,7 +419,7 @@ def edit_issue_type(issue_type_id: int):
         not form.validate()
         or not attempt(lambda: service.update_issue_type(kind, form.name.data or "", form.sla_id.data or None), form).ok
     ):
-        return render_page(ISSUE_TYPE_FORM, status=422, form=form, kind=_get(IssueType, issue_type_id))
+        return render_page(ISSUE_TYPE_FORM, status=422, form=form, kind=db.get_or_404(IssueType, issue_type_id))
     flash(_("Saved."), "success")
     return redirect_after_post(url_for(".issue_types"))
 
@@ -430,14 +429,14 @@ def move_issue_type(issue_type_id: int):
     direction = request.form.get("direction")
     if direction not in ("up", "down"):
         abort(400)
-    service.move_issue_type(_get(IssueType, issue_type_id), direction)
+    service.move_issue_type(db.get_or_404(IssueType, issue_type_id), direction)
     db.session.commit()
     return redirect_after_post(url_for(".issue_types", _anchor=f"issue-type-{issue_type_id}"))
 
 
 @bp.post("/issue-types/<int:issue_type_id>/deactivate")
 def deactivate_issue_type(issue_type_id: int):
-    kind = _get(IssueType, issue_type_id)
+    kind = db.get_or_404(IssueType, issue_type_id)
     service.set_issue_type_active(kind, False)
     db.session.commit()
     flash(_("%(name)s is inactive: it leaves the new-ticket form.", name=kind.name), "success")
@@ -446,7 +445,7 @@ def deactivate_issue_type(issue_type_id: int):
 
 @bp.post("/issue-types/<int:issue_type_id>/reactivate")
 def reactivate_issue_type(issue_type_id: int):
-    kind = _get(IssueType, issue_type_id)
+    kind = db.get_or_404(IssueType, issue_type_id)
     service.set_issue_type_active(kind, True)
     db.session.commit()
     flash(_("%(name)s is active again.", name=kind.name), "success")
