@@ -4,7 +4,7 @@
   the campaign stops waiting and offers Run again;
 - ``campaigns.chunk``: make one slice's opportunities and proposals (one transaction);
   given up (every attempt failed), its items become failed so the run ends;
-- ``campaigns.deliver``: Deliver all.
+- ``campaigns.deliver``: Deliver all; given up, Deliver all is offered again.
 
 The bodies are in ``portal.domains.campaigns.run``; tests call them directly too.
 """
@@ -25,6 +25,6 @@ def campaign_chunk(campaign_id: int, first_id: int, last_id: int) -> dict:
     return runs.process_chunk(campaign_id, first_id, last_id)
 
 
-@job("campaigns.deliver")
+@job("campaigns.deliver", on_dead=runs.abandon_delivery)
 def campaign_deliver(campaign_id: int, staff_id: int) -> int:
     return runs.deliver_all(campaign_id, staff_id)

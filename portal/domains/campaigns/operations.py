@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.db import utcnow
@@ -166,21 +166,32 @@ def rerun_campaign(actor: StaffUser, campaign: Campaign, seen_run: int) -> bool:
 
 def request_delivery(actor: StaffUser, campaign: Campaign) -> bool:
     """Deliver all: queue one job that delivers every draft proposal of the campaign.
-    Asked once (a conditional update): a second click, or a second person, is told it
-    is on its way (False)."""
+    Asked once while a delivery is under way (a conditional update): a second click,
+    or a second person, is told it is on its way (False). Once a delivery has finished
+    (or was given up) it may be asked again, for the drafts a later run made or the
+    ones left: each request is its own job (its time is in the job's key)."""
     if campaign.status != CampaignStatus.DONE:
         raise NotAllowed(_("Wait for the run to finish before delivering."))
     if not campaign.made_count:
         raise NotAllowed(_("This campaign made no proposal to deliver."))
+    now = utcnow()
     asked = db.session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.delivery_requested_at.is_(None))
-        .values(delivery_requested_at=utcnow())
+        .where(
+            Campaign.id == campaign.id,
+            or_(Campaign.delivery_requested_at.is_(None), Campaign.delivery_finished_at.is_not(None)),
+        )
+        .values(delivery_requested_at=now, delivery_finished_at=None)
         .execution_options(synchronize_session=False)
     )
     if asked.rowcount != 1:
         return False
-    enqueue("campaigns.deliver", key=f"campaigns.deliver:{campaign.id}", campaign_id=campaign.id, staff_id=actor.id)
+    enqueue(
+        "campaigns.deliver",
+        key=f"campaigns.deliver:{campaign.id}:{now.isoformat()}",
+        campaign_id=campaign.id,
+        staff_id=actor.id,
+    )
     db.session.flush()
     db.session.refresh(campaign)
     return True

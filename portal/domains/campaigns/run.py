@@ -708,6 +708,19 @@ def _mail_reps(campaign: Campaign) -> None:
 # --- deliver all ---------------------------------------------------------------------
 
 
+def abandon_delivery(campaign_id: int, staff_id: int) -> None:
+    """The delivery job was given up: it stops counting as under way, so the page
+    offers Deliver all again for the proposals it did not send (what it sent stays
+    sent: each batch committed with its mails)."""
+    table = Campaign.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.id == campaign_id, table.c.delivery_finished_at.is_(None))
+        .values(delivery_finished_at=utcnow())
+    )
+    logger.warning("campaign %s: delivery given up; Deliver all is offered again", campaign_id)
+
+
 def deliver_all(campaign_id: int, staff_id: int) -> int:
     """Job ``campaigns.deliver``: every draft proposal of the campaign delivered to its
     contact through ``deliver_proposal`` (one outbox mail each, in the contact's

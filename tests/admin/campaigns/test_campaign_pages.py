@@ -288,3 +288,53 @@ def test_a_run_that_cannot_list_its_properties_stops_waiting_says_so_and_can_run
     work_off(app)
     part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
     assert 'id="progress-given-up"' not in part and "3 made, 1 skipped, 0 failed, of 4 properties" in part
+
+
+def test_proposals_a_later_run_makes_are_offered_deliver_all_again(app, manager_client, offered, make):
+    from portal.mail.models import OutboxMessage
+
+    manager_client.post("/admin/campaigns/new", data={"service_id": offered["service"], "name": "Twice"})
+    campaign_id = _campaign_id(app)
+    work_off(app)
+    assert manager_client.post(f"/admin/campaigns/{campaign_id}/deliver").status_code == 303
+    work_off(app)
+    page = manager_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "3 proposals delivered." in page and 'id="deliver-all"' not in page  # nothing left to send
+    # A contract that qualifies since: Run again makes its draft, which Deliver all sends.
+    make_contract(app, offered["organization"], make_property(app, offered["organization"]), offered["service"], "80")
+    assert manager_client.post(f"/admin/campaigns/{campaign_id}/rerun", data={"run": "1"}).status_code == 303
+    work_off(app)
+    page = manager_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "1 draft proposal not delivered yet." in page and 'id="deliver-all"' in page
+    for _ in range(2):  # a double click: one delivery
+        assert manager_client.post(f"/admin/campaigns/{campaign_id}/deliver").status_code == 303
+    work_off(app)
+    page = manager_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "4 proposals delivered." in page and 'id="deliver-all"' not in page
+    with app.app_context():
+        sent = db.session.scalars(select(OutboxMessage.to_addr).where(OutboxMessage.kind == "proposal_delivered"))
+        assert len(list(sent)) == 4  # each proposal once
+
+
+def test_a_delivery_given_up_offers_deliver_all_again_for_the_rest(app, manager_client, offered, monkeypatch):
+    from portal.domains.campaigns import run as runs
+
+    monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 1)
+    manager_client.post("/admin/campaigns/new", data={"service_id": offered["service"], "name": "Stopped"})
+    campaign_id = _campaign_id(app)
+    work_off(app)
+    real = runs.deliver_all
+
+    def broken(campaign_id, staff_id):
+        raise RuntimeError("the mail queue's disk is full")
+
+    monkeypatch.setattr(runs, "deliver_all", broken)
+    assert manager_client.post(f"/admin/campaigns/{campaign_id}/deliver").status_code == 303
+    work_off(app)  # the one attempt fails: given up
+    page = manager_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "Delivering…" not in page and "3 draft proposals not delivered yet." in page and 'id="deliver-all"' in page
+    monkeypatch.setattr(runs, "deliver_all", real)
+    assert manager_client.post(f"/admin/campaigns/{campaign_id}/deliver").status_code == 303
+    work_off(app)
+    page = manager_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "3 proposals delivered." in page and 'id="deliver-all"' not in page
