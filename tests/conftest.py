@@ -194,6 +194,13 @@ def _clean_tables(request):
     render_cache(application).clear()  # ids restart: a cached page must not outlive its rows
     with application.app_context():
         db.session.remove()
+        # A statement listener left on the engine (``event.listen(..., once=True)`` stays
+        # registered) sends the portal's driver queries through SQLAlchemy for the rest
+        # of the session: another test's assertions would then be about a different path.
+        leftover = list(db.engine.dispatch.before_cursor_execute)
+        if leftover:
+            db.engine.dispatch.before_cursor_execute.clear()
+            pytest.fail(f"the test left statement listeners on the engine: {leftover}")
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if db.engine.dialect.name == "postgresql":

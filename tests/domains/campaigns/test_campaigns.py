@@ -382,7 +382,7 @@ def test_deliver_all_queues_one_mail_per_proposal_exactly_once(app, world):
     assert campaign_state(app, campaign_id).delivered_count == 4
 
 
-def _cut_connection(app):
+def _cut_connection(app, cleanups: list):
     """Drop the connection the session is using, as a database restart does: on
     PostgreSQL the server ends its backend (``pg_terminate_backend`` from a second
     connection); on SQLite, whose database is a file with no server to restart, the
@@ -397,10 +397,18 @@ def _cut_connection(app):
             other.commit()
         return
 
-    def refuse(conn, cursor, statement, parameters, context, executemany):
-        raise OperationalError(statement, parameters, Exception("server closed the connection unexpectedly"))
+    fired = []
 
-    event.listen(db.engine, "before_cursor_execute", refuse, once=True)
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        if not fired:
+            fired.append(statement)
+            raise OperationalError(statement, parameters, Exception("server closed the connection unexpectedly"))
+
+    # Not once=True: that leaves a listener on the engine for the rest of the session,
+    # and the portal's driver queries go through SQLAlchemy while any is there.
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", refuse)
+    cleanups.append(lambda: event.remove(engine, "before_cursor_execute", refuse))
 
 
 def test_the_database_connection_dropped_mid_chunk_loses_nothing_and_the_retry_completes(app, world, monkeypatch):
@@ -415,16 +423,22 @@ def test_the_database_connection_dropped_mid_chunk_loses_nothing_and_the_retry_c
     real = runs.reserve_numbers
     cuts = {"n": 0}
 
+    cleanups: list = []
+
     def cut_once(count):
         if cuts["n"] == 0:  # the second chunk, after its opportunities went in, before its proposals
             cuts["n"] = 1
-            _cut_connection(app)
+            _cut_connection(app, cleanups)
         return real(count)
 
     campaign_id = start(app, world["boss"], world["service"])
     work_off(app, limit=2)  # the enumeration and the first chunk
     monkeypatch.setattr(runs, "reserve_numbers", cut_once)
-    work_off(app)
+    try:
+        work_off(app)
+    finally:
+        for cleanup in cleanups:
+            cleanup()
     assert cuts["n"] == 1
     failed = [job for job in jobs_named(app, "campaigns.chunk") if job.last_error]
     assert len(failed) == 1 and failed[0].status == JobStatus.PENDING  # waits for its retry
