@@ -46,6 +46,7 @@ def _register() -> None:
     from admin.customers.organizations.views import bp as organizations_bp
     from admin.customers.sites.views import bp as sites_bp
     from admin.identity.auth.views import bp as auth_bp
+    from admin.jobs.queue.views import bp as jobs_bp
     from admin.mail.outbox.views import bp as outbox_bp
     from admin.proposals.editor.views import bp as proposals_bp
     from admin.proposals.evidence.views import bp as evidence_bp
@@ -69,6 +70,7 @@ def _register() -> None:
     bp.register_blueprint(proposals_bp)
     bp.register_blueprint(evidence_bp)
     bp.register_blueprint(outbox_bp)
+    bp.register_blueprint(jobs_bp)
     bp.register_blueprint(tickets_bp)
     bp.register_blueprint(service_bp)
     bp.register_blueprint(reports_bp)

@@ -218,6 +218,18 @@ def _give_up(job: Job) -> None:
         logger.exception("job %s (%s): its on_dead hook failed", job.id, job.name)
 
 
+def retry_dead(job_id: int) -> bool:
+    """Try a dead job again (staff's *Try again*): pending from now with its attempts
+    counted afresh; its last error stays until the next attempt replaces it. False for
+    a job that is not dead (already tried again, a double click, or never dead)."""
+    result = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.DEAD)
+        .values(status=JobStatus.PENDING, attempts=0, run_at=utcnow(), claimed_until=None, finished_at=None)
+    )
+    return result.rowcount == 1
+
+
 def prune_finished(older_than: timedelta = timedelta(days=7)) -> int:
     """Delete done jobs older than ``older_than`` (dead ones stay for a look)."""
     result = db.session.execute(

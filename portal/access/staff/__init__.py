@@ -75,7 +75,12 @@ from portal.access.staff.sales_rules import (
     staff_may_see_assignment_rules,
     staff_may_see_people,
 )
-from portal.access.staff.setup import staff_may_configure_service, staff_may_see_outbox, staff_may_see_reports
+from portal.access.staff.setup import (
+    staff_may_configure_service,
+    staff_may_see_jobs,
+    staff_may_see_outbox,
+    staff_may_see_reports,
+)
 from portal.access.staff.tickets import (
     staff_may_see_ticket,
     staff_may_work_ticket,
@@ -120,6 +125,7 @@ __all__ = [
     "staff_may_see_lead",
     "staff_may_see_opportunity",
     "staff_may_see_organization",
+    "staff_may_see_jobs",
     "staff_may_see_outbox",
     "staff_may_see_proposal",
     "staff_may_see_reports",

@@ -22,13 +22,19 @@ from portal.access.staff.organizations import (
 from portal.access.staff.proposals import staff_may_sell
 from portal.access.staff.sales_reports import staff_may_see_sales_reports
 from portal.access.staff.sales_rules import staff_may_see_assignment_rules, staff_may_see_people
-from portal.access.staff.setup import staff_may_configure_service, staff_may_see_outbox, staff_may_see_reports
+from portal.access.staff.setup import (
+    staff_may_configure_service,
+    staff_may_see_jobs,
+    staff_may_see_outbox,
+    staff_may_see_reports,
+)
 from portal.access.staff.tickets import staff_may_work_ticket
 from portal.domains.identity.models import StaffUser
 
 _ABILITIES = {
     "sell": lambda user, _obj: staff_may_sell(user),
     "see_outbox": lambda user, _obj: staff_may_see_outbox(user),
+    "see_jobs": lambda user, _obj: staff_may_see_jobs(user),
     "see_reports": lambda user, _obj: staff_may_see_reports(user),
     "configure_service": lambda user, _obj: staff_may_configure_service(user),
     "create_organization": lambda user, _obj: staff_may_create_organization(user),

@@ -1,5 +1,5 @@
 """Who sets the service desk up (SLAs, calendars, statuses, issue types) and reads the
-outbox and the reports: admins and managers."""
+outbox, the background jobs and the reports: admins and managers."""
 
 from __future__ import annotations
 
@@ -17,4 +17,9 @@ def staff_may_see_outbox(user: StaffUser) -> bool:
 
 
 def staff_may_see_reports(user: StaffUser) -> bool:
+    return user.is_enabled and sees_everything(user)
+
+
+def staff_may_see_jobs(user: StaffUser) -> bool:
+    """The worker's jobs (their payloads name customers' records) and Try again."""
     return user.is_enabled and sees_everything(user)
