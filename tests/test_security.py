@@ -107,6 +107,9 @@ def world(app, make, login, open_link):
     # contracts: likewise, the CSRF check answers first (tests/admin/contracts load real ones)
     values.update(contract_id=1)
     values["campaign_id"] = 1  # campaigns: likewise (tests/admin/campaigns load real ones)
+    from tests.admin.test_jobs import dead_job
+
+    values["job_id"] = dead_job(app)  # a real one, so Try again would change the database
     values["staff_id"] = staff.id
     forms = {
         "admin.auth.login": {"email": staff.email, "password": PASSWORD},
