@@ -453,3 +453,20 @@ def link_state(app, link_id: int):
     from portal.domains.identity.models import PortalLink
 
     return stored(app, PortalLink, link_id)
+
+
+def make_jobs_due(app) -> None:
+    """Bring every pending job's next attempt to now (the queue's backoff waits 30 s and
+    more), so a test's next worker pass takes the retries."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from portal.core.db import utcnow
+    from portal.jobs.models import Job, JobStatus
+
+    with app.app_context():
+        db.session.execute(
+            update(Job).where(Job.status == JobStatus.PENDING).values(run_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()

@@ -16,6 +16,7 @@ from portal.jobs import enqueue, queue
 from portal.jobs.models import Job, JobStatus
 from portal.jobs.registry import SCHEDULE, periodic
 from portal.jobs.worker import run_pass
+from tests.factories import make_jobs_due
 from tests.jobs import handlers
 
 
@@ -78,9 +79,7 @@ def test_a_failing_job_is_retried_with_growing_backoff_then_dead(app, monkeypatc
     _enqueue(app, "test.fail", label="x")
     delays = []
     for _ in range(3):
-        with app.app_context():
-            db.session.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
-            db.session.commit()
+        make_jobs_due(app)
         started = utcnow()
         assert _pass(app).failed == 1
         (job,) = _jobs(app)
@@ -163,17 +162,11 @@ def test_a_job_whose_workers_keep_dying_goes_dead_once_instead_of_looping(app, m
     assert handlers.CALLS == ["dead never again"]  # the hook, once; never the handler
 
 
-def _due_now(app) -> None:
-    with app.app_context():
-        db.session.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
-
-
 def test_a_job_given_up_after_its_last_failure_calls_its_on_dead_hook_once(app, monkeypatch):
     monkeypatch.setitem(app.config, "JOBS_MAX_ATTEMPTS", 2)
     _enqueue(app, "test.fail_noted", label="x")
     for _ in range(3):  # two attempts, then nothing is due any more
-        _due_now(app)
+        make_jobs_due(app)
         _pass(app)
     (job,) = _jobs(app)
     assert (job.status, job.attempts) == (JobStatus.DEAD, 2)

@@ -4,15 +4,14 @@ results, items by state, Deliver all and Run again; query counts."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from portal.core.extensions import db
 from portal.domains.campaigns.models import Campaign
 from portal.domains.sales.models import Opportunity
 from tests.campaign_factories import customer, make_contract, make_property, work_off
+from tests.factories import make_jobs_due
 
 HX = {"HX-Request": "true"}
 
@@ -211,18 +210,6 @@ def test_the_campaign_page_and_list_take_a_fixed_number_of_queries(app, manager_
     assert counts() == before
 
 
-def _make_due_now(app) -> None:
-    """Bring retries forward (the queue's backoff is 30 s and more)."""
-    from portal.core.db import utcnow
-    from portal.jobs.models import Job, JobStatus
-
-    with app.app_context():
-        db.session.execute(
-            update(Job).where(Job.status == JobStatus.PENDING).values(run_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
-
-
 def test_a_part_that_keeps_failing_is_shown_retrying_then_failed_and_run_again_makes_it(
     app, manager_client, offered, monkeypatch
 ):
@@ -240,7 +227,7 @@ def test_a_part_that_keeps_failing_is_shown_retrying_then_failed_and_run_again_m
     part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
     assert 'id="progress-retry"' in part and "1 part of the run failed; it is tried again from" in part
     assert "Running…" in part and "disk is full" not in part  # the error stays in the job, not on the page
-    _make_due_now(app)
+    make_jobs_due(app)
     work_off(app)  # the second and last attempt fails: the job is given up
     part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
     assert 'data-status="done"' in part and 'id="progress-retry"' not in part
@@ -279,7 +266,7 @@ def test_a_run_that_cannot_list_its_properties_stops_waiting_says_so_and_can_run
     work_off(app)
     part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
     assert "Starting…" in part and "1 part of the run failed; it is tried again from" in part
-    _make_due_now(app)
+    make_jobs_due(app)
     work_off(app)  # the last attempt: given up
     part = manager_client.get(f"/admin/campaigns/{campaign_id}/progress", headers=HX).get_data(as_text=True)
     assert 'data-status="done"' in part and 'id="progress-given-up"' in part and 'id="run-again"' in part

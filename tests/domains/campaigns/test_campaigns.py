@@ -36,6 +36,7 @@ from tests.campaign_factories import (
     start,
     work_off,
 )
+from tests.factories import make_jobs_due
 
 
 @pytest.fixture
@@ -412,12 +413,8 @@ def _cut_connection(app, cleanups: list):
 
 
 def test_the_database_connection_dropped_mid_chunk_loses_nothing_and_the_retry_completes(app, world, monkeypatch):
-    from datetime import timedelta
 
-    from sqlalchemy import update
-
-    from portal.core.db import utcnow
-    from portal.jobs.models import Job, JobStatus
+    from portal.jobs.models import JobStatus
 
     monkeypatch.setattr(runs, "CHUNK_SIZE", 2)
     real = runs.reserve_numbers
@@ -447,8 +444,7 @@ def test_the_database_connection_dropped_mid_chunk_loses_nothing_and_the_retry_c
         # Nothing of the cut chunk was kept: every opportunity has its proposal.
         for opportunity in _made(app, campaign_id):
             assert db.session.scalar(select(func.count()).where(Proposal.opportunity_id == opportunity.id)) == 1
-        db.session.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
+    make_jobs_due(app)
     work_off(app)
     state = campaign_state(app, campaign_id)
     assert (state.status, state.made_count, state.skipped_count, state.failed_count) == (CampaignStatus.DONE, 4, 2, 0)
