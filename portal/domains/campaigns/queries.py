@@ -117,7 +117,6 @@ def progress(campaign: Campaign, now: datetime | None = None) -> Progress:
         retrying, retry_at = db.session.execute(
             select(func.count(), func.min(Job.run_at)).where(
                 Job.status == JobStatus.PENDING,
-                Job.name.in_(("campaigns.run", "campaigns.chunk")),
                 Job.last_error.is_not(None),
                 or_(
                     Job.key.startswith(f"campaigns.run:{campaign.id}:", autoescape=True),

@@ -269,11 +269,12 @@ def _chunk_rows(campaign: Campaign, first_id: int, last_id: int) -> list:
     ).all()
 
 
-def _lock_pending(campaign_id: int, first_id: int, last_id: int) -> list[int]:
+def _lock_pending(campaign_id: int, first_id: int, last_id: int, *columns) -> list:
     """Lock the slice's pending items (PostgreSQL: a second worker on the same slice
-    waits, then finds them done; SQLite's one writer does the same)."""
-    return db.session.scalars(
-        select(CampaignItem.id)
+    waits, then finds them done; SQLite's one writer does the same): their ids, or with
+    ``columns`` rows of (id, *columns)."""
+    query = (
+        select(CampaignItem.id, *columns)
         .where(
             CampaignItem.campaign_id == campaign_id,
             CampaignItem.id.between(first_id, last_id),
@@ -281,7 +282,8 @@ def _lock_pending(campaign_id: int, first_id: int, last_id: int) -> list[int]:
         )
         .order_by(CampaignItem.id)
         .with_for_update()
-    ).all()
+    )
+    return db.session.execute(query).all() if columns else db.session.scalars(query).all()
 
 
 def process_chunk(campaign_id: int, first_id: int, last_id: int) -> dict:
@@ -422,17 +424,13 @@ def abandon_chunk(campaign_id: int, first_id: int, last_id: int) -> None:
     as a chunk's would, so the run ends instead of showing "Running" forever and Run
     again tries them once more."""
     campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or not _lock_pending(campaign_id, first_id, last_id):
+    if campaign is None:
+        return
+    pending = _lock_pending(campaign_id, first_id, last_id, CampaignItem.revision_id, CampaignItem.revision_number)
+    if not pending:
         return
     now = utcnow()
     reason = _("Not made: this part of the run failed every time it was tried. Run again to try once more.")
-    pending = db.session.execute(
-        select(CampaignItem.id, CampaignItem.revision_id, CampaignItem.revision_number).where(
-            CampaignItem.campaign_id == campaign_id,
-            CampaignItem.id.between(first_id, last_id),
-            CampaignItem.status == ItemStatus.PENDING,
-        )
-    ).all()
     logger.warning("campaign %s: chunk %s..%s given up, %s items failed", campaign_id, first_id, last_id, len(pending))
     rows = [
         _outcome(item_id, ItemStatus.FAILED, reason, now, revision_id=revision_id, revision_number=revision_number)
